@@ -1,0 +1,351 @@
+"""The stored index of a corpus: Chroma vectors, a BM25 index and a manifest of files.
+
+The Chroma collection and every file beside it are named by the settings fingerprint, so
+an index built with another embedding model or chunking is never reused by mistake. The
+manifest records, per file, the content hash and whether all its chunks are stored; ingest
+uses it to embed only new or changed files, and to clean up after a killed run.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from rag.config import Settings
+from rag.lexical import Bm25Index
+from rag.types import Chunk, ParsedFile, Skipped, UserError
+
+Progress = Callable[[int, int], None]  # (done, total) chunks embedded
+
+
+class Embedder(Protocol):
+    """What the index needs from an embedding model."""
+
+    name: str
+    dim: int
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+class IndexUnavailable(UserError):
+    """The index cannot be used or changed; the message says what to do."""
+
+
+@dataclass
+class FileEntry:
+    """What the manifest knows about one corpus file."""
+
+    sha256: str
+    encoding: str = "utf-8"
+    articles: list[dict[str, Any]] = field(default_factory=list)
+    chunks: int = 0
+    complete: bool = False
+
+
+@dataclass
+class Manifest:
+    """The index's record of the corpus it holds; written atomically after each step."""
+
+    fingerprint: str
+    corpus_dir: str
+    files: dict[str, FileEntry] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
+    last_indexed: str | None = None
+
+    @classmethod
+    def load(cls, path: Path, fingerprint: str, corpus_dir: str) -> Manifest:
+        if not path.exists():
+            return cls(fingerprint, corpus_dir)
+        data = json.loads(path.read_text())
+        data["files"] = {name: FileEntry(**entry) for name, entry in data["files"].items()}
+        return cls(**data)
+
+    def save(self, path: Path) -> None:
+        data = {
+            "fingerprint": self.fingerprint,
+            "corpus_dir": self.corpus_dir,
+            "files": {name: entry.__dict__ for name, entry in sorted(self.files.items())},
+            "skipped": dict(sorted(self.skipped.items())),
+            "last_indexed": self.last_indexed,
+        }
+        staging = path.with_suffix(".tmp")
+        staging.write_text(json.dumps(data, indent=1, ensure_ascii=False))
+        os.replace(staging, path)
+
+
+@dataclass(frozen=True)
+class SyncReport:
+    """What one ingest run did."""
+
+    added: list[str]
+    updated: list[str]
+    removed: list[str]
+    unchanged: list[str]
+    skipped: list[Skipped]
+    chunks_embedded: int
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.updated or self.removed)
+
+
+@dataclass(frozen=True)
+class Status:
+    """The state of an index, for `rag status`."""
+
+    corpus_dir: str
+    index_dir: str
+    fingerprint: str
+    collection: str
+    files: int
+    articles: int
+    chunks: int
+    skipped: dict[str, str]
+    last_indexed: str | None
+
+
+class Index:
+    """One corpus's index for one settings fingerprint."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.root = settings.index_path
+        self.collection_name = f"newsdesk-{settings.fingerprint}"
+        self._manifest_path = self.root / f"manifest-{settings.fingerprint}.json"
+        self._bm25_path = self.root / f"bm25-{settings.fingerprint}"
+        self._collection: Any = None
+        self._bm25: Bm25Index | None = None
+
+    # -- storage -------------------------------------------------------------------------
+
+    @property
+    def collection(self) -> Any:
+        """The Chroma collection (embedded, or on a Chroma server), opened on first use."""
+        if self._collection is None:
+            import chromadb
+            from chromadb.config import Settings as ChromaSettings
+
+            chroma_settings = ChromaSettings(anonymized_telemetry=False)
+            if self.settings.chroma_host:
+                client = chromadb.HttpClient(
+                    host=self.settings.chroma_host,
+                    port=self.settings.chroma_port,
+                    settings=chroma_settings,
+                )
+            else:
+                self.root.mkdir(parents=True, exist_ok=True)
+                client = chromadb.PersistentClient(
+                    path=str(self.root / "chroma"), settings=chroma_settings
+                )
+            self._collection = client.get_or_create_collection(
+                self.collection_name, metadata={"hnsw:space": "cosine"}
+            )
+        return self._collection
+
+    @property
+    def vector_store(self) -> Any:
+        """llama-index's view of the Chroma collection."""
+        from llama_index.vector_stores.chroma import ChromaVectorStore
+
+        return ChromaVectorStore(chroma_collection=self.collection)
+
+    def manifest(self) -> Manifest:
+        """The manifest as last saved."""
+        return Manifest.load(
+            self._manifest_path, self.settings.fingerprint, str(self.settings.corpus_dir)
+        )
+
+    def bm25(self) -> Bm25Index:
+        """The keyword index, loaded once; raises when the corpus was never ingested."""
+        if self._bm25 is None:
+            if not self._bm25_path.exists():
+                raise IndexUnavailable(
+                    f"No index for {self.settings.corpus_dir} in {self.root}: "
+                    "run `rag ingest` first."
+                )
+            self._bm25 = Bm25Index.load(self._bm25_path)
+        return self._bm25
+
+    def chunks(self, ids: Sequence[str]) -> dict[str, tuple[Chunk, np.ndarray]]:
+        """Stored chunks and their vectors by id (missing ids are left out)."""
+        if not ids:
+            return {}
+        got = self.collection.get(ids=list(ids), include=["documents", "metadatas", "embeddings"])
+        return {
+            chunk_id: (chunk_from_record(chunk_id, text, meta), np.asarray(vector))
+            for chunk_id, text, meta, vector in zip(
+                got["ids"], got["documents"], got["metadatas"], got["embeddings"], strict=True
+            )
+        }
+
+    def status(self) -> Status:
+        """Counts and dates for `rag status`."""
+        manifest = self.manifest()
+        complete = [entry for entry in manifest.files.values() if entry.complete]
+        return Status(
+            corpus_dir=str(self.settings.corpus_dir),
+            index_dir=str(self.root),
+            fingerprint=self.settings.fingerprint,
+            collection=self.collection_name,
+            files=len(complete),
+            articles=sum(len(entry.articles) for entry in complete),
+            chunks=sum(entry.chunks for entry in complete),
+            skipped=manifest.skipped,
+            last_indexed=manifest.last_indexed,
+        )
+
+    # -- ingest --------------------------------------------------------------------------
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the index for one writer; a second ingest is told to wait."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / "ingest.lock", "w") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise IndexUnavailable(
+                    f"Another ingest is updating {self.root}; wait for it to finish."
+                ) from None
+            yield
+
+    def sync(
+        self,
+        parsed: dict[str, ParsedFile],
+        skipped: list[Skipped],
+        embedder: Embedder,
+        progress: Progress | None = None,
+    ) -> SyncReport:
+        """Make the index hold exactly `parsed`: embed new and changed files, drop the rest.
+
+        Call inside `lock()`. Safe to kill at any point: a file's chunks are removed before
+        it is (re)written and it is marked complete only after its last chunk is stored.
+        """
+        manifest = self.manifest()
+        known = set(manifest.files)
+        removed = sorted(known - set(parsed))
+        stale = [
+            name
+            for name, file in parsed.items()
+            if name not in manifest.files
+            or not manifest.files[name].complete
+            or manifest.files[name].sha256 != file.source.sha256
+        ]
+        for name in removed + stale:
+            self.collection.delete(where={"file": name})
+            manifest.files.pop(name, None)
+        for name in stale:
+            manifest.files[name] = _entry(parsed[name], complete=False)
+        manifest.skipped = {s.name: s.reason for s in skipped}
+        manifest.save(self._manifest_path)
+
+        todo = [chunk for name in stale for chunk in parsed[name].chunks]
+        remaining = {name: len(parsed[name].chunks) for name in stale}
+        batch_size = self.settings.embed_batch_size
+        for begin in range(0, len(todo), batch_size):
+            batch = todo[begin : begin + batch_size]
+            self._store(batch, embedder.embed([chunk.indexed_text for chunk in batch]))
+            for chunk in batch:
+                remaining[chunk.file] -= 1
+            self._mark_complete(manifest, [n for n, left in remaining.items() if left == 0])
+            remaining = {n: left for n, left in remaining.items() if left}
+            if progress:
+                progress(min(begin + batch_size, len(todo)), len(todo))
+        self._mark_complete(manifest, list(remaining))  # files that had no chunks
+
+        if removed or stale or not self._bm25_path.exists():
+            self._rebuild_bm25()
+        manifest.last_indexed = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        manifest.save(self._manifest_path)
+        return SyncReport(
+            added=[name for name in stale if name not in known],
+            updated=[name for name in stale if name in known],
+            removed=removed,
+            unchanged=sorted(set(parsed) - set(stale)),
+            skipped=skipped,
+            chunks_embedded=len(todo),
+        )
+
+    def _store(self, chunks: list[Chunk], vectors: np.ndarray) -> None:
+        from llama_index.core.schema import TextNode
+
+        nodes = [
+            TextNode(
+                id_=chunk.id,
+                text=chunk.text,
+                metadata=chunk_metadata(chunk),
+                embedding=vector.tolist(),
+            )
+            for chunk, vector in zip(chunks, vectors, strict=True)
+        ]
+        self.vector_store.add(nodes)
+
+    def _mark_complete(self, manifest: Manifest, names: list[str]) -> None:
+        if names:
+            for name in names:
+                manifest.files[name].complete = True
+            manifest.save(self._manifest_path)
+
+    def _rebuild_bm25(self) -> None:
+        stored = self.collection.get(include=["documents", "metadatas"])
+        texts = [
+            chunk_from_record(i, text, meta).indexed_text
+            for i, text, meta in zip(
+                stored["ids"], stored["documents"], stored["metadatas"], strict=True
+            )
+        ]
+        bm25 = Bm25Index.build(stored["ids"], texts)
+        bm25.save(self._bm25_path)
+        self._bm25 = bm25
+
+
+def _entry(parsed: ParsedFile, complete: bool) -> FileEntry:
+    return FileEntry(
+        sha256=parsed.source.sha256,
+        encoding=parsed.source.encoding,
+        articles=[
+            {
+                "title": a.title,
+                "date": a.date.isoformat() if a.date else None,
+                "date_text": a.date_text,
+                "start": a.start,
+                "end": a.end,
+            }
+            for a in parsed.articles
+        ],
+        chunks=len(parsed.chunks),
+        complete=complete,
+    )
+
+
+_METADATA_FIELDS = ("file", "file_sha256", "article", "title", "date", "start", "end")
+
+
+def chunk_metadata(chunk: Chunk) -> dict[str, Any]:
+    """Chunk fields as Chroma metadata (which cannot hold None)."""
+    values = {name: getattr(chunk, name) for name in _METADATA_FIELDS}
+    return {name: "" if value is None else value for name, value in values.items()}
+
+
+def chunk_from_record(chunk_id: str, text: str, metadata: dict[str, Any]) -> Chunk:
+    """Rebuild a `Chunk` from what Chroma stored."""
+    return Chunk(
+        id=chunk_id,
+        file=metadata["file"],
+        file_sha256=metadata["file_sha256"],
+        article=int(metadata["article"]),
+        title=metadata["title"],
+        date=metadata["date"] or None,
+        start=int(metadata["start"]),
+        end=int(metadata["end"]),
+        text=text,
+    )

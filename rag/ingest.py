@@ -1,0 +1,99 @@
+"""Files to clean articles to chunks: everything between the corpus folder and the index."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from rag.clean import articles_from_text
+from rag.read import read_source
+from rag.types import Article, Chunk, ParsedFile, Skipped, SourceFile
+
+TokenCounter = Callable[[str], int]
+
+
+def discover(corpus_dir: Path) -> Iterator[tuple[str, Path]]:
+    """Corpus files as (name relative to the corpus, path), sorted; hidden entries ignored."""
+    root = corpus_dir.resolve()
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for file in sorted(files):
+            if not file.startswith("."):
+                path = Path(folder) / file
+                yield path.relative_to(root).as_posix(), path
+
+
+def read_corpus_file(
+    corpus_dir: Path, name: str, path: Path, max_bytes: int
+) -> SourceFile | Skipped:
+    """Read one file, refusing links that lead out of the corpus folder."""
+    root = corpus_dir.resolve()
+    target = path.resolve()
+    if not target.is_relative_to(root):
+        return Skipped(name, f"link to {target}, outside the corpus folder")
+    if not target.is_file():
+        return Skipped(name, "not a regular file")
+    return read_source(target, name, max_bytes)
+
+
+class Chunker:
+    """Cuts articles into passages with llama-index's sentence-aware splitter."""
+
+    def __init__(self, chunk_size: int, chunk_overlap: int, count_tokens: TokenCounter) -> None:
+        from llama_index.core.node_parser import SentenceSplitter
+
+        # Sizes are counted in the embedding model's own word pieces, so no chunk is cut
+        # short by the model's input limit.
+        self._splitter = SentenceSplitter(
+            chunk_size=chunk_size,
+            chunk_overlap=chunk_overlap,
+            paragraph_separator="\n\n",
+            tokenizer=lambda text: range(count_tokens(text)),
+        )
+
+    def parse(self, source: SourceFile) -> ParsedFile:
+        """Articles of a file and their chunks, each chunk an exact span of the file."""
+        articles = tuple(articles_from_text(source.name, source.text))
+        chunks = tuple(
+            chunk
+            for number, article in enumerate(articles)
+            for chunk in self.chunk_article(source, number, article)
+        )
+        return ParsedFile(source, articles, chunks)
+
+    def chunk_article(self, source: SourceFile, number: int, article: Article) -> list[Chunk]:
+        """The chunks of one article; they never cross a removed line."""
+        chunks = []
+        date = article.date.isoformat() if article.date else None
+        for section in article.sections:
+            cursor = 0
+            for piece in self._splitter.split_text(section.text):
+                # The splitter returns substrings of its input; find each one after the
+                # previous one's start (pieces overlap), to recover file offsets.
+                at = section.text.find(piece, cursor)
+                if at < 0:
+                    raise ValueError(f"chunk not found in {source.name}: {piece[:60]!r}")
+                cursor = at + 1
+                start = section.start + at
+                chunks.append(
+                    Chunk(
+                        id=chunk_id(source, start, start + len(piece)),
+                        file=source.name,
+                        file_sha256=source.sha256,
+                        article=number,
+                        title=article.title,
+                        date=date,
+                        start=start,
+                        end=start + len(piece),
+                        text=piece,
+                    )
+                )
+        return chunks
+
+
+def chunk_id(source: SourceFile, start: int, end: int) -> str:
+    """Stable id: the same file content always gives the same ids (safe re-runs)."""
+    key = f"{source.name}\0{source.sha256}\0{start}\0{end}"
+    return hashlib.sha1(key.encode()).hexdigest()[:24]

@@ -1,0 +1,114 @@
+"""Read corpus files into text: pick the encoding, extract the text of HTML, refuse junk.
+
+Each file becomes a `SourceFile` or a `Skipped` with a reason; one bad file never stops the
+others. Offsets everywhere else index the text returned here (for HTML: the extracted text).
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+from rag.types import Skipped, SourceFile
+
+TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
+HTML_SUFFIXES = {".html", ".htm"}
+SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES
+
+_BOMS = [
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+]
+# Text with more control characters than this share is not text.
+_MAX_CONTROL_SHARE = 0.01
+
+
+def read_source(path: Path, name: str, max_bytes: int) -> SourceFile | Skipped:
+    """Decode one corpus file, or say in one line why it cannot be used."""
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        return Skipped(name, f"unsupported type {suffix or '(none)'}; use .txt, .md or .html")
+    size = path.stat().st_size
+    if size > max_bytes:
+        return Skipped(
+            name,
+            f"{size / 1e6:.1f} MB is above the {max_bytes / 1e6:.0f} MB limit "
+            "(raise RAG_MAX_FILE_MB to index it)",
+        )
+    data = path.read_bytes()
+    decoded = decode(data)
+    if decoded is None:
+        return Skipped(name, "binary file, not text")
+    text, encoding = decoded
+    if suffix in HTML_SUFFIXES:
+        text = html_to_text(text)
+    if not text.strip():
+        return Skipped(name, "empty file")
+    return SourceFile(name, text, hashlib.sha256(data).hexdigest(), encoding)
+
+
+def decode(data: bytes) -> tuple[str, str] | None:
+    """Text and encoding of `data`, or None when it is not text."""
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            return data.decode(encoding, errors="replace"), encoding
+    if b"\x00" in data:
+        return None
+    try:
+        text, encoding = data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        # Not UTF-8: scraped Western pages are nearly always Windows-1252, and Latin-1
+        # decodes any byte, so nothing is lost.
+        try:
+            text, encoding = data.decode("cp1252"), "cp1252"
+        except UnicodeDecodeError:
+            text, encoding = data.decode("latin-1"), "latin-1"
+    control = sum(1 for ch in text if ord(ch) < 32 and ch not in "\n\r\t\f")
+    if text and control / len(text) > _MAX_CONTROL_SHARE:
+        return None
+    return text.replace("\r\n", "\n").replace("\r", "\n"), encoding
+
+
+class _TextExtractor(HTMLParser):
+    """Collects visible text, one line per block element, skipping page furniture."""
+
+    SKIP = {"script", "style", "noscript", "template", "nav", "footer", "aside", "form", "svg"}
+    BLOCK = {
+        "p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "article",
+        "section", "header", "blockquote", "figcaption", "title", "time", "pre", "td",
+    }  # fmt: skip
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.skipping = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self.SKIP:
+            self.skipping += 1
+        elif tag in self.BLOCK:
+            self.parts.append("\n\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self.SKIP:
+            self.skipping = max(0, self.skipping - 1)
+        elif tag in self.BLOCK:
+            self.parts.append("\n\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self.skipping:
+            self.parts.append(re.sub(r"\s+", " ", data))
+
+
+def html_to_text(html: str) -> str:
+    """The visible text of an HTML page, one paragraph per block element."""
+    extractor = _TextExtractor()
+    extractor.feed(html)
+    extractor.close()
+    text = "".join(extractor.parts)
+    text = re.sub(r"[ \t]*\n[ \t]*", "\n", text)
+    return re.sub(r"\n{3,}", "\n\n", text).strip()

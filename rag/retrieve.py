@@ -1,0 +1,77 @@
+"""Hybrid retrieval: BM25 and dense similarity fused by reciprocal rank, copies collapsed.
+
+The one place where llama-index query results become `Hit`s.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from rag.config import Settings
+from rag.index import Embedder, Index
+from rag.types import Chunk, Hit
+
+
+def reciprocal_rank_fusion(rankings: Sequence[Sequence[str]], k: int) -> list[tuple[str, float]]:
+    """Fuse ranked id lists: score(id) = sum over lists of 1 / (k + rank), rank from 1."""
+    scores: dict[str, float] = {}
+    for ranking in rankings:
+        for rank, item in enumerate(ranking, start=1):
+            scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank)
+    return sorted(scores.items(), key=lambda pair: (-pair[1], pair[0]))
+
+
+def collapse_copies(
+    ranked: Sequence[tuple[Chunk, np.ndarray, float]], similarity: float, limit: int
+) -> list[Hit]:
+    """Fold each passage into a better-ranked one it nearly repeats (cosine >= similarity).
+
+    A wire story republished by three sites becomes one hit that keeps all three files, so
+    copies do not crowd other evidence out of the top results.
+    """
+    leaders: list[tuple[Chunk, np.ndarray, float, list[Chunk]]] = []
+    for chunk, vector, score in ranked:
+        for _, lead_vector, _, copies in leaders:
+            if float(np.dot(vector, lead_vector)) >= similarity:
+                copies.append(chunk)
+                break
+        else:
+            if len(leaders) == limit:
+                continue
+            leaders.append((chunk, vector, score, []))
+    return [Hit(chunk, score, tuple(copies)) for chunk, _, score, copies in leaders]
+
+
+class Retriever:
+    """Finds the passages that best match a question."""
+
+    def __init__(self, index: Index, embedder: Embedder, settings: Settings) -> None:
+        self.index = index
+        self.embedder = embedder
+        self.settings = settings
+
+    def search(self, query: str, top_k: int | None = None) -> list[Hit]:
+        """The best `top_k` passages for `query`, copies folded together."""
+        top_k = top_k or self.settings.top_k
+        n = self.settings.candidates
+        keyword = [chunk_id for chunk_id, _ in self.index.bm25().search(query, n)]
+        fused = reciprocal_rank_fusion([keyword, self._dense(query, n)], self.settings.rrf_k)
+        stored = self.index.chunks([chunk_id for chunk_id, _ in fused])
+        ranked = [
+            (stored[chunk_id][0], stored[chunk_id][1], score)
+            for chunk_id, score in fused
+            if chunk_id in stored
+        ]
+        return collapse_copies(ranked, self.settings.duplicate_similarity, top_k)
+
+    def _dense(self, query: str, n: int) -> list[str]:
+        """Ids of the `n` chunks nearest to the query's embedding, nearest first."""
+        from llama_index.core.vector_stores.types import VectorStoreQuery
+
+        vector = self.embedder.embed([query])[0]
+        result = self.index.vector_store.query(
+            VectorStoreQuery(query_embedding=vector.tolist(), similarity_top_k=n)
+        )
+        return list(result.ids or [])

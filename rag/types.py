@@ -1,0 +1,201 @@
+"""The records that cross stage boundaries: files to articles to chunks to hits to answers.
+
+Plain dataclasses with no I/O, so every stage can be tested alone and library objects
+(llama-index nodes, Chroma results) never leak out of the module that wraps them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from typing import Any
+
+
+class UserError(Exception):
+    """A problem the user can fix; its message is shown as is and says what to do."""
+
+
+@dataclass(frozen=True)
+class Span:
+    """A stretch of a source file's text: `text == file_text[start:end]`."""
+
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Article:
+    """One news story found in a file; a file may hold several."""
+
+    file: str
+    title: str
+    date: date | None
+    date_text: str | None
+    sections: tuple[Span, ...]
+
+    @property
+    def start(self) -> int:
+        """Offset of the article's first kept character in its file."""
+        return self.sections[0].start
+
+    @property
+    def end(self) -> int:
+        """Offset just past the article's last kept character in its file."""
+        return self.sections[-1].end
+
+    @property
+    def text(self) -> str:
+        """The article's cleaned text, its kept sections separated by blank lines."""
+        return "\n\n".join(section.text for section in self.sections)
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """A file read from the corpus, decoded to text, with the hash of its bytes."""
+
+    name: str
+    text: str
+    sha256: str
+    encoding: str
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A file ingest could not use, with a one-line reason a person can act on."""
+
+    name: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A passage of an article, stored in the index. `text == file_text[start:end]`."""
+
+    id: str
+    file: str
+    file_sha256: str
+    article: int
+    title: str
+    date: str | None
+    start: int
+    end: int
+    text: str
+
+    @property
+    def indexed_text(self) -> str:
+        """What is embedded and searched: the title gives each passage its context."""
+        return f"{self.title}\n{self.text}"
+
+
+@dataclass(frozen=True)
+class ParsedFile:
+    """A corpus file turned into articles and the chunks to index."""
+
+    source: SourceFile
+    articles: tuple[Article, ...]
+    chunks: tuple[Chunk, ...]
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A retrieved chunk, with copies of the same story from other files folded into it."""
+
+    chunk: Chunk
+    score: float
+    copies: tuple[Chunk, ...] = ()
+
+    @property
+    def files(self) -> tuple[str, ...]:
+        """Every file that carries this passage, the best-ranked first, without repeats."""
+        return tuple(dict.fromkeys([self.chunk.file, *(c.file for c in self.copies)]))
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A numbered pointer from an answer to the passage that supports it."""
+
+    n: int
+    file: str
+    title: str
+    date: str | None
+    quote: str
+    start: int
+    end: int
+    also_in: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form, the `citations` entries of `rag ask --json`."""
+        record = asdict(self)
+        record["also_in"] = list(self.also_in)
+        return record
+
+
+@dataclass
+class Answer:
+    """The result of one question: text, citations, the evidence, and how it was made."""
+
+    question: str
+    answer: str
+    abstained: bool
+    mode: str
+    citations: list[Citation]
+    hits: list[Hit]
+    searched_for: str
+    notice: str | None = None
+    model: str | None = None
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form printed by `rag ask --json` and stored by `rag eval --out`."""
+        return {
+            "question": self.question,
+            "answer": self.answer,
+            "abstained": self.abstained,
+            "mode": self.mode,
+            "model": self.model,
+            "notice": self.notice,
+            "searched_for": self.searched_for,
+            "citations": [c.to_dict() for c in self.citations],
+            "hits": [
+                {
+                    "file": hit.chunk.file,
+                    "also_in": list(hit.files[1:]),
+                    "title": hit.chunk.title,
+                    "score": round(hit.score, 6),
+                    "start": hit.chunk.start,
+                    "end": hit.chunk.end,
+                }
+                for hit in self.hits
+            ],
+            "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
+        }
+
+
+@dataclass(frozen=True)
+class GoldItem:
+    """One line of a gold file (see README, "Gold file format")."""
+
+    id: str
+    question: str
+    answers: tuple[str, ...] = ()
+    answers_all: tuple[tuple[str, ...], ...] = ()
+    source_files: tuple[str, ...] = ()
+    unanswerable: bool = False
+    turns: tuple[str, ...] = ()
+    kind: str | None = None
+
+    @property
+    def history(self) -> tuple[str, ...]:
+        """The questions asked before the scored one."""
+        return self.turns[:-1]
+
+
+@dataclass(frozen=True)
+class EvalRecord:
+    """How the system did on one gold item."""
+
+    item: GoldItem
+    answer: Answer
+    correct: bool
+    gold_rank: int | None  # 1-based rank of the first hit from a gold file, None if absent

