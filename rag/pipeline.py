@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Sequence
-from datetime import date
 from functools import cached_property
 
 from rag.citations import cite
@@ -109,7 +108,7 @@ class Pipeline:
                 note = ""
                 if found.want is Want.DATE and not holds(sentence.text, Want.DATE, question):
                     # The sentence says what happened; the article's date says when.
-                    note = f" (article dated {_long_date(sentence.chunk.date)})"
+                    note = f" (from {sentence.chunk.heading})"
                 parts.append(f"{sentence.text}{note} [{n}]")
             text = " ".join(parts)
         return Answer(
@@ -135,7 +134,3 @@ def _check_question(question: str) -> str:
         )
     return cleaned
 
-
-def _long_date(iso: str | None) -> str:
-    day = date.fromisoformat(iso) if iso else None
-    return f"{day:%B} {day.day}, {day.year}" if day else "unknown"

@@ -83,9 +83,17 @@ class Chunk:
     text: str
 
     @property
+    def heading(self) -> str:
+        """The article's title and date, e.g. "Rockets hit Balad (April 7, 2021)"."""
+        if not self.date:
+            return self.title
+        day = date.fromisoformat(self.date)
+        return f"{self.title} ({day:%B} {day.day}, {day.year})"
+
+    @property
     def indexed_text(self) -> str:
-        """What is embedded and searched: the title gives each passage its context."""
-        return f"{self.title}\n{self.text}"
+        """What is embedded and searched: title and date give each passage its context."""
+        return f"{self.heading}\n{self.text}"
 
 
 @dataclass(frozen=True)

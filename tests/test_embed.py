@@ -56,7 +56,8 @@ def reference_forward(model_dir: Path, texts: Sequence[str]) -> np.ndarray:
         for i in range(6):
             p = f"encoder.layer.{i}.attention"
             q, k, v = (
-                linear(x, f"{p}.self.{part}").reshape(n, 12, 32).transpose(1, 0, 2) for part in ("query", "key", "value")
+                linear(x, f"{p}.self.{part}").reshape(n, 12, 32).transpose(1, 0, 2)
+                for part in ("query", "key", "value")
             )
             scores = q @ k.transpose(0, 2, 1) / math.sqrt(32)
             probs = np.exp(scores - scores.max(-1, keepdims=True))
