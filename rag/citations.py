@@ -30,7 +30,7 @@ def cite(sentences: Sequence[Sentence], hits: Sequence[Hit]) -> tuple[list[int],
                     quote=sentence.text,
                     start=sentence.start,
                     end=sentence.end,
-                    also_in=hit.files[1:],
+                    also_in=tuple(f for f in hit.files if f != sentence.chunk.file),
                 )
             )
         numbers.append(by_span[key])

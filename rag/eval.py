@@ -11,7 +11,16 @@ from typing import Any
 
 from rag.types import Answer, EvalRecord, GoldItem, UserError
 
-_FIELDS = {"id", "question", "answers", "answers_all", "source_files", "unanswerable", "turns", "kind"}
+_FIELDS = {
+    "id",
+    "question",
+    "answers",
+    "answers_all",
+    "source_files",
+    "unanswerable",
+    "turns",
+    "kind",
+}
 
 
 class GoldError(UserError):
@@ -162,7 +171,9 @@ def summarize(records: Sequence[EvalRecord]) -> Summary:
         answerable=len(answerable),
         unanswerable=len(unanswerable),
         hit_at_1=share((r.gold_rank == 1 for r in answerable), answerable),
-        hit_at_5=share((r.gold_rank is not None and r.gold_rank <= 5 for r in answerable), answerable),
+        hit_at_5=share(
+            (r.gold_rank is not None and r.gold_rank <= 5 for r in answerable), answerable
+        ),
         mrr=round(sum(1 / r.gold_rank for r in answerable if r.gold_rank) / len(answerable), 4)
         if answerable
         else 0.0,
@@ -185,7 +196,10 @@ def record_json(record: EvalRecord) -> dict[str, Any]:
         "mode": answer["mode"],
         "searched_for": answer["searched_for"],
         "citations": answer["citations"],
-        "hits": [{"file": h["file"], "also_in": h["also_in"], "score": h["score"]} for h in answer["hits"]],
+        "hits": [
+            {"file": h["file"], "also_in": h["also_in"], "score": h["score"]}
+            for h in answer["hits"]
+        ],
         "correct": record.correct,
         "gold_rank": record.gold_rank,
         "gold_source_files": list(record.item.source_files),

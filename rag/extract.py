@@ -67,13 +67,23 @@ _PERSON_NOUNS = (
 _ROLE = re.compile(rf"\b(?:{_PERSON_NOUNS})\b")
 # How a role is written in a sentence: "Maj. Gen. Tahseen al-Khafaji".
 _ROLE_IN_TEXT = {
-    noun: rf"\b(?:{noun}|{_ABBREVIATED_ROLES.get(noun, noun)})"
-    for noun in _PERSON_NOUNS.split("|")
+    noun: rf"\b(?:{noun}|{_ABBREVIATED_ROLES.get(noun, noun)})" for noun in _PERSON_NOUNS.split("|")
 }
 _WANT_PATTERNS = [
-    (Want.DATE, re.compile(r"^(?:when\b|(?:on |in |by )?(?:what|which) (?:date|day|year|month)\b)")),
-    (Want.NUMBER, re.compile(r"\bhow (?:many|much)\b|\bwhat (?:number|percentage|share)\b|\bdeath toll\b")),
-    (Want.PERSON, re.compile(rf"^(?:who|whom|whose)\b|^what (?:is|was|are|were) the names? of\b|^(?:which|what) (?:\w+ ){{0,2}}(?:{_PERSON_NOUNS})\b")),
+    (
+        Want.DATE,
+        re.compile(r"^(?:when\b|(?:on |in |by )?(?:what|which) (?:date|day|year|month)\b)"),
+    ),
+    (
+        Want.NUMBER,
+        re.compile(r"\bhow (?:many|much)\b|\bwhat (?:number|percentage|share)\b|\bdeath toll\b"),
+    ),
+    (
+        Want.PERSON,
+        re.compile(
+            rf"^(?:who|whom|whose)\b|^what (?:is|was|are|were) the names? of\b|^(?:which|what) (?:\w+ ){{0,2}}(?:{_PERSON_NOUNS})\b"
+        ),
+    ),
     (Want.NAME, re.compile(r"^which\b")),
 ]
 
@@ -122,7 +132,12 @@ def holds(sentence: str, want: Want, question: str) -> bool:
     role = _ROLE.search(question.lower())
     if want is Want.PERSON and role and not re.search(_ROLE_IN_TEXT[role.group(0)], sentence, re.I):
         return False
-    pattern = {Want.DATE: _DATE_EXPRESSION, Want.NUMBER: _NUMBER, Want.PERSON: _NAME, Want.NAME: _CAPITALISED}[want]
+    pattern = {
+        Want.DATE: _DATE_EXPRESSION,
+        Want.NUMBER: _NUMBER,
+        Want.PERSON: _NAME,
+        Want.NAME: _CAPITALISED,
+    }[want]
     asked = set(terms(question))
     # A name is new when it is not someone the question already names ("al-Kadhimi").
     named = set(terms(" ".join(_CAPITALISED.findall(question.strip()))))
@@ -182,7 +197,11 @@ def weighted_terms(question: str, history: Sequence[str]) -> dict[str, float]:
     cut = _TIME_CLAUSE.search(question)
     main, clause = (question[: cut.start()], question[cut.start() :]) if cut else (question, "")
     weights: dict[str, float] = {}
-    for text, weight in [*((t, HISTORY_WEIGHT) for t in history), (clause, CLAUSE_WEIGHT), (main, 1.0)]:
+    for text, weight in [
+        *((t, HISTORY_WEIGHT) for t in history),
+        (clause, CLAUSE_WEIGHT),
+        (main, 1.0),
+    ]:
         for term in terms(text):
             if term not in FRAME_WORDS:
                 weights[term] = max(weight, weights.get(term, 0.0))
@@ -259,9 +278,9 @@ def _second(best: Scored, others: Sequence[Scored], known: dict[str, float]) -> 
     total = sum(known.values())
 
     def gain(candidate: Scored) -> float:
-        return sum(
-            m for t, m in known.items() if candidate.own.get(t) and not best.own.get(t)
-        ) / total
+        return (
+            sum(m for t, m in known.items() if candidate.own.get(t) and not best.own.get(t)) / total
+        )
 
     for candidate in others:
         if _same_text(candidate.sentence, best.sentence):
@@ -284,24 +303,39 @@ def _score(question: str, hits: Sequence[Hit], known: dict[str, float], want: Wa
     # A year in the question is a hard limit: "in 2019" rules out a story dated 2020.
     years = set(_YEAR.findall(question))
     for number, hit in enumerate(hits):
-        context = set(terms(hit.chunk.indexed_text))
-        if hit.chunk.date and not years <= context:
-            continue
-        for sentence in split_sentences(number, hit.chunk):
-            key = (sentence.chunk.file, sentence.start)
-            if key in seen:  # overlapping chunks repeat sentences
-                continue
-            seen.add(key)
-            own_terms = set(terms(sentence.text))
-            own = {t: 1.0 for t in known if t in own_terms}
-            credit = {t: 1.0 if t in own else CONTEXT_CREDIT for t in known if t in own or t in context}
-            support = _support([credit], known)
-            has_wanted = holds(sentence.text, want, question) or (
-                want is Want.DATE and hit.chunk.date is not None
-            )
-            score = support + (TYPE_BONUS if has_wanted else 0.0) + RANK_WEIGHT / (1 + number)
-            scored.append(Scored(sentence, score, support, has_wanted, own, credit))
+        for chunk in (hit.chunk, *hit.copies):
+            scored.extend(_score_chunk(question, number, chunk, known, want, years, seen))
     return sorted(scored, key=lambda s: -s.score)
+
+
+def _score_chunk(
+    question: str,
+    number: int,
+    chunk: Chunk,
+    known: dict[str, float],
+    want: Want,
+    years: set[str],
+    seen: set[tuple[str, int]],
+) -> list[Scored]:
+    scored = []
+    context = set(terms(chunk.indexed_text))
+    if chunk.date and not years <= context:
+        return scored
+    for sentence in split_sentences(number, chunk):
+        key = (sentence.chunk.file, sentence.start)
+        if key in seen:  # overlapping chunks repeat sentences
+            continue
+        seen.add(key)
+        own_terms = set(terms(sentence.text))
+        own = {t: 1.0 for t in known if t in own_terms}
+        credit = {t: 1.0 if t in own else CONTEXT_CREDIT for t in known if t in own or t in context}
+        support = _support([credit], known)
+        has_wanted = holds(sentence.text, want, question) or (
+            want is Want.DATE and chunk.date is not None
+        )
+        score = support + (TYPE_BONUS if has_wanted else 0.0) + RANK_WEIGHT / (1 + number)
+        scored.append(Scored(sentence, score, support, has_wanted, own, credit))
+    return scored
 
 
 def _same_text(a: Sentence, b: Sentence) -> bool:

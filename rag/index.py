@@ -14,7 +14,7 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -175,15 +175,15 @@ class Index:
             self._bm25 = Bm25Index.load(self._bm25_path)
         return self._bm25
 
-    def chunks(self, ids: Sequence[str]) -> dict[str, tuple[Chunk, np.ndarray]]:
-        """Stored chunks and their vectors by id (missing ids are left out)."""
+    def chunks(self, ids: Sequence[str]) -> dict[str, Chunk]:
+        """Stored chunks by id (missing ids are left out)."""
         if not ids:
             return {}
-        got = self.collection.get(ids=list(ids), include=["documents", "metadatas", "embeddings"])
+        got = self.collection.get(ids=list(ids), include=["documents", "metadatas"])
         return {
-            chunk_id: (chunk_from_record(chunk_id, text, meta), np.asarray(vector))
-            for chunk_id, text, meta, vector in zip(
-                got["ids"], got["documents"], got["metadatas"], got["embeddings"], strict=True
+            chunk_id: chunk_from_record(chunk_id, text, meta)
+            for chunk_id, text, meta in zip(
+                got["ids"], got["documents"], got["metadatas"], strict=True
             )
         }
 
@@ -264,7 +264,7 @@ class Index:
 
         if removed or stale or not self._bm25_path.exists():
             self._rebuild_bm25()
-        manifest.last_indexed = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        manifest.last_indexed = datetime.now(UTC).isoformat(timespec="seconds")
         manifest.save(self._manifest_path)
         return SyncReport(
             added=[name for name in stale if name not in known],

@@ -67,7 +67,9 @@ class Pipeline:
                 source = read_corpus_file(corpus, name, path, max_bytes)
                 if isinstance(source, Skipped):
                     skipped.append(source)
-                elif known.get(name) and known[name].complete and known[name].sha256 == source.sha256:
+                elif (
+                    known.get(name) and known[name].complete and known[name].sha256 == source.sha256
+                ):
                     parsed[name] = ParsedFile(source, (), ())  # unchanged: nothing to re-chunk
                 else:
                     parsed[name] = chunker.parse(source)
@@ -133,4 +135,3 @@ def _check_question(question: str) -> str:
             f"{MAX_QUESTION_CHARS:,} (ask about one thing at a time)."
         )
     return cleaned
-

