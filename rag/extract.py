@@ -24,7 +24,7 @@ FRAME_WORDS = frozenset(
     terms(
         "name names job role position title kind type happen happened called call mean "
         "many much long often number date year day time exactly roughly approximately "
-        "least happen did does do get gave give"
+        "least happen did does do get gave give last lasted take took"
     )
 )
 # Earlier turns of a conversation still steer a follow-up, at this weight.
@@ -76,7 +76,7 @@ _WANT_PATTERNS = [
     ),
     (
         Want.NUMBER,
-        re.compile(r"\bhow (?:many|much)\b|\bwhat (?:number|percentage|share)\b|\bdeath toll\b"),
+        re.compile(r"\bhow (?:many|much|long)\b|\bwhat (?:number|percentage|share)\b|\bdeath toll\b"),
     ),
     (
         Want.PERSON,

@@ -1,0 +1,165 @@
+"""The `rag` command, driven through click's runner and once as a real process."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from rag.cli import main
+from tests.conftest import REPO, TROOPS_FILE, copy_corpus
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory, model_cache: Path) -> dict[str, str]:
+    """Settings by environment, as a user would give them; the corpus ingested once."""
+    root = tmp_path_factory.mktemp("cli")
+    values = {
+        "RAG_CORPUS_DIR": str(copy_corpus(root / "corpus")),
+        "RAG_INDEX_DIR": str(root / "index"),
+        "RAG_CACHE_DIR": str(model_cache),
+    }
+    result = CliRunner().invoke(main, ["ingest"], env=values)
+    assert result.exit_code == 0, result.output
+    assert "5 added, 0 updated, 0 removed, 0 unchanged; 55 chunks embedded." in result.stdout
+    return values
+
+
+def run(env: dict[str, str], *args: str):  # noqa: ANN201 - click's Result
+    return CliRunner().invoke(main, list(args), env=env)
+
+
+def test_ask_json_answers_with_late_2020_and_cites_the_forum_file(env: dict[str, str]) -> None:
+    result = run(env, "ask", "--json", "When did US troop levels in Iraq drop to 2,500?")
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.stdout)
+    assert record["abstained"] is False
+    assert record["mode"] == "extractive"
+    assert "late 2020" in record["answer"]
+    assert record["citations"][0]["file"] == TROOPS_FILE
+    assert set(record["timings_ms"]) == {"retrieve", "answer", "total"}
+
+
+def test_ask_prints_answer_and_numbered_sources(env: dict[str, str]) -> None:
+    result = run(env, "ask", "Who is the spokesman of the Badr Organization?")
+    assert result.exit_code == 0
+    assert "Kareem Nuri" in result.stdout
+    assert "[1] 00" in result.stdout  # a numbered source line naming the file
+
+
+def test_ask_unanswerable_lists_closest_passages(env: dict[str, str]) -> None:
+    result = run(env, "ask", "What is the population of Basra?")
+    assert "I cannot answer this from the articles." in result.stdout
+    assert "Closest passages:" in result.stdout
+
+
+def test_empty_question_is_an_error_without_traceback(env: dict[str, str]) -> None:
+    result = run(env, "ask", "   ")
+    assert result.exit_code == 1
+    assert "Error: The question is empty" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_reingest_with_nothing_changed_embeds_nothing(env: dict[str, str]) -> None:
+    result = run(env, "ingest")
+    assert "0 added, 0 updated, 0 removed, 5 unchanged; 0 chunks embedded." in result.stdout
+
+
+def test_status_json(env: dict[str, str]) -> None:
+    record = json.loads(run(env, "status", "--json").stdout)
+    assert (record["files"], record["articles"], record["chunks"]) == (5, 11, 55)
+    assert record["collection"] == f"newsdesk-{record['fingerprint']}"
+    assert record["last_indexed"]
+
+
+def test_chat_uses_the_earlier_turn(env: dict[str, str]) -> None:
+    turns = "Who is Kataib Hezbollah's spokesman?\nWhich TV channel did he speak to?\n\n"
+    result = CliRunner().invoke(main, ["chat"], env=env, input=turns)
+    assert result.exit_code == 0, result.output
+    assert "Husseini" in result.stdout
+    assert "(searched for: Who is Kataib Hezbollah's spokesman? Which TV channel" in result.stdout
+    assert "Mayadeen" in result.stdout.split("searched for")[1]
+
+
+def test_flags_choose_corpus_and_index(tmp_path: Path, model_cache: Path) -> None:
+    corpus = tmp_path / "elsewhere"
+    corpus.mkdir()
+    (corpus / "port.txt").write_text(
+        "Port strike ends in Basra\n\nMay 2, 2022\n\n"
+        "Dock workers in Basra ended a nine-day strike on Monday after the port authority "
+        "agreed to raise their wages by 15 percent.\n"
+    )
+    env = {"RAG_CACHE_DIR": str(model_cache)}
+    index = tmp_path / "port-index"
+    args = ["--corpus", str(corpus), "--index", str(index)]
+    assert run(env, "ingest", *args).exit_code == 0
+    assert (index / "chroma").is_dir()
+    record = json.loads(run(env, "ask", "--json", *args, "How long did the strike last?").stdout)
+    assert "nine-day" in record["answer"]
+    assert record["citations"][0]["file"] == "port.txt"
+
+
+def test_missing_corpus_folder_is_a_clear_error(tmp_path: Path, model_cache: Path) -> None:
+    result = run({"RAG_CACHE_DIR": str(model_cache)}, "ingest", str(tmp_path / "nope"))
+    assert result.exit_code == 1
+    assert "does not exist" in result.stderr
+
+
+def test_eval_on_a_small_gold_file_gives_known_figures(env: dict[str, str], tmp_path: Path) -> None:
+    gold = tmp_path / "gold.jsonl"
+    lines = [
+        {"id": "a", "question": "When did US troop levels in Iraq drop to 2,500?",
+         "answers": ["late 2020"], "source_files": [TROOPS_FILE]},
+        {"id": "b", "question": "Who is the spokesman of the Badr Organization?",
+         "answers": ["Kareem Nuri"],
+         "source_files": ["000_3457b9917c9ed967.txt", "001_7dc582d85285662e.txt",
+                          "003_aada9badebe01919.txt"]},
+        # Answerable, but the alias is wrong on purpose: counted as a wrong answer.
+        {"id": "c", "question": "Which air base north of Baghdad was hit by two rockets?",
+         "answers": ["Not the right alias"], "source_files": [TROOPS_FILE]},
+        {"id": "d", "question": "Who won the 2018 FIFA World Cup?", "unanswerable": True,
+         "source_files": []},
+    ]  # fmt: skip
+    gold.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    out = tmp_path / "results.jsonl"
+    result = run(env, "eval", str(gold), "--out", str(out), "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["items"] == 4 and summary["answerable"] == 3
+    assert summary["answer_accuracy"] == pytest.approx(2 / 3, abs=1e-4)
+    assert summary["abstention_accuracy"] == 1.0
+    assert summary["hit_at_1"] == 1.0 and summary["false_abstentions"] == 0
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["id"] for r in records] == ["a", "b", "c", "d"]
+    assert [r["correct"] for r in records] == [True, True, False, True]
+    assert {"id", "question", "answer", "abstained", "citations", "hits", "correct"} <= set(
+        records[0]
+    )
+    assert records[0]["hits"][0]["file"] == TROOPS_FILE
+
+
+def test_eval_stops_at_a_bad_gold_line(env: dict[str, str], tmp_path: Path) -> None:
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text(
+        '{"id": "a", "question": "Q?", "answers": ["x"], "source_files": ["missing.txt"]}\n'
+    )
+    result = run(env, "eval", str(gold))
+    assert result.exit_code == 1
+    assert f"{gold}:1: source_files names ['missing.txt'], not in the corpus" in result.stderr
+
+
+def test_python_dash_m_rag_runs_as_a_real_process(env: dict[str, str]) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "rag", "ask", "--json", "Who is Basra's police chief?"],
+        env={**env, "PATH": ""},
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Rashid Fleih" in json.loads(done.stdout)["answer"]

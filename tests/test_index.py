@@ -1,0 +1,127 @@
+"""The index follows the corpus: incremental by content hash, separate per settings, locked."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rag.index import IndexUnavailable
+from rag.pipeline import Pipeline
+from tests.conftest import TROOPS_FILE, copy_corpus
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    return copy_corpus(tmp_path / "corpus")
+
+
+def stored_ids(pipeline: Pipeline) -> set[str]:
+    return set(pipeline.index.collection.get(include=[])["ids"])
+
+
+def files_in_index(pipeline: Pipeline) -> set[str]:
+    return {m["file"] for m in pipeline.index.collection.get(include=["metadatas"])["metadatas"]}
+
+
+def test_reingest_embeds_only_what_changed(corpus: Path, make_settings) -> None:
+    pipeline = Pipeline(make_settings(corpus))
+    first = pipeline.ingest()
+    assert len(first.added) == 5 and first.chunks_embedded == 55
+    before = stored_ids(pipeline)
+
+    again = pipeline.ingest()
+    assert (again.added, again.updated, again.removed, again.chunks_embedded) == ([], [], [], 0)
+    assert len(again.unchanged) == 5
+    assert stored_ids(pipeline) == before
+
+    changed = corpus / "004_a2aa68af86f12e80.txt"
+    old_count = pipeline.index.manifest().files[changed.name].chunks
+    changed.write_text(changed.read_text() + "\nA new closing sentence was added to the story.\n")
+    third = pipeline.ingest()
+    assert third.updated == ["004_a2aa68af86f12e80.txt"] and third.added == []
+    assert third.chunks_embedded == pipeline.index.manifest().files[changed.name].chunks
+    assert len(stored_ids(pipeline)) == 55 - old_count + third.chunks_embedded
+
+
+def test_deleted_file_leaves_the_index(corpus: Path, make_settings) -> None:
+    pipeline = Pipeline(make_settings(corpus))
+    pipeline.ingest()
+    (corpus / TROOPS_FILE).unlink()
+    report = pipeline.ingest()
+    assert report.removed == [TROOPS_FILE]
+    assert TROOPS_FILE not in files_in_index(pipeline)
+    assert pipeline.index.status().files == 4
+    answer = pipeline.ask("When did US troop levels in Iraq drop to 2,500?")
+    assert all(TROOPS_FILE not in hit.files for hit in answer.hits)
+
+
+def test_new_file_becomes_answerable(corpus: Path, make_settings) -> None:
+    pipeline = Pipeline(make_settings(corpus))
+    pipeline.ingest()
+    (corpus / "flood.md").write_text(
+        "# Floods close the port of Umm Qasr\n\nMarch 3, 2022\n\n"
+        "Heavy rain flooded the docks of Umm Qasr on Tuesday, and the port authority said "
+        "shipping would stay suspended for four days while pumps cleared the water.\n"
+    )
+    report = pipeline.ingest()
+    assert report.added == ["flood.md"]
+    answer = pipeline.ask("How many days will shipping stay suspended at Umm Qasr?")
+    assert "four days" in answer.answer
+    assert answer.citations[0].file == "flood.md"
+    assert answer.citations[0].date == "2022-03-03"
+
+
+def test_other_chunking_settings_get_their_own_collection(corpus: Path, make_settings) -> None:
+    default = Pipeline(make_settings(corpus))
+    default.ingest()
+    other = Pipeline(make_settings(corpus, chunk_size=96, chunk_overlap=16))
+    assert other.settings.fingerprint != default.settings.fingerprint
+    assert other.index.collection_name != default.index.collection_name
+    assert other.index.status().files == 0  # nothing reused from the other fingerprint
+    report = other.ingest()
+    assert len(report.added) == 5
+    assert other.index.status().chunks > default.index.status().chunks
+    assert default.index.status().chunks == 55  # the first index is untouched
+
+
+def test_a_second_ingest_is_told_to_wait(corpus: Path, make_settings) -> None:
+    pipeline = Pipeline(make_settings(corpus))
+    with pipeline.index.lock(), pytest.raises(IndexUnavailable, match="Another ingest"):
+        Pipeline(make_settings(corpus)).ingest()
+
+
+def test_asking_before_ingest_says_what_to_do(corpus: Path, make_settings) -> None:
+    with pytest.raises(IndexUnavailable, match="run `rag ingest` first"):
+        Pipeline(make_settings(corpus)).ask("Who is Kataib Hezbollah's spokesman?")
+
+
+def test_bad_files_are_skipped_with_reasons_and_the_rest_indexed(
+    corpus: Path, make_settings
+) -> None:
+    (corpus / "empty.txt").write_text("")
+    (corpus / "image.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
+    (corpus / "notes.pdf").write_bytes(b"%PDF-1.4")
+    (corpus / "chrome.txt").write_text("Recommended For You\n1589235127300.png\n")
+    (corpus / ".hidden.txt").write_text("A hidden file is never read by the ingest step at all.")
+    report = Pipeline(make_settings(corpus)).ingest()
+    reasons = {s.name: s.reason for s in report.skipped}
+    assert set(reasons) == {"empty.txt", "image.txt", "notes.pdf", "chrome.txt"}
+    assert "empty" in reasons["empty.txt"]
+    assert "binary" in reasons["image.txt"]
+    assert ".pdf" in reasons["notes.pdf"]
+    assert "no article text" in reasons["chrome.txt"]
+    assert len(report.added) == 5
+
+
+def test_latin1_file_is_read_and_answerable(corpus: Path, make_settings) -> None:
+    (corpus / "latin.txt").write_bytes(
+        "Café owners protest in Mosul\n\nJune 2, 2022\n\n"
+        "Owners of the Café Nour in Mosul closed their doors on Sunday to protest against a "
+        "new tax of 12 percent on restaurant bills.\n".encode("cp1252")
+    )
+    pipeline = Pipeline(make_settings(corpus))
+    pipeline.ingest()
+    answer = pipeline.ask("How big is the new tax on restaurant bills in Mosul?")
+    assert "12 percent" in answer.answer
+    assert pipeline.index.manifest().files["latin.txt"].encoding == "cp1252"
