@@ -160,6 +160,8 @@ def _print_answer(answer: Answer) -> None:
         click.echo("Closest passages:")
         for hit in answer.hits[:3]:
             click.echo(f"  - {hit.chunk.file} - {hit.chunk.title}: {hit.chunk.text[:160]!r}")
+    if answer.notice:
+        click.secho(answer.notice, dim=True)
 
 
 @main.command(name="eval")

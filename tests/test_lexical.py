@@ -51,8 +51,7 @@ def test_same_term(a: str, b: str) -> None:
 #   d2: protest basra demand job electr                               (5 terms)
 #   d3: pentagon 2500 us troop remain iraq                            (6 terms)
 #   d4: us troop left air base rocket hit convoy near border          (10 terms)
-# Average length 7. Document frequencies: balad, baghdad, 2500, iraq... 1; rocket, hit, air,
-# base, us, troop 2.
+# Average length 7. Document frequency 2: rocket, hit, air, base, us, troop; every other term 1.
 DOCS = {
     "d1": "Rockets hit Balad air base north of Baghdad.",
     "d2": "Protesters in Basra demanded jobs and electricity.",
@@ -150,7 +149,7 @@ def test_save_replaces_an_existing_index(index: Bm25Index, tmp_path: Path) -> No
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bm25"]  # no .tmp / .old left
 
 
-def test_empty_text_is_indexable(tmp_path: Path) -> None:
+def test_empty_text_is_indexable() -> None:
     # A chunk with no content words still takes a slot, so ids and documents stay aligned.
     index = Bm25Index.build(["empty", "real"], ["it is what it is", "Balad air base"])
     assert [doc for doc, _ in index.search("Balad", k=5)] == ["real"]
