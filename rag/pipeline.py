@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from functools import cached_property
 
 from rag.citations import cite
@@ -80,6 +80,12 @@ class Pipeline:
 
     def ask(self, question: str, history: Sequence[str] = ()) -> Answer:
         """Answer `question` (after the earlier questions in `history`) with citations."""
+        *_, answer = self.stream(question, history)
+        return answer
+
+    def stream(self, question: str, history: Sequence[str] = ()) -> Iterator[str | Answer]:
+        """Answer `question`, yielding the answer text in pieces as it is produced, then the
+        finished `Answer` (citations, checks, timings) as the last item."""
         started = time.perf_counter()
         question = _check_question(question)
         follow_up = bool(history) and bool(_BACK_REFERENCE.search(question))
@@ -89,13 +95,14 @@ class Pipeline:
         hits = self.retriever.search(searched_for)
         retrieved = time.perf_counter()
         answer = self._extractive(question, context, hits, searched_for)
+        yield answer.answer
         done = time.perf_counter()
         answer.timings_ms = {
             "retrieve": (retrieved - started) * 1000,
             "answer": (done - retrieved) * 1000,
             "total": (done - started) * 1000,
         }
-        return answer
+        yield answer
 
     def _extractive(
         self, question: str, history: Sequence[str], hits: list[Hit], searched_for: str
