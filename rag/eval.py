@@ -97,8 +97,10 @@ def _strings(values: Any) -> bool:
 
 
 def normalize(text: str) -> str:
-    """Lower case, punctuation to spaces, single spaces: how answers are compared."""
-    return " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
+    """How answers are compared: lower case; separators inside numbers and abbreviations
+    dropped ("2,500" is "2500", "U.S." is "us"); other punctuation to spaces."""
+    joined = re.sub(r"(?<=\w)[.,'’](?=\w)", "", text.lower())
+    return " ".join(re.sub(r"[^\w\s]", " ", joined).split())
 
 
 def contains(answer: str, alias: str) -> bool:

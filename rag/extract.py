@@ -81,7 +81,7 @@ _WANT_PATTERNS = [
     (
         Want.PERSON,
         re.compile(
-            rf"^(?:who|whom|whose)\b|^what (?:is|was|are|were) the names? of\b|^(?:which|what) (?:\w+ ){{0,2}}(?:{_PERSON_NOUNS})\b"
+            rf"^(?:who|whom|whose)\b|^what (?:is|was|are|were) the names? of\b|^which (?:\w+ ){{0,2}}(?:{_PERSON_NOUNS})\b|^what (?:{_PERSON_NOUNS})\b"
         ),
     ),
     (Want.NAME, re.compile(r"^which\b")),

@@ -52,25 +52,33 @@ def read_source(path: Path, name: str, max_bytes: int) -> SourceFile | Skipped:
 
 
 def decode(data: bytes) -> tuple[str, str] | None:
-    """Text and encoding of `data`, or None when it is not text."""
-    for bom, encoding in _BOMS:
-        if data.startswith(bom):
-            return data.decode(encoding, errors="replace"), encoding
-    if b"\x00" in data:
+    """Text (with LF line ends) and encoding of `data`, or None when it is not text."""
+    decoded = _decode_bytes(data)
+    if decoded is None:
         return None
-    try:
-        text, encoding = data.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        # Not UTF-8: scraped Western pages are nearly always Windows-1252, and Latin-1
-        # decodes any byte, so nothing is lost.
-        try:
-            text, encoding = data.decode("cp1252"), "cp1252"
-        except UnicodeDecodeError:
-            text, encoding = data.decode("latin-1"), "latin-1"
+    text, encoding = decoded
     control = sum(1 for ch in text if ord(ch) < 32 and ch not in "\n\r\t\f")
     if text and control / len(text) > _MAX_CONTROL_SHARE:
         return None
     return text.replace("\r\n", "\n").replace("\r", "\n"), encoding
+
+
+def _decode_bytes(data: bytes) -> tuple[str, str] | None:
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            return data.decode(encoding, errors="replace"), encoding
+    if b"\x00" in data:  # without a UTF-16 mark, NUL bytes mean binary
+        return None
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    # Not UTF-8: scraped Western pages are nearly always Windows-1252, and Latin-1
+    # decodes any byte, so nothing is lost.
+    try:
+        return data.decode("cp1252"), "cp1252"
+    except UnicodeDecodeError:
+        return data.decode("latin-1"), "latin-1"
 
 
 class _TextExtractor(HTMLParser):

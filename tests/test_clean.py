@@ -267,13 +267,14 @@ def test_sections_are_exact_spans_of_the_file(name: str, index: int) -> None:
         assert section.text == section.text.strip()
     # In file order, not overlapping.
     bounds = [(s.start, s.end) for s in article.sections]
-    assert all(a_end < b_start for (_, a_end), (b_start, _) in zip(bounds, bounds[1:]))
+    pairs = zip(bounds, bounds[1:], strict=False)
+    assert all(a_end < b_start for (_, a_end), (b_start, _) in pairs)
     assert article.text == "\n\n".join(s.text for s in article.sections)
 
 
 def test_articles_of_a_file_do_not_overlap() -> None:
     articles = corpus_articles("002_982d4678ac49a3e8.txt")
-    assert all(a.end < b.start for a, b in zip(articles, articles[1:]))
+    assert all(a.end < b.start for a, b in zip(articles, articles[1:], strict=False))
 
 
 @pytest.mark.parametrize(("name", "index"), all_articles())
@@ -357,15 +358,9 @@ def test_decode_refuses_binary(data: bytes) -> None:
     [
         pytest.param(
             (codecs.BOM_UTF8, "utf-8"),
-            marks=pytest.mark.xfail(
-                strict=True, reason="BUG: decode() returns early for BOM files, skipping CRLF->LF"
-            ),
         ),
         pytest.param(
             (codecs.BOM_UTF16_LE, "utf-16-le"),
-            marks=pytest.mark.xfail(
-                strict=True, reason="BUG: decode() returns early for BOM files, skipping CRLF->LF"
-            ),
         ),
     ],
 )
