@@ -166,46 +166,83 @@ def _print_answer(answer: Answer) -> None:
 
 @main.command(name="eval")
 @click.argument("gold", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option(
-    "--out", type=click.Path(dir_okay=False, path_type=Path), help="Write one JSON record per item."
-)
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write one JSON record per item to this file.")  # fmt: skip
+@click.option("--json", "as_json", is_flag=True, help="Print the summary figures as JSON.")
+@click.option("--baseline", is_flag=True,
+              help="Also run LlamaIndex's default pipeline and report both side by side.")  # fmt: skip
+@click.option("--compare", "compare_to", type=click.Path(dir_okay=False, path_type=Path),
+              help="summary.json of an earlier run: print what changed.")  # fmt: skip
+@click.option("--results-dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("eval/results"), show_default=True,
+              help="Where the run's report folder is written.")  # fmt: skip
+@click.option("--limit", type=click.IntRange(min=1), help="Run only the first N items.")
+@click.option("--ids", help="Run only these item ids (comma-separated).")
+@click.option("--kind", help="Run only items of this kind.")
 @_corpus_options
 def eval_(
-    gold: Path, out: Path | None, as_json: bool, corpus: Path | None, index: Path | None
+    gold: Path,
+    out: Path | None,
+    as_json: bool,
+    baseline: bool,
+    compare_to: Path | None,
+    results_dir: Path,
+    limit: int | None,
+    ids: str | None,
+    kind: str | None,
+    corpus: Path | None,
+    index: Path | None,
 ) -> None:
-    """Score answers and retrieval against the questions in GOLD (JSON lines)."""
+    """Score retrieval, answers, citations and abstentions against GOLD (JSON lines)."""
     from tqdm import tqdm
 
-    from rag.eval import evaluate, load_gold, record_json, summarize
+    from rag import eval as evaluation
     from rag.ingest import discover
     from rag.pipeline import Pipeline
+    from rag.report import compare
 
     settings = _settings(corpus, index)
-    items = load_gold(gold, [name for name, _ in discover(settings.corpus_dir)])
+    items = evaluation.load_gold(gold, [name for name, _ in discover(settings.corpus_dir)])
+    wanted = [i.strip() for i in ids.split(",") if i.strip()] if ids else []
+    items = evaluation.select(items, wanted, kind, limit)
     pipeline = Pipeline(settings)
-    with tqdm(total=len(items), unit="question", desc="Evaluating", file=sys.stderr) as bar:
-        records = evaluate(items, pipeline.ask, lambda done, _: bar.update(done - bar.n))
-    summary = summarize(records)
+    with tqdm(unit="question", desc="Evaluating", file=sys.stderr) as bar:
+
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        folder = evaluation.run(gold, pipeline, progress, results_dir, baseline, items)
+    summary = json.loads((folder / "summary.json").read_text())
     if out:
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(
-            "".join(json.dumps(record_json(r), ensure_ascii=False) + "\n" for r in records)
-        )
+        out.write_text((folder / "items.jsonl").read_text())
     if as_json:
-        click.echo(json.dumps(summary.to_dict(), indent=2))
+        click.echo(json.dumps(summary["summary"], indent=2))
         return
+    _print_summary(summary)
+    for record in map(json.loads, (folder / "items.jsonl").read_text().splitlines()):
+        if not record["correct"]:
+            click.echo(f"  wrong: {record['id']} {record['question']!r} -> {record['answer'][:100]!r}")
+    click.echo(f"report: {folder / 'report.md'}")
+    if compare_to:
+        for line in compare(compare_to, folder):
+            click.echo(line)
+
+
+def _print_summary(summary: dict[str, Any]) -> None:
+    ours = summary["summary"]
+    base = summary.get("baseline", {}).get("summary")
     click.echo(
-        f"items: {summary.items} ({summary.answerable} answerable, {summary.unanswerable} unanswerable)"
+        f"items: {ours['items']} ({ours['answerable']} answerable, "
+        f"{ours['unanswerable']} unanswerable); mode {summary['mode']}"
     )
-    click.echo(f"source-file hit@1:    {summary.hit_at_1:.3f}")
-    click.echo(f"source-file hit@5:    {summary.hit_at_5:.3f}")
-    click.echo(f"MRR:                  {summary.mrr:.3f}")
-    click.echo(f"answer accuracy:      {summary.answer_accuracy:.3f}")
-    click.echo(f"abstention accuracy:  {summary.abstention_accuracy:.3f}")
-    click.echo(f"false abstentions:    {summary.false_abstentions}")
-    for record in records:
-        if not record.correct:
-            click.echo(
-                f"  wrong: {record.item.id} {record.item.question!r} -> {record.answer.answer[:100]!r}"
-            )
+    click.echo(f"{'':<24}{'newsdesk':>10}" + (f"{'baseline':>10}" if base else ""))
+    for name, value in ours.items():
+        if name in ("items", "answerable", "unanswerable"):
+            continue
+        shown = f"{value:>10.3f}" if isinstance(value, float) else f"{value:>10}"
+        if base:
+            other = base[name]
+            shown += f"{other:>10.3f}" if isinstance(other, float) else f"{other:>10}"
+        click.echo(f"{name:<24}{shown}")

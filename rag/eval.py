@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+import time
+from collections import Counter
+from datetime import datetime, timezone
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from rag.types import Answer, EvalRecord, GoldItem, UserError
+from rag.types import Answer, Citation, EvalRecord, GoldItem, UserError
 
 _FIELDS = {
     "id",
@@ -127,62 +129,143 @@ def gold_rank(item: GoldItem, answer: Answer) -> int | None:
     return None
 
 
-@dataclass(frozen=True)
-class Summary:
-    """The headline figures of one evaluation run."""
+def gold_recall(item: GoldItem, answer: Answer) -> float:
+    """Share of the gold source files found anywhere in the retrieved hits."""
+    if not item.source_files:
+        return 0.0
+    found = {file for hit in answer.hits for file in hit.files}
+    return len(found & set(item.source_files)) / len(item.source_files)
 
-    items: int
-    answerable: int
-    unanswerable: int
-    hit_at_1: float
-    hit_at_5: float
-    mrr: float
-    answer_accuracy: float
-    abstention_accuracy: float
-    false_abstentions: int
 
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+def aliases(item: GoldItem) -> list[str]:
+    """Every acceptable answer string of an item."""
+    return [*item.answers, *(alias for group in item.answers_all for alias in group)]
+
+
+def citation_is_correct(item: GoldItem, citation: Citation) -> bool:
+    """A citation from a gold file whose quoted passage holds a gold answer (ALCE-style)."""
+    files = {citation.file, *citation.also_in}
+    return bool(files & set(item.source_files)) and any(
+        contains(citation.quote, alias) for alias in aliases(item)
+    )
+
+
+_ARTICLES = re.compile(r"\b(?:a|an|the)\b")
+_CITATION_MARKER = re.compile(r"\[\d+\]")
+
+
+def token_f1(prediction: str, reference: str) -> float:
+    """SQuAD's token F1: overlap of normalised words, articles dropped."""
+    pred = _ARTICLES.sub(" ", normalize(prediction)).split()
+    gold = _ARTICLES.sub(" ", normalize(reference)).split()
+    common = sum((Counter(pred) & Counter(gold)).values())
+    if not common:
+        return 0.0
+    precision, recall = common / len(pred), common / len(gold)
+    return 2 * precision * recall / (precision + recall)
+
+
+def score(item: GoldItem, answer: Answer, first_text_ms: float | None = None) -> EvalRecord:
+    """All per-item figures for one answer."""
+    answered = not item.unanswerable and not answer.abstained
+    reference = item.answers[0] if item.answers else " ".join(g[0] for g in item.answers_all)
+    return EvalRecord(
+        item=item,
+        answer=answer,
+        correct=is_correct(item, answer),
+        gold_rank=gold_rank(item, answer),
+        recall=gold_recall(item, answer),
+        f1=token_f1(_CITATION_MARKER.sub(" ", answer.answer), reference) if answered else 0.0,
+        citations_correct=sum(citation_is_correct(item, c) for c in answer.citations)
+        if answered
+        else 0,
+        first_text_ms=first_text_ms,
+    )
+
+
+Streamer = Callable[[str, Sequence[str]], Iterator["str | Answer"]]
 
 
 def evaluate(
     items: Sequence[GoldItem],
-    ask: Callable[[str, Sequence[str]], Answer],
+    stream: Streamer,
     progress: Callable[[int, int], None] | None = None,
 ) -> list[EvalRecord]:
-    """Run every gold item through `ask(question, history)`."""
+    """Run every gold item through `stream(question, history)` (e.g. `Pipeline.stream`)."""
     records = []
     for done, item in enumerate(items, start=1):
-        answer = ask(item.question, item.history)
-        records.append(EvalRecord(item, answer, is_correct(item, answer), gold_rank(item, answer)))
+        started = time.perf_counter()
+        first_text_ms = None
+        for piece in stream(item.question, item.history):
+            if isinstance(piece, str):
+                if piece and first_text_ms is None:
+                    first_text_ms = (time.perf_counter() - started) * 1000
+            else:
+                answer = piece
+        records.append(score(item, answer, first_text_ms))
         if progress:
             progress(done, len(items))
     return records
 
 
-def summarize(records: Sequence[EvalRecord]) -> Summary:
-    """Retrieval, answer and abstention figures over the records."""
+def _share(part: Iterable[bool], whole: Sequence[Any]) -> float:
+    return round(sum(part) / len(whole), 4) if whole else 0.0
+
+
+def _percentile(values: Sequence[float], q: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 1)
+
+
+def summarize(records: Sequence[EvalRecord], k: int = 5) -> dict[str, float]:
+    """Retrieval, answer, citation, abstention and latency figures over the records."""
     answerable = [r for r in records if not r.item.unanswerable]
     unanswerable = [r for r in records if r.item.unanswerable]
-
-    def share(part: Iterable[bool], whole: Sequence[Any]) -> float:
-        return round(sum(part) / len(whole), 4) if whole else 0.0
-
-    return Summary(
-        items=len(records),
-        answerable=len(answerable),
-        unanswerable=len(unanswerable),
-        hit_at_1=share((r.gold_rank == 1 for r in answerable), answerable),
-        hit_at_5=share(
-            (r.gold_rank is not None and r.gold_rank <= 5 for r in answerable), answerable
-        ),
-        mrr=round(sum(1 / r.gold_rank for r in answerable if r.gold_rank) / len(answerable), 4)
+    answered = [r for r in answerable if not r.answer.abstained]
+    abstained = [r for r in records if r.answer.abstained]
+    cited = sum(len(r.answer.citations) for r in answered)
+    latencies = [r.answer.timings_ms.get("total", 0.0) for r in records]
+    first_text = [r.first_text_ms for r in records if r.first_text_ms is not None]
+    return {
+        "items": len(records),
+        "answerable": len(answerable),
+        "unanswerable": len(unanswerable),
+        "correct": _share((r.correct for r in records), records),
+        "hit_at_1": _share((r.gold_rank == 1 for r in answerable), answerable),
+        f"hit_at_{k}": _share((r.gold_rank is not None and r.gold_rank <= k for r in answerable), answerable),
+        "mrr": round(sum(1 / r.gold_rank for r in answerable if r.gold_rank) / len(answerable), 4)
         if answerable
         else 0.0,
-        answer_accuracy=share((r.correct for r in answerable), answerable),
-        abstention_accuracy=share((r.correct for r in unanswerable), unanswerable),
-        false_abstentions=sum(r.answer.abstained for r in answerable),
-    )
+        f"recall_at_{k}": round(sum(r.recall for r in answerable) / len(answerable), 4)
+        if answerable
+        else 0.0,
+        "answer_accuracy": _share((r.correct for r in answerable), answerable),
+        "answer_f1": round(sum(r.f1 for r in answerable) / len(answerable), 4) if answerable else 0.0,
+        "cited_accuracy": _share((r.cited_correctly for r in answerable), answerable),
+        "citation_precision": round(sum(r.citations_correct for r in answered) / cited, 4)
+        if cited
+        else 0.0,
+        "citation_recall": _share((r.citations_correct > 0 for r in answered), answered),
+        "abstention_accuracy": _share((r.correct for r in unanswerable), unanswerable),
+        "abstention_precision": _share((r.item.unanswerable for r in abstained), abstained),
+        "false_abstentions": len(answerable) - len(answered),
+        "false_abstention_rate": _share((r.answer.abstained for r in answerable), answerable),
+        "latency_p50_ms": _percentile(latencies, 0.5),
+        "latency_p95_ms": _percentile(latencies, 0.95),
+        "first_text_p50_ms": _percentile(first_text, 0.5),
+    }
+
+
+def breakdown(records: Sequence[EvalRecord], k: int = 5) -> dict[str, dict[str, float]]:
+    """The summary per question kind, plus follow-ups (items with turns) on their own."""
+    groups: dict[str, list[EvalRecord]] = {}
+    for record in records:
+        groups.setdefault(record.item.kind or "unlabelled", []).append(record)
+    groups["(follow-ups)"] = [r for r in records if r.item.turns]
+    groups["(single questions)"] = [r for r in records if not r.item.turns]
+    return {name: summarize(group, k) for name, group in sorted(groups.items()) if group}
 
 
 def record_json(record: EvalRecord) -> dict[str, Any]:
@@ -203,7 +286,70 @@ def record_json(record: EvalRecord) -> dict[str, Any]:
             for h in answer["hits"]
         ],
         "correct": record.correct,
+        "cited_correctly": record.cited_correctly,
         "gold_rank": record.gold_rank,
+        "recall": round(record.recall, 4),
+        "f1": round(record.f1, 4),
+        "citations_correct": record.citations_correct,
         "gold_source_files": list(record.item.source_files),
         "timings_ms": answer["timings_ms"],
+        "first_text_ms": None if record.first_text_ms is None else round(record.first_text_ms, 1),
     }
+
+
+def select(
+    items: Sequence[GoldItem],
+    ids: Sequence[str] = (),
+    kind: str | None = None,
+    limit: int | None = None,
+) -> list[GoldItem]:
+    """The gold items to run: by id, by kind, then the first `limit`."""
+    unknown = sorted(set(ids) - {item.id for item in items})
+    if unknown:
+        raise GoldError(f"no gold item has id {', '.join(unknown)}")
+    chosen = [i for i in items if (not ids or i.id in ids) and (kind is None or i.kind == kind)]
+    if not chosen:
+        raise GoldError(f"no gold item matches kind {kind!r}" if kind else "no gold item selected")
+    return chosen[:limit] if limit else chosen
+
+
+def run(
+    gold_path: Path,
+    pipeline: Any,
+    progress: Callable[[int, int], None] | None = None,
+    results_dir: Path = Path("eval/results"),
+    baseline: bool = False,
+    items: Sequence[GoldItem] | None = None,
+) -> Path:
+    """Evaluate `pipeline` (and optionally the LlamaIndex baseline) on a gold file and write
+    the report folder (see rag/report.py); return that folder."""
+    from rag.ingest import discover
+    from rag.report import Run, corpus_hash, write
+
+    settings = pipeline.settings
+    if items is None:
+        items = load_gold(gold_path, [name for name, _ in discover(settings.corpus_dir)])
+    total = len(items) * (2 if baseline else 1)
+    records = evaluate(items, pipeline.stream, progress and (lambda d, _: progress(d, total)))
+    baseline_records = None
+    if baseline:
+        from rag.baseline import Baseline
+
+        reference = Baseline(settings.corpus_dir, pipeline.embedder)
+        step = len(items)
+        baseline_records = evaluate(
+            items, reference.stream, progress and (lambda d, _: progress(step + d, total))
+        )
+    modes = Counter(r.answer.mode for r in records)
+    meta = {
+        "gold_file": str(gold_path),
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "fingerprint": settings.fingerprint,
+        "mode": modes.most_common(1)[0][0],
+        "model": next((r.answer.model for r in records if r.answer.model), None),
+        "corpus_hash": corpus_hash(
+            {name: entry.sha256 for name, entry in pipeline.index.manifest().files.items()}
+        ),
+        "settings": settings.model_dump(mode="json", exclude={"cache_dir"}),
+    }
+    return write(Run(records, meta, baseline_records), results_dir)

@@ -201,9 +201,18 @@ class GoldItem:
 
 @dataclass(frozen=True)
 class EvalRecord:
-    """How the system did on one gold item."""
+    """How the system did on one gold item (metric definitions in the README)."""
 
     item: GoldItem
     answer: Answer
     correct: bool
     gold_rank: int | None  # 1-based rank of the first hit from a gold file, None if absent
+    recall: float = 0.0  # share of the gold files among the retrieved hits' files
+    f1: float = 0.0  # SQuAD token F1 of the answer against the first gold alias
+    citations_correct: int = 0  # citations from a gold file whose quote holds a gold answer
+    first_text_ms: float | None = None  # time to the first piece of answer text
+
+    @property
+    def cited_correctly(self) -> bool:
+        """Right answer backed by at least one correct citation."""
+        return self.correct and self.citations_correct > 0

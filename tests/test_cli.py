@@ -163,3 +163,28 @@ def test_python_dash_m_rag_runs_as_a_real_process(env: dict[str, str]) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "Rashid Fleih" in json.loads(done.stdout)["answer"]
+
+
+def test_eval_baseline_and_compare(env: dict[str, str], tmp_path: Path) -> None:
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text(
+        json.dumps({"id": "a", "question": "When did US troop levels in Iraq drop to 2,500?",
+                    "answers": ["late 2020"], "source_files": [TROOPS_FILE], "kind": "date"})
+        + "\n"
+        + json.dumps({"id": "b", "question": "Who won the 2018 FIFA World Cup?",
+                      "unanswerable": True, "source_files": [], "kind": "unanswerable"})
+        + "\n"
+    )  # fmt: skip
+    results = tmp_path / "results"
+    first = run(env, "eval", str(gold), "--baseline", "--results-dir", str(results))
+    assert first.exit_code == 0, first.output
+    assert "baseline" in first.stdout and "report: " in first.stdout
+    folder = Path(json.loads((results / "latest.json").read_text())["path"])
+    summary = json.loads((folder / "summary.json").read_text())
+    # The baseline never abstains, so it gets the unanswerable item wrong.
+    assert summary["summary"]["abstention_accuracy"] == 1.0
+    assert summary["baseline"]["summary"]["abstention_accuracy"] == 0.0
+    second = run(env, "eval", str(gold), "--ids", "a", "--results-dir", str(results),
+                 "--compare", str(folder / "summary.json"))  # fmt: skip
+    assert second.exit_code == 0, second.output
+    assert "answer_accuracy" in second.stdout.split("metric")[1]

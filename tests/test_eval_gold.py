@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from rag.eval import GoldError, contains, gold_rank, is_correct, load_gold, normalize, summarize
-from rag.types import Answer, Chunk, EvalRecord, GoldItem, Hit, UserError
+from rag.eval import GoldError, contains, gold_rank, is_correct, load_gold, normalize
+from rag.types import Answer, Chunk, GoldItem, Hit, UserError
 
 # ---------------------------------------------------------------------------------------------
 # normalize / contains
@@ -151,67 +151,6 @@ def test_gold_rank_none_when_no_hit_carries_a_gold_file() -> None:
     hits = [Hit(chunk("other.txt"), 0.9, copies=(chunk("copy.txt"),))]
     assert gold_rank(item, answer(hits=hits)) is None
     assert gold_rank(item, answer(hits=[])) is None
-
-
-# ---------------------------------------------------------------------------------------------
-# summarize
-
-
-def record(unanswerable: bool, rank: int | None, correct: bool, abstained: bool) -> EvalRecord:
-    if unanswerable:
-        item = GoldItem(id="u", question="Q?", unanswerable=True)
-    else:
-        item = GoldItem(id="a", question="Q?", answers=("x",), source_files=("f",))
-    return EvalRecord(item, answer("x", abstained=abstained), correct, rank)
-
-
-def test_summarize() -> None:
-    records = [
-        # answerable
-        record(False, rank=1, correct=True, abstained=False),
-        record(False, rank=3, correct=False, abstained=False),
-        record(False, rank=None, correct=False, abstained=True),  # a false abstention
-        record(False, rank=6, correct=True, abstained=False),
-        # unanswerable (their ranks never count)
-        record(True, rank=None, correct=True, abstained=True),
-        record(True, rank=1, correct=False, abstained=False),
-    ]
-    summary = summarize(records)
-    # 4 answerable, 2 unanswerable.
-    # hit@1: rank 1 only             -> 1/4 = 0.25
-    # hit@5: ranks 1 and 3 (6 > 5)   -> 2/4 = 0.5
-    # MRR: (1/1 + 1/3 + 0 + 1/6) / 4 -> 1.5 / 4 = 0.375
-    # accuracy: 2 correct of 4       -> 0.5
-    # abstention accuracy: 1 of 2    -> 0.5
-    # false abstentions: 1
-    assert summary.to_dict() == {
-        "items": 6,
-        "answerable": 4,
-        "unanswerable": 2,
-        "hit_at_1": 0.25,
-        "hit_at_5": 0.5,
-        "mrr": 0.375,
-        "answer_accuracy": 0.5,
-        "abstention_accuracy": 0.5,
-        "false_abstentions": 1,
-    }
-
-
-def test_summarize_rounds_to_four_places() -> None:
-    records = [record(False, rank=r, correct=True, abstained=False) for r in (1, 2, 3)]
-    summary = summarize(records)
-    # MRR: (1 + 1/2 + 1/3) / 3 = 0.61111... -> 0.6111; no unanswerable items -> 0.0
-    assert summary.mrr == 0.6111
-    assert summary.hit_at_1 == 0.3333
-    assert summary.hit_at_5 == 1.0
-    assert summary.abstention_accuracy == 0.0
-    assert summary.false_abstentions == 0
-
-
-def test_summarize_nothing() -> None:
-    summary = summarize([])
-    assert (summary.items, summary.mrr, summary.hit_at_1) == (0, 0.0, 0.0)
-    assert (summary.answer_accuracy, summary.abstention_accuracy) == (0.0, 0.0)
 
 
 # ---------------------------------------------------------------------------------------------

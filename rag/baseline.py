@@ -1,0 +1,115 @@
+"""LlamaIndex's out-of-the-box pipeline over the same corpus and embedding model.
+
+The yardstick for "do we do better": `SimpleDirectoryReader`, the default `SentenceSplitter`
+(1,024 tokens), a `VectorStoreIndex` over an in-memory Chroma collection, dense top-2
+retrieval, and the default response synthesis when an LLM is given. Without an LLM its
+answer is the retrieved text, which is what a reader of that pipeline would be shown.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from llama_index.core.embeddings import BaseEmbedding
+from pydantic import PrivateAttr
+
+from rag.index import Embedder
+from rag.types import Answer, Citation, Chunk, Hit
+
+BASELINE_TOP_K = 2  # LlamaIndex's default similarity_top_k
+MODE = "llamaindex-default"
+
+
+class LlamaIndexEmbedding(BaseEmbedding):
+    """Our embedding model behind llama-index's embedding interface (same vectors)."""
+
+    _embedder: Any = PrivateAttr()
+
+    def __init__(self, embedder: Embedder, **kwargs: Any) -> None:
+        super().__init__(model_name=embedder.name, **kwargs)
+        self._embedder = embedder
+
+    def _get_query_embedding(self, query: str) -> list[float]:
+        return self._embedder.embed([query])[0].tolist()
+
+    def _get_text_embedding(self, text: str) -> list[float]:
+        return self._embedder.embed([text])[0].tolist()
+
+    def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
+        return self._embedder.embed(texts).tolist()
+
+    async def _aget_query_embedding(self, query: str) -> list[float]:
+        return self._get_query_embedding(query)
+
+
+class Baseline:
+    """The default LlamaIndex pipeline, answering through the same `Answer` record as ours."""
+
+    def __init__(self, corpus_dir: Path, embedder: Embedder, llm: Any = None) -> None:
+        import chromadb
+        from llama_index.core import SimpleDirectoryReader, StorageContext, VectorStoreIndex
+        from llama_index.vector_stores.chroma import ChromaVectorStore
+
+        documents = SimpleDirectoryReader(str(corpus_dir), recursive=True).load_data()
+        collection = chromadb.EphemeralClient().get_or_create_collection(
+            f"baseline-{time.monotonic_ns()}"
+        )
+        storage = StorageContext.from_defaults(
+            vector_store=ChromaVectorStore(chroma_collection=collection)
+        )
+        self._index = VectorStoreIndex.from_documents(
+            documents, storage_context=storage, embed_model=LlamaIndexEmbedding(embedder)
+        )
+        self._corpus = corpus_dir.resolve()
+        self._llm = llm
+        self.model = getattr(llm, "model", None)
+
+    def stream(self, question: str, history: Sequence[str] = ()) -> Iterator[str | Answer]:
+        """Answer like LlamaIndex's default query engine would (history is not used)."""
+        started = time.perf_counter()
+        retriever = self._index.as_retriever(similarity_top_k=BASELINE_TOP_K)
+        nodes = retriever.retrieve(question)
+        if self._llm is None:
+            text = "\n\n".join(node.node.get_content() for node in nodes)
+        else:
+            engine = self._index.as_query_engine(
+                llm=self._llm, similarity_top_k=BASELINE_TOP_K
+            )
+            text = str(engine.query(question))
+        yield text
+        hits = [Hit(self._chunk(node), float(node.score or 0.0)) for node in nodes]
+        citations = [
+            Citation(n, hit.chunk.file, hit.chunk.title, None, hit.chunk.text,
+                     hit.chunk.start, hit.chunk.end)
+            for n, hit in enumerate(hits, start=1)
+        ]  # fmt: skip
+        elapsed = (time.perf_counter() - started) * 1000
+        yield Answer(
+            question=question,
+            answer=text,
+            abstained=False,
+            mode=MODE,
+            citations=citations,
+            hits=hits,
+            searched_for=question,
+            model=self.model,
+            timings_ms={"total": elapsed},
+        )
+
+    def _chunk(self, node: Any) -> Chunk:
+        """A retrieved node as our `Chunk`, named like our files (relative to the corpus)."""
+        name = Path(node.node.metadata.get("file_path", "")).resolve().relative_to(self._corpus)
+        return Chunk(
+            id=node.node.node_id,
+            file=name.as_posix(),
+            file_sha256="",
+            article=0,
+            title=name.name,
+            date=None,
+            start=node.node.start_char_idx or 0,
+            end=node.node.end_char_idx or 0,
+            text=node.node.get_content(),
+        )

@@ -1,0 +1,85 @@
+"""Save a file a user uploaded into the corpus folder, safely.
+
+The name comes from the browser and is not trusted: only its last path component is kept,
+characters outside letters, digits, `.`, `-` and `_` become `_`, and leading dots are dropped
+(ingest ignores hidden files). The file is written beside its final name under a hidden
+temporary name and then linked into place, which fails instead of replacing an existing
+file, so two sessions uploading the same name at once both keep their file.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import unicodedata
+import uuid
+from pathlib import Path
+
+from rag.read import SUPPORTED_SUFFIXES, decode
+from rag.types import UserError
+
+# Long enough for real article names, short enough for every file system (255 bytes).
+MAX_STEM_CHARS = 100
+# Tries at "name-2.txt", "name-3.txt", ... before giving up on a free name.
+MAX_NUMBERED_NAMES = 1000
+_UNSAFE = re.compile(r"[^\w.-]+")
+
+
+class UploadError(UserError):
+    """An upload that cannot be added to the corpus; the message says what to do."""
+
+
+def safe_name(filename: str) -> str:
+    """The corpus file name for an uploaded file's name, or UploadError."""
+    # Browsers send a bare name, but other clients may send a path, in either convention.
+    base = re.split(r"[/\\]", unicodedata.normalize("NFC", filename))[-1]
+    base = _UNSAFE.sub("_", base).lstrip("._")
+    stem, suffix = os.path.splitext(base)
+    stem = stem.strip("._")[:MAX_STEM_CHARS]
+    allowed = ", ".join(sorted(SUPPORTED_SUFFIXES))
+    if suffix.lower() not in SUPPORTED_SUFFIXES:
+        raise UploadError(
+            f"{filename!r} is not a supported article file: upload one of {allowed}."
+        )
+    if not stem:
+        raise UploadError(f"{filename!r} has no usable name: rename it, e.g. article{suffix}.")
+    return f"{stem}{suffix.lower()}"
+
+
+def save_upload(corpus_dir: Path, filename: str, data: bytes, max_bytes: int) -> Path:
+    """Write an uploaded file into `corpus_dir` under a safe, unused name; return its path."""
+    name = safe_name(filename)
+    if not data:
+        raise UploadError(f"{filename!r} is empty: upload a file with article text.")
+    if len(data) > max_bytes:
+        raise UploadError(
+            f"{filename!r} is {len(data) / 1e6:.1f} MB, above the {max_bytes / 1e6:g} MB limit: "
+            "split it or raise RAG_MAX_FILE_MB."
+        )
+    if decode(data) is None:
+        raise UploadError(f"{filename!r} is not text: upload a .txt, .md or .html article.")
+    root = corpus_dir.resolve()
+    if not root.is_dir():
+        raise UploadError(f"Corpus folder {corpus_dir} does not exist: create it first.")
+    staging = root / f".upload-{uuid.uuid4().hex}"
+    staging.write_bytes(data)
+    try:
+        return _link_unused(staging, root, name)
+    finally:
+        staging.unlink()
+
+
+def _link_unused(staging: Path, root: Path, name: str) -> Path:
+    stem, suffix = os.path.splitext(name)
+    candidates = [name, *(f"{stem}-{n}{suffix}" for n in range(2, MAX_NUMBERED_NAMES + 1))]
+    for candidate in candidates:
+        target = root / candidate
+        # The sanitised name has no separators, but check anyway: nothing leaves the corpus.
+        if target.resolve().parent != root:
+            raise UploadError(f"{name!r} would be saved outside the corpus folder: rename it.")
+        try:
+            os.link(staging, target)
+        except FileExistsError:
+            continue
+        return target
+    raise UploadError(f"The corpus already holds {name} and many numbered copies: rename it.")
