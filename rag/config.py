@@ -11,8 +11,9 @@ import hashlib
 import json
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -25,6 +26,8 @@ from pydantic_settings import (
 PIPELINE_VERSION = 3
 
 INDEX_FOLDER_NAME = ".newsdesk"
+OLLAMA_EMBED_PREFIX = "ollama:"
+_OLLAMA_PORT = 11434
 
 
 class Settings(BaseSettings):
@@ -57,7 +60,9 @@ class Settings(BaseSettings):
     chroma_port: int = Field(8000, ge=1, le=65535, description="Chroma server port.")
     embed: str = Field(
         "minilm",
-        description="Embedding model: `minilm` (embedded all-MiniLM-L6-v2, offline).",
+        description="Embedding model: `minilm` (embedded all-MiniLM-L6-v2, offline) or "
+        "`ollama:MODEL` (e.g. `ollama:nomic-embed-text`, served by Ollama at ollama_host). "
+        "Each model gets its own index.",
     )
     embed_threads: int | None = Field(
         None, ge=1, description="CPU threads for the embedded model; default: onnxruntime's choice."
@@ -97,6 +102,44 @@ class Settings(BaseSettings):
         description="`extractive` quotes the passages; `ollama` generates with Ollama; `auto` "
         "generates when Ollama is reachable and quotes otherwise.",
     )
+    # Read from OLLAMA_HOST, the variable Ollama's own tools use, not RAG_OLLAMA_HOST.
+    ollama_host: str = Field(
+        f"http://127.0.0.1:{_OLLAMA_PORT}",
+        validation_alias=AliasChoices("OLLAMA_HOST", "ollama_host"),
+        description="Ollama server (env OLLAMA_HOST), e.g. `http://127.0.0.1:11434` or "
+        "`gpu-box:11434`.",
+    )
+    ollama_model: str = Field(
+        "llama3.2:3b",
+        min_length=1,
+        description="Ollama model that writes the answers (`ollama pull` it first).",
+    )
+    ollama_timeout: float = Field(
+        120.0,
+        gt=0,
+        description="Seconds Ollama may take to start answering, or stay silent mid-answer, "
+        "before the request is given up (a small model on a laptop CPU needs tens of seconds "
+        "to read the passages).",
+    )
+    ollama_max_output: int = Field(
+        512, ge=16, description="Most tokens the model may write in one answer (num_predict)."
+    )
+    ollama_max_context: int = Field(
+        32768,
+        ge=2048,
+        description="Largest context window (num_ctx) to ask Ollama for. The window is sized "
+        "to each prompt; a prompt that would not fit is refused rather than cut.",
+    )
+    ollama_temperature: float = Field(
+        0.1, ge=0, le=2, description="Sampling temperature: low keeps the model to the passages."
+    )
+    claim_min_similarity: float = Field(
+        0.45,
+        ge=-1,
+        le=1,
+        description="Cosine similarity (embedding model) an answer sentence needs with a sentence "
+        "of a passage it cites to count as supported by it.",
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -112,9 +155,36 @@ class Settings(BaseSettings):
     @field_validator("embed")
     @classmethod
     def _known_embedder(cls, value: str) -> str:
-        if value != "minilm":
-            raise ValueError(f"unknown embedding model {value!r}; use 'minilm'")
-        return value
+        if value == "minilm" or (
+            value.startswith(OLLAMA_EMBED_PREFIX) and value[len(OLLAMA_EMBED_PREFIX) :].strip()
+        ):
+            return value
+        raise ValueError(
+            f"unknown embedding model {value!r}; use 'minilm' or "
+            f"'{OLLAMA_EMBED_PREFIX}MODEL' (e.g. 'ollama:nomic-embed-text')"
+        )
+
+    @field_validator("ollama_host")
+    @classmethod
+    def _host_url(cls, value: str) -> str:
+        # Read the way Ollama's own client reads it: empty means the default, no scheme means
+        # http on port 11434, an explicit http:// or https:// without a port means 80 or 443.
+        url = value.strip().rstrip("/") or f"http://127.0.0.1:{_OLLAMA_PORT}"
+        default_port = None
+        if "://" not in url:
+            url, default_port = f"http://{url}", _OLLAMA_PORT
+        parts = urlsplit(url)
+        try:
+            port = parts.port
+        except ValueError:
+            port = -1
+        if parts.scheme not in ("http", "https") or not parts.hostname or port == -1:
+            raise ValueError(
+                f"OLLAMA_HOST {value!r} is not a server address; e.g. http://127.0.0.1:11434"
+            )
+        if port is None and default_port:
+            url = urlunsplit(parts._replace(netloc=f"{parts.netloc}:{default_port}"))
+        return url
 
     @model_validator(mode="after")
     def _overlap_below_size(self) -> Settings:

@@ -2,13 +2,15 @@
 
 Handles the shapes seen in news pages: "Updated 06 February 2018", "Feb 07,2018",
 "May 11, 2020", "July 19, 2020 16:30 GMT", "April 7, 2021", "Aug. 20, 2017",
-"Thursday 21 February 2019", "2021-04-07".
+"Thursday 21 February 2019", "2021-04-07". Also resolves relative expressions in article text
+("last year", "on Monday", "21 hours ago") against the article's date, so answers can say when.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, timedelta
 
 _MONTHS = {
     name: number
@@ -74,3 +76,112 @@ def _to_date(match: re.Match[str]) -> date | None:
         return date(int(match.group("year")), month, int(match.group("day")))
     except ValueError:  # "February 30": words that look like a date but are not one
         return None
+
+
+# --- Relative expressions ("last year", "on Monday", "21 hours ago") ---------------------
+
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_COUNT_WORDS = {
+    "a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
+    "seven": 7, "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12,
+}  # fmt: skip
+_UNIT = r"(?P<unit>hour|day|week|month|year)s?"
+_COUNT = r"(?P<count>\d{1,3}|" + "|".join(_COUNT_WORDS) + r")"
+_RELATIVE = re.compile(
+    rf"\b(?:{_COUNT}\s+{_UNIT}\s+ago"
+    r"|(?P<which>last|this|next)\s+(?P<period>year|month|week)"
+    r"|(?P<day_word>yesterday|today|tonight|tomorrow)"
+    rf"|(?:(?P<day_which>last|next|this)\s+)?(?P<weekday>{'|'.join(_WEEKDAYS)})"
+    r")\b",
+    re.IGNORECASE,
+)
+_MONTH_NAMES = (
+    "January February March April May June July August September October November December"
+).split()
+
+
+@dataclass(frozen=True)
+class RelativeDate:
+    """A relative time expression in a text, and what it means given the article's date."""
+
+    start: int
+    end: int
+    text: str
+    meaning: str  # "2020", "April 4, 2021", "March 2021", "about April 6, 2021"
+
+
+def resolve_relative(text: str, published: date) -> list[RelativeDate]:
+    """The relative time expressions in `text`, resolved against the publication date.
+
+    News copy reports what has happened, so a bare weekday ("landed Sunday") is the most
+    recent such day on or before publication; "next Monday" looks forward.
+    """
+    found = []
+    for match in _RELATIVE.finditer(text):
+        meaning = _meaning(match, published)
+        if meaning:
+            found.append(RelativeDate(match.start(), match.end(), match.group(0), meaning))
+    return found
+
+
+def annotate_relative(text: str, published: date | None) -> str:
+    """`text` with each relative expression followed by its absolute date: "Sunday (= April 4, 2021)"."""
+    if published is None:
+        return text
+    parts, last = [], 0
+    for found in resolve_relative(text, published):
+        parts += [text[last : found.end], f" (= {found.meaning})"]
+        last = found.end
+    return "".join([*parts, text[last:]])
+
+
+def format_day(day: date) -> str:
+    """A date as answers and notes write it: "April 4, 2021"."""
+    return f"{_MONTH_NAMES[day.month - 1]} {day.day}, {day.year}"
+
+
+def _meaning(match: re.Match[str], published: date) -> str | None:
+    if match.group("unit"):
+        return _ago(_count(match.group("count")), match.group("unit").lower(), published)
+    if match.group("period"):
+        step = {"last": -1, "this": 0, "next": 1}[match.group("which").lower()]
+        return _period(match.group("period").lower(), step, published)
+    if match.group("day_word"):
+        offset = {"yesterday": -1, "today": 0, "tonight": 0, "tomorrow": 1}
+        return format_day(published + timedelta(days=offset[match.group("day_word").lower()]))
+    weekday = _WEEKDAYS.index(match.group("weekday").lower())
+    which = (match.group("day_which") or "").lower()
+    if which == "next":
+        return format_day(published + timedelta(days=(weekday - published.weekday() - 1) % 7 + 1))
+    back = (published.weekday() - weekday) % 7
+    if which == "last" and back == 0:
+        back = 7  # "last Monday" written on a Monday means a week ago
+    return format_day(published - timedelta(days=back))
+
+
+def _count(word: str) -> int:
+    return int(word) if word.isdigit() else _COUNT_WORDS[word.lower()]
+
+
+def _ago(count: int, unit: str, published: date) -> str | None:
+    if unit == "hour":
+        # Only the day of publication is known, not its hour: round to the nearest day.
+        return "about " + format_day(published - timedelta(days=round(count / 24)))
+    if unit == "day":
+        return format_day(published - timedelta(days=count))
+    if unit == "week":
+        return "about " + format_day(published - timedelta(weeks=count))
+    if unit == "month":
+        months = published.year * 12 + published.month - 1 - count
+        return f"about {_MONTH_NAMES[months % 12]} {months // 12}"
+    return f"about {published.year - count}"
+
+
+def _period(period: str, step: int, published: date) -> str:
+    if period == "year":
+        return str(published.year + step)
+    if period == "month":
+        months = published.year * 12 + published.month - 1 + step
+        return f"{_MONTH_NAMES[months % 12]} {months // 12}"
+    monday = published - timedelta(days=published.weekday()) + timedelta(weeks=step)
+    return f"the week of {format_day(monday)}"

@@ -4,11 +4,17 @@ The Chroma collection and every file beside it are named by the settings fingerp
 an index built with another embedding model or chunking is never reused by mistake. The
 manifest records, per file, the content hash and whether all its chunks are stored; ingest
 uses it to embed only new or changed files, and to clean up after a killed run.
+
+With a Chroma server the vectors live on the server, but the manifest and the BM25 index
+still live in the local index folder. A server is shared by every index folder that points
+at it, so there the names also carry a hash of the index folder and the server address:
+each local folder pairs with exactly one collection, and two corpora never mix.
 """
 
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 from collections.abc import Callable, Iterator, Sequence
@@ -119,9 +125,10 @@ class Index:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.root = settings.index_path
-        self.collection_name = f"newsdesk-{settings.fingerprint}"
-        self._manifest_path = self.root / f"manifest-{settings.fingerprint}.json"
-        self._bm25_path = self.root / f"bm25-{settings.fingerprint}"
+        key = store_key(settings)
+        self.collection_name = f"newsdesk-{key}"
+        self._manifest_path = self.root / f"manifest-{key}.json"
+        self._bm25_path = self.root / f"bm25-{key}"
         self._collection: Any = None
         self._bm25: Bm25Index | None = None
 
@@ -306,6 +313,26 @@ class Index:
         bm25 = Bm25Index.build(stored["ids"], texts)
         bm25.save(self._bm25_path)
         self._bm25 = bm25
+
+
+# Hex digits of the index folder's hash in server-side names: enough to keep the folders
+# that share one server apart, short enough to read in `rag status`.
+_SERVER_KEY_DIGITS = 8
+
+
+def store_key(settings: Settings) -> str:
+    """The name shared by a collection and its local manifest and BM25 index.
+
+    Embedded, it is the settings fingerprint: the store sits inside the index folder, which
+    already belongs to one corpus. On a server, the hash of the resolved index folder and
+    the server address is added, since every corpus using that server shares its namespace;
+    the address keeps a manifest from vouching for a collection on another server.
+    """
+    if not settings.chroma_host:
+        return settings.fingerprint
+    place = f"{settings.index_path.resolve()}\0{settings.chroma_host}:{settings.chroma_port}"
+    digest = hashlib.sha256(place.encode()).hexdigest()[:_SERVER_KEY_DIGITS]
+    return f"{settings.fingerprint}-{digest}"
 
 
 def _entry(parsed: ParsedFile, complete: bool) -> FileEntry:

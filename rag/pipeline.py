@@ -23,6 +23,7 @@ _BACK_REFERENCE = re.compile(
     r"\b(?:he|she|it|they|him|her|his|hers|its|their|them|there|then|that|this|these|those)\b",
     re.IGNORECASE,
 )
+_MARKER = re.compile(r"\[(\d+)\]")
 # How many earlier turns a follow-up is searched with.
 _HISTORY_TURNS = 2
 
@@ -118,7 +119,7 @@ class Pipeline:
                 if found.want is Want.DATE and not holds(sentence.text, Want.DATE, question):
                     # The sentence says what happened; the article's date says when.
                     note = f" (from {sentence.chunk.heading})"
-                parts.append(f"{sentence.text}{note} [{n}]")
+                parts.append(f"{_defuse_markers(sentence.text)}{note} [{n}]")
             text = " ".join(parts)
         return Answer(
             question=question,
@@ -142,3 +143,8 @@ def _check_question(question: str) -> str:
             f"{MAX_QUESTION_CHARS:,} (ask about one thing at a time)."
         )
     return cleaned
+
+
+def _defuse_markers(text: str) -> str:
+    """Quoted text may itself hold "[3]"; shown as "(3)" so the only [n] are our citations."""
+    return _MARKER.sub(r"(\1)", text)

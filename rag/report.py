@@ -65,8 +65,12 @@ def run_name(meta: dict[str, Any]) -> str:
 
 def write(run: Run, results_dir: Path) -> Path:
     """Write a run's files into a new folder under `results_dir`; return the folder."""
-    folder = results_dir / run_name(run.meta)
-    folder.mkdir(parents=True, exist_ok=True)
+    name = run_name(run.meta)
+    folder, copy = results_dir / name, 1
+    while folder.exists():  # two runs in one second
+        copy += 1
+        folder = results_dir / f"{name}-{copy}"
+    folder.mkdir(parents=True)
     summary = run.summary()
     (folder / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False))
     _write_items(folder / "items.jsonl", run.records)

@@ -139,6 +139,28 @@ class Citation:
         return record
 
 
+@dataclass(frozen=True)
+class Claim:
+    """One sentence of an answer, the passages it cites, and whether code found it supported.
+
+    A generated sentence is supported when every passage number it cites was in the context
+    and the cited passages hold its numbers, names and dates and say something close to it.
+    An unsupported sentence keeps the numbers it cited (to show what the model claimed) but
+    loses its markers in the answer text. `problem` says why it is unsupported.
+    """
+
+    text: str
+    citations: tuple[int, ...]
+    supported: bool
+    problem: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form, the `claims` entries of `rag ask --json`."""
+        record = asdict(self)
+        record["citations"] = list(self.citations)
+        return record
+
+
 @dataclass
 class Answer:
     """The result of one question: text, citations, the evidence, and how it was made."""
@@ -153,6 +175,7 @@ class Answer:
     notice: str | None = None
     model: str | None = None
     timings_ms: dict[str, float] = field(default_factory=dict)
+    claims: list[Claim] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form printed by `rag ask --json` and stored by `rag eval --out`."""
@@ -165,6 +188,7 @@ class Answer:
             "notice": self.notice,
             "searched_for": self.searched_for,
             "citations": [c.to_dict() for c in self.citations],
+            "claims": [c.to_dict() for c in self.claims],
             "hits": [
                 {
                     "file": hit.chunk.file,

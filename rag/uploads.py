@@ -32,18 +32,16 @@ class UploadError(UserError):
 def safe_name(filename: str) -> str:
     """The corpus file name for an uploaded file's name, or UploadError."""
     # Browsers send a bare name, but other clients may send a path, in either convention.
-    base = re.split(r"[/\\]", unicodedata.normalize("NFC", filename))[-1]
-    base = _UNSAFE.sub("_", base).lstrip("._")
-    stem, suffix = os.path.splitext(base)
-    stem = stem.strip("._")[:MAX_STEM_CHARS]
-    allowed = ", ".join(sorted(SUPPORTED_SUFFIXES))
-    if suffix.lower() not in SUPPORTED_SUFFIXES:
-        raise UploadError(
-            f"{filename!r} is not a supported article file: upload one of {allowed}."
-        )
+    base = re.split(r"[/\\]", unicodedata.normalize("NFC", filename).strip())[-1]
+    stem, dot, suffix = base.rpartition(".")
+    suffix = f"{dot}{suffix}".lower() if dot else ""
+    if suffix not in SUPPORTED_SUFFIXES:
+        allowed = ", ".join(sorted(SUPPORTED_SUFFIXES))
+        raise UploadError(f"{filename!r} is not an article file: upload one of {allowed}.")
+    stem = _UNSAFE.sub("_", stem).strip("._")[:MAX_STEM_CHARS]
     if not stem:
         raise UploadError(f"{filename!r} has no usable name: rename it, e.g. article{suffix}.")
-    return f"{stem}{suffix.lower()}"
+    return f"{stem}{suffix}"
 
 
 def save_upload(corpus_dir: Path, filename: str, data: bytes, max_bytes: int) -> Path:
@@ -74,9 +72,6 @@ def _link_unused(staging: Path, root: Path, name: str) -> Path:
     candidates = [name, *(f"{stem}-{n}{suffix}" for n in range(2, MAX_NUMBERED_NAMES + 1))]
     for candidate in candidates:
         target = root / candidate
-        # The sanitised name has no separators, but check anyway: nothing leaves the corpus.
-        if target.resolve().parent != root:
-            raise UploadError(f"{name!r} would be saved outside the corpus folder: rename it.")
         try:
             os.link(staging, target)
         except FileExistsError:

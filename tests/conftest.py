@@ -35,9 +35,8 @@ def make_settings(model_cache: Path):
     """Settings for a corpus folder, with the index beside it and the shared model cache."""
 
     def make(corpus: Path, **overrides: object) -> Settings:
-        return Settings(
-            corpus_dir=corpus, index_dir=corpus.parent / "index", cache_dir=model_cache, **overrides
-        )
+        defaults = {"index_dir": corpus.parent / "index", "cache_dir": model_cache}
+        return Settings(corpus_dir=corpus, **{**defaults, **overrides})
 
     return make
 

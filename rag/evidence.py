@@ -1,0 +1,93 @@
+"""What a reader needs to check a citation: the passage and the article around the quote.
+
+Offsets in citations and chunks index the file's text (for HTML: its extracted text), so
+the quote can be shown in place. The file is read again from the corpus, and when it no
+longer matches what was indexed, the reader is told instead of being shown a wrong place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import pairwise
+
+from rag.config import Settings
+from rag.index import FileEntry
+from rag.ingest import read_corpus_file
+from rag.types import Chunk, Citation, Hit, Skipped
+
+PLAIN, PASSAGE, QUOTE = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A stretch of text and how strongly it is marked (PLAIN, PASSAGE or QUOTE)."""
+
+    text: str
+    level: int
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """A citation in context: its passage, and its whole article when the file still matches."""
+
+    passage: tuple[Segment, ...]
+    article_title: str
+    article: tuple[Segment, ...] = ()
+    problem: str | None = None  # why the article cannot be shown, and what to do
+
+
+def mark(text: str, offset: int, spans: Sequence[tuple[int, int]]) -> tuple[Segment, ...]:
+    """Cut `text` (which starts at `offset` in its file) at the spans' edges; each segment's
+    level is the number of spans (file offsets) that cover it."""
+    edges = {0, len(text)}
+    for start, end in spans:
+        edges.update(min(max(edge - offset, 0), len(text)) for edge in (start, end))
+    segments = []
+    for begin, finish in pairwise(sorted(edges)):
+        level = sum(start <= begin + offset and finish + offset <= end for start, end in spans)
+        segments.append(Segment(text[begin:finish], level))
+    return tuple(segments)
+
+
+def passage_of(citation: Citation, hits: Sequence[Hit]) -> Chunk | None:
+    """The retrieved passage (or copy of it) the citation quotes from."""
+    for hit in hits:
+        for chunk in (hit.chunk, *hit.copies):
+            if chunk.file == citation.file and chunk.start <= citation.start < chunk.end:
+                return chunk
+    return None
+
+
+def gather(
+    citation: Citation, hits: Sequence[Hit], entry: FileEntry | None, settings: Settings
+) -> Evidence:
+    """The passage around a citation's quote and, from the file itself, its whole article."""
+    quote = (citation.start, citation.end)
+    chunk = passage_of(citation, hits)
+    if chunk is None:
+        passage = (Segment(citation.quote, QUOTE),)
+    else:
+        passage = mark(chunk.text, chunk.start, [quote])
+    title = citation.title
+    if entry is None:
+        return Evidence(passage, title, problem="The file is no longer indexed: re-index.")
+    source = read_corpus_file(
+        settings.corpus_dir,
+        citation.file,
+        settings.corpus_dir / citation.file,
+        int(settings.max_file_mb * 1e6),
+    )
+    if isinstance(source, Skipped) or source.sha256 != entry.sha256:
+        return Evidence(
+            passage,
+            title,
+            problem="The file is gone or changed since it was indexed: re-index to check it.",
+        )
+    article = next(
+        (a for a in entry.articles if a["start"] <= citation.start < a["end"]),
+        {"title": title, "start": 0, "end": len(source.text)},
+    )
+    spans = [quote] if chunk is None else [(chunk.start, chunk.end), quote]
+    text = source.text[article["start"] : article["end"]]
+    return Evidence(passage, article["title"], mark(text, article["start"], spans))

@@ -1,0 +1,69 @@
+"""Article text and answers as Streamlit Markdown that shows exactly their characters.
+
+Streamlit renders Markdown plus directives of its own (`:red[...]`, `:smile:`,
+`:material/home:`), so text from the corpus would otherwise become links, images, formulas
+or icons. Every ASCII punctuation character is backslash-escaped, which CommonMark renders
+as the character itself, and HTML is never enabled. Highlights and citation markers are the
+only Markdown this module adds.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from rag.evidence import PASSAGE, QUOTE, Segment
+
+_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
+# Indentation at the start of a line would turn it into a code block.
+_INDENT = re.compile(r"\n[ \t]+")
+_MARKER = re.compile(r"\[(\d+)\]")
+HARD_BREAK = "  \n"
+STYLES = {PASSAGE: "blue-background", QUOTE: "orange-background"}
+UNSUPPORTED_STYLE = "red-background"
+
+
+def escape(text: str) -> str:
+    """Markdown that renders as `text`, keeping its line breaks."""
+    return _PUNCTUATION.sub(r"\\\1", _INDENT.sub("\n", text)).replace("\n", HARD_BREAK)
+
+
+def _styled(markdown: str, style: str) -> str:
+    # A directive cannot span a line break, so each line is wrapped on its own.
+    return HARD_BREAK.join(
+        f":{style}[{line}]" if line.strip() else line for line in markdown.split(HARD_BREAK)
+    )
+
+
+def highlight(segments: Iterable[Segment]) -> str:
+    """Segments as Markdown, the cited passage and the quote in their highlight colours."""
+    parts, line_start = [], True
+    for segment in segments:
+        text = segment.text.lstrip(" \t") if line_start else segment.text
+        markdown = escape(text)
+        parts.append(
+            _styled(markdown, STYLES[min(segment.level, QUOTE)]) if segment.level else markdown
+        )
+        # Still at a line's start when only spaces follow the last line break (or nothing).
+        last_line = text.rsplit("\n", 1)[-1]
+        line_start = not last_line.strip(" \t") and ("\n" in text or line_start)
+    return "".join(parts)
+
+
+def with_markers(text: str) -> str:
+    """Answer text as Markdown with its `[n]` citation markers shown as badges."""
+    pieces = _MARKER.split(text)
+    # split() alternates text and captured marker numbers: text, n, text, n, ..., text.
+    return "".join(
+        escape(piece) if i % 2 == 0 else f" :blue-badge[\\[{piece}\\]]"
+        for i, piece in enumerate(pieces)
+    )
+
+
+def answer_markdown(segments: Iterable[Segment]) -> str:
+    """An answer cut into segments as Markdown: marked segments (claims that failed the
+    support check) on a red background, citation markers as badges."""
+    return "".join(
+        _styled(with_markers(s.text), UNSUPPORTED_STYLE) if s.level else with_markers(s.text)
+        for s in segments
+    )

@@ -1,0 +1,211 @@
+"""Server mode: the index and end-to-end checks against a real `chroma run` on a loopback port.
+
+The server is started once for this module and killed at teardown. Only the `chroma`
+executable being absent skips these tests; it ships with chromadb, so CI always runs them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from rag.cli import main
+from rag.pipeline import Pipeline
+from tests.conftest import TROOPS_FILE, copy_corpus
+
+HOST = "127.0.0.1"
+SERVER_START_TIMEOUT_S = 30
+SERVER_STOP_TIMEOUT_S = 10
+HEARTBEAT_POLL_S = 0.1
+TROOPS_QUESTION = "When did US troop levels in Iraq drop to 2,500?"
+# What the embedded store holds for the five articles (tests/test_index.py, test_cli.py).
+REAL_CORPUS_COUNTS = {"files": 5, "articles": 11, "chunks": 55}
+FLOOD_ARTICLE = (
+    "# Floods close the port of Umm Qasr\n\nMarch 3, 2022\n\n"
+    "Heavy rain flooded the docks of Umm Qasr on Tuesday, and the port authority said "
+    "shipping would stay suspended for four days while pumps cleared the water.\n"
+)
+
+
+def _chroma_executable() -> str | None:
+    # The venv's bin folder is not on PATH when pytest runs as `venv/bin/python -m pytest`.
+    beside_python = Path(sys.executable).parent / "chroma"
+    return str(beside_python) if beside_python.is_file() else shutil.which("chroma")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind((HOST, 0))
+        return probe.getsockname()[1]
+
+
+def _wait_for_heartbeat(process: subprocess.Popen, port: int, log: Path) -> None:
+    url = f"http://{HOST}:{port}/api/v2/heartbeat"
+    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"`chroma run` exited with {process.returncode}:\n{log.read_text()}")
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(HEARTBEAT_POLL_S)
+    pytest.fail(f"`chroma run` gave no heartbeat in {SERVER_START_TIMEOUT_S} s:\n{log.read_text()}")
+
+
+@pytest.fixture(scope="module")
+def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
+    """A real Chroma server on a free loopback port, for this module only."""
+    executable = _chroma_executable()
+    if executable is None:
+        pytest.skip("the `chroma` executable (installed with chromadb) is missing")
+    root = tmp_path_factory.mktemp("chroma-server")
+    port = _free_port()
+    log = root / "server.log"
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            [executable, "run", "--path", str(root / "data"), "--host", HOST, "--port", str(port)],
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
+        )
+        try:
+            _wait_for_heartbeat(process, port, log)
+            yield HOST, port
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=SERVER_STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@pytest.fixture(scope="module")
+def on_server(chroma_server: tuple[str, int], model_cache: Path):
+    """Settings for a corpus folder whose vectors live on the test server."""
+    host, port = chroma_server
+
+    def make(corpus: Path):  # noqa: ANN202 - returns Settings
+        from rag.config import Settings
+
+        return Settings(
+            corpus_dir=corpus,
+            index_dir=corpus.parent / "index",
+            cache_dir=model_cache,
+            chroma_host=host,
+            chroma_port=port,
+        )
+
+    return make
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory, on_server) -> Pipeline:
+    """The five real articles ingested once into the server (read-only for the tests)."""
+    corpus = copy_corpus(tmp_path_factory.mktemp("served") / "corpus")
+    pipeline = Pipeline(on_server(corpus))
+    report = pipeline.ingest()
+    assert len(report.added) == 5 and report.chunks_embedded == REAL_CORPUS_COUNTS["chunks"]
+    return pipeline
+
+
+def server_collection(chroma_server: tuple[str, int], name: str):  # noqa: ANN201
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    host, port = chroma_server
+    client = chromadb.HttpClient(
+        host=host, port=port, settings=ChromaSettings(anonymized_telemetry=False)
+    )
+    return client.get_collection(name)
+
+
+def counts(pipeline: Pipeline) -> dict[str, int]:
+    status = pipeline.index.status()
+    return {"files": status.files, "articles": status.articles, "chunks": status.chunks}
+
+
+def test_vectors_live_on_the_server_not_in_the_index_folder(
+    served: Pipeline, chroma_server: tuple[str, int]
+) -> None:
+    stored = server_collection(chroma_server, served.index.collection_name)
+    assert stored.count() == REAL_CORPUS_COUNTS["chunks"]
+    assert not (served.settings.index_path / "chroma").exists()
+    # The manifest and BM25 index stay local, named like the collection they describe.
+    key = served.index.collection_name.removeprefix("newsdesk-")
+    assert (served.settings.index_path / f"manifest-{key}.json").is_file()
+    assert (served.settings.index_path / f"bm25-{key}").is_dir()
+
+
+def test_status_counts_equal_the_embedded_store(served: Pipeline, indexed: Pipeline) -> None:
+    assert counts(served) == REAL_CORPUS_COUNTS == counts(indexed)
+
+
+def test_question_is_answered_with_its_citation(served: Pipeline) -> None:
+    answer = served.ask(TROOPS_QUESTION)
+    assert not answer.abstained
+    assert "late 2020" in answer.answer
+    assert answer.citations[0].file == TROOPS_FILE
+
+
+def test_reingest_embeds_nothing_then_only_the_changed_file(tmp_path: Path, on_server) -> None:
+    corpus = copy_corpus(tmp_path / "corpus")
+    Pipeline(on_server(corpus)).ingest()
+
+    again = Pipeline(on_server(corpus)).ingest()  # a fresh process would start like this
+    assert (again.added, again.updated, again.removed, again.chunks_embedded) == ([], [], [], 0)
+
+    changed = corpus / "004_a2aa68af86f12e80.txt"
+    changed.write_text(changed.read_text() + "\nA new closing sentence was added to the story.\n")
+    pipeline = Pipeline(on_server(corpus))
+    third = pipeline.ingest()
+    assert third.updated == [changed.name] and third.added == third.removed == []
+    assert third.chunks_embedded == pipeline.index.manifest().files[changed.name].chunks
+    assert pipeline.index.collection.count() == pipeline.index.status().chunks
+
+
+def test_two_corpora_on_one_server_stay_apart(
+    tmp_path: Path, on_server, served: Pipeline, chroma_server: tuple[str, int]
+) -> None:
+    flood_corpus = tmp_path / "flood" / "corpus"
+    flood_corpus.mkdir(parents=True)
+    (flood_corpus / "flood.md").write_text(FLOOD_ARTICLE)
+    flood = Pipeline(on_server(flood_corpus))
+    assert flood.settings.fingerprint == served.settings.fingerprint  # same settings...
+    assert flood.index.collection_name != served.index.collection_name  # ...own collection
+    flood.ingest()
+
+    assert counts(flood)["files"] == 1
+    assert {hit.chunk.file for hit in flood.ask(TROOPS_QUESTION).hits} == {"flood.md"}
+    assert server_collection(chroma_server, served.index.collection_name).count() == 55
+    assert served.ask(TROOPS_QUESTION).citations[0].file == TROOPS_FILE
+
+
+def test_environment_variables_switch_the_cli_to_the_server(
+    served: Pipeline, chroma_server: tuple[str, int]
+) -> None:
+    host, port = chroma_server
+    result = CliRunner().invoke(
+        main,
+        ["status", "--json", "--corpus", str(served.settings.corpus_dir),
+         "--index", str(served.settings.index_path)],
+        env={"RAG_CHROMA_HOST": host, "RAG_CHROMA_PORT": str(port),
+             "RAG_CACHE_DIR": str(served.settings.cache_dir)},
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    state = json.loads(result.output)
+    assert state["collection"] == served.index.collection_name
+    assert {key: state[key] for key in REAL_CORPUS_COUNTS} == REAL_CORPUS_COUNTS

@@ -1,0 +1,63 @@
+"""Streamlit glue shared by the app's pages: per-session settings, warm pipelines, and errors
+shown as short messages instead of stack traces."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import streamlit as st
+
+from rag.config import Settings
+from rag.index import Index
+from rag.pipeline import Pipeline
+from rag.types import UserError
+
+log = logging.getLogger("newsdesk.app")
+# Session-state keys of the sidebar settings widgets, by the Settings field they override.
+OVERRIDES = {"llm": "setting_llm", "top_k": "setting_top_k"}
+# Warm pipelines kept at once; each holds an embedding model session.
+MAX_PIPELINES = 4
+
+
+def settings() -> Settings:
+    """The CLI's settings (environment, rag.toml, defaults) with this session's choices."""
+    base = Settings()
+    update: dict[str, Any] = {
+        field: st.session_state[key] for field, key in OVERRIDES.items() if key in st.session_state
+    }
+    return base.model_copy(update=update)
+
+
+@st.cache_resource(max_entries=MAX_PIPELINES, show_spinner="Loading the index and the model...")
+def _pipeline(_settings: Settings, key: str) -> Pipeline:
+    return Pipeline(_settings)
+
+
+def pipeline(settings: Settings) -> Pipeline:
+    """One warm pipeline per settings and index state, shared by every browser session.
+
+    Keyed by when the index was last written, so after an ingest (from any session or the
+    CLI) every session moves to a pipeline that sees the new files, while a question already
+    running finishes on the old one.
+    """
+    indexed = Index(settings).status().last_indexed
+    return _pipeline(settings, f"{settings.model_dump_json()}|{indexed}")
+
+
+@contextmanager
+def guard(action: str) -> Iterator[None]:
+    """Show a failure of `action` as a short message: the user's to fix, or ours (logged)."""
+    try:
+        yield
+    except UserError as error:
+        st.error(str(error), icon=":material/error:")
+    except Exception:
+        log.exception("%s failed", action)
+        st.error(
+            f"Something went wrong while {action}. Try again; if it keeps happening, re-index "
+            "from the sidebar or check the server log for details.",
+            icon=":material/error:",
+        )
