@@ -1,76 +1,257 @@
 """newsdesk in the browser: a chat whose answers cite the articles they come from.
 
-Thin by design: it renders `Answer` objects from `rag.pipeline`; retrieval and parsing live
-in the package. Start it with `make run` (or `streamlit run app.py`).
+Thin by design: it renders `Answer` objects from `rag.pipeline` and lays out the sidebar;
+retrieval, parsing, safe saving and highlighting live in the package. Start it with
+`make run` (or `streamlit run app.py`).
 """
 
 from __future__ import annotations
 
-import html
+import math
+from collections.abc import Iterator
+from datetime import datetime
+from itertools import chain
 
 import streamlit as st
 
+import ui
 from rag.config import Settings
-from rag.pipeline import Pipeline
-from rag.types import Answer, UserError
+from rag.evidence import gather, mark, unsupported_spans
+from rag.index import FileEntry, Index
+from rag.markdown import answer_markdown, escape, highlight
+from rag.read import SUPPORTED_SUFFIXES
+from rag.types import Answer, Citation, UserError
+from rag.uploads import UploadError, save_upload
+
+MODES = {
+    "auto": "Auto: Ollama when reachable",
+    "ollama": "Ollama",
+    "extractive": "Offline extractive",
+}
+MAX_TOP_K = 20
+CLOSEST_PASSAGES = 3
+
+
+# -- sidebar ---------------------------------------------------------------------------------
+
+
+def settings_panel() -> None:
+    """Mode, Ollama model and passages per answer; defaults from the CLI's settings."""
+    base = ui.defaults()
+    st.subheader("Settings")
+    st.selectbox(
+        "Answers", list(MODES), index=list(MODES).index(base.llm), format_func=MODES.get,
+        key=ui.OVERRIDES["llm"],
+    )  # fmt: skip
+    st.text_input(
+        "Ollama model", base.ollama_model, key=ui.OVERRIDES["ollama_model"],
+        help=f"A model on the Ollama server at {base.ollama_host} (`ollama pull` it first).",
+    )  # fmt: skip
+    st.slider(
+        "Passages per answer", 1, MAX_TOP_K, min(base.top_k, MAX_TOP_K),
+        key=ui.OVERRIDES["top_k"],
+    )  # fmt: skip
+
+
+def corpus_panel() -> None:
+    """Counts, upload, re-index and the list of indexed files."""
+    settings = ui.settings()
+    st.subheader("Corpus")
+    for kind, note in st.session_state.pop("corpus_notes", []):
+        getattr(st, kind)(escape(note))
+    numbers = st.container()
+    uploaded = st.file_uploader(
+        "Add articles",
+        type=sorted(suffix.lstrip(".") for suffix in SUPPORTED_SUFFIXES),
+        accept_multiple_files=True,
+        max_upload_size=math.ceil(settings.max_file_mb),
+        # A new key empties the uploader once its files are in the corpus.
+        key=f"uploads-{st.session_state.setdefault('upload_round', 0)}",
+    )
+    if uploaded and st.button("Add to the corpus and index", type="primary"):
+        add_uploads(settings, [(file.name, file.getvalue()) for file in uploaded])
+    if st.button("Re-index", help="Index new and changed files; drop deleted ones."):
+        reindex(settings)
+        st.rerun()
+
+    status = Index(settings).status()
+    left, middle, right = numbers.columns(3)
+    left.metric("Files", status.files)
+    middle.metric("Articles", status.articles)
+    right.metric("Passages", status.chunks)
+    when = datetime.fromisoformat(status.last_indexed) if status.last_indexed else None
+    numbers.caption(f"Last indexed {when:%Y-%m-%d %H:%M} UTC" if when else "Never indexed")
+    if not status.files:
+        numbers.warning("The index is empty: add articles here, or put them in the corpus "
+                        "folder and press Re-index.")  # fmt: skip
+    manifest = Index(settings).manifest()
+    with st.expander(f"Indexed files ({status.files})"):
+        st.dataframe(
+            [
+                {"file": name, "articles": len(entry.articles), "passages": entry.chunks}
+                for name, entry in manifest.files.items()
+                if entry.complete
+            ],
+            hide_index=True,
+        )
+        for name, reason in status.skipped.items():
+            st.caption(f"Skipped {escape(name)}: {escape(reason)}")
+
+
+def add_uploads(settings: Settings, files: list[tuple[str, bytes]]) -> None:
+    """Save uploaded files into the corpus, then index them."""
+    notes = []
+    for name, data in files:
+        try:
+            path = save_upload(settings.corpus_dir, name, data, int(settings.max_file_mb * 1e6))
+        except UploadError as error:
+            notes.append(("error", str(error)))
+        else:
+            renamed = f" (saved as {path.name})" if path.name != name else ""
+            notes.append(("success", f"Added {name}{renamed}."))
+    st.session_state.upload_round += 1
+    st.session_state.corpus_notes = notes
+    if any(kind == "success" for kind, _ in notes):
+        reindex(settings)
+    st.rerun()  # shows the notes and an empty uploader
+
+
+def reindex(settings: Settings) -> None:
+    """Bring the index in line with the corpus folder, with a progress bar."""
+    notes = st.session_state.setdefault("corpus_notes", [])
+    bar = st.progress(0.0, "Reading the corpus...")
+    try:
+        report = ui.pipeline(settings).ingest(
+            lambda done, total: bar.progress(done / total, f"Embedding passages: {done}/{total}")
+        )
+    except UserError as error:
+        notes.append(("error", str(error)))
+    else:
+        notes.append((
+            "success",
+            f"Indexed: {len(report.added)} added, {len(report.updated)} updated, "
+            f"{len(report.removed)} removed, {report.chunks_embedded} passages embedded.",
+        ))  # fmt: skip
+        notes += [("warning", f"Skipped {s.name}: {s.reason}") for s in report.skipped]
+
+
+# -- chat ------------------------------------------------------------------------------------
+
+
+def chat() -> None:
+    """The chat page: the conversation so far, then a box for the next question."""
+    turns: list[tuple[str, Answer]] = st.session_state.setdefault("turns", [])
+    title, clear = st.columns([4, 1], vertical_alignment="bottom")
+    title.title("newsdesk")
+    if clear.button("New chat", icon=":material/add_comment:", disabled=not turns):
+        turns.clear()
+    settings = ui.settings()
+    manifest = Index(settings).manifest()
+    for question, answer in turns:
+        with st.chat_message("user"):
+            st.markdown(escape(question))
+        with st.chat_message("assistant"):
+            render(answer, manifest.files, settings)
+    if not turns:
+        st.caption("Ask about the articles in the corpus. Every answer cites its sources; "
+                   "open a source to see the passage in its article.")  # fmt: skip
+    if question := st.chat_input("Ask about the articles"):
+        with st.chat_message("user"):
+            st.markdown(escape(question))
+        with st.chat_message("assistant"), ui.guard("answering"):
+            answer = stream(question, [q for q, _ in turns], settings)
+            turns.append((question, answer))
+            render(answer, Index(settings).manifest().files, settings)
+
+
+def stream(question: str, history: list[str], settings: Settings) -> Answer:
+    """Show the answer text as it is written; return the finished `Answer`."""
+    finished: list[Answer] = []
+
+    def text() -> Iterator[str]:
+        for piece in ui.pipeline(settings).stream(question, history):
+            if isinstance(piece, str):
+                yield escape(piece)
+            else:
+                finished.append(piece)  # the stream's last item
+
+    pieces = text()
+    placeholder = st.empty()
+    with placeholder, st.spinner("Searching the articles..."):
+        first = next(pieces, "")
+    with placeholder:
+        st.write_stream(chain([first], pieces))
+    # The streamed text gives way to the full rendering of the finished answer.
+    placeholder.empty()
+    return finished[0]
+
+
+def render(answer: Answer, files: dict[str, FileEntry], settings: Settings) -> None:
+    """An answer: mode badge, text with markers, checkable sources, or the closest passages."""
+    badge, took = st.columns([3, 1])
+    if answer.model:
+        badge.badge(f"Ollama · {answer.model}", icon=":material/smart_toy:", color="violet")
+    else:
+        badge.badge("offline extractive", icon=":material/format_quote:", color="gray")
+    if "total" in answer.timings_ms:
+        took.caption(_duration(answer.timings_ms["total"]))
+    if answer.searched_for != answer.question:
+        st.caption(f"Searched for: {escape(answer.searched_for)}")
+    if answer.notice:
+        fell_back = settings.llm == "ollama" and not answer.model
+        (st.warning if fell_back else st.caption)(escape(answer.notice))
+    if answer.abstained:
+        st.info(escape(answer.answer), icon=":material/search_off:")
+        with st.expander("Closest passages", expanded=True):
+            for hit in answer.hits[:CLOSEST_PASSAGES]:
+                st.markdown(f"**{escape(hit.chunk.title)}** · {escape(', '.join(hit.files))}")
+                st.markdown(escape(hit.chunk.text))
+        return
+    unsupported = [claim for claim in answer.claims if not claim.supported]
+    spans = unsupported_spans(answer.answer, answer.claims)
+    st.markdown(answer_markdown(mark(answer.answer, 0, spans)))
+    for claim in unsupported:
+        st.caption(
+            f":material/warning: :red-background[{escape(claim.text)}] "
+            f"{escape(claim.problem or 'is not supported by the passages it cites')}"
+        )
+    for citation in answer.citations:
+        card(citation, answer, files.get(citation.file), settings)
+
+
+def _duration(ms: float) -> str:
+    return f"{ms / 1000:.1f} s" if ms >= 1000 else f"{ms:.0f} ms"
+
+
+def card(citation: Citation, answer: Answer, entry: FileEntry | None, settings: Settings) -> None:
+    """One cited source: where it is, the passage with the quote, and the whole article."""
+    evidence = gather(citation, answer.hits, entry, settings)
+    with st.container(border=True):
+        st.markdown(f":blue-badge[\\[{citation.n}\\]] **{escape(evidence.article_title)}**")
+        also = f" · also in {', '.join(citation.also_in)}" if citation.also_in else ""
+        st.caption(escape(
+            f"{citation.file} · {citation.date or 'undated'} · "
+            f"characters {citation.start}–{citation.end}{also}"
+        ))  # fmt: skip
+        st.markdown(highlight(evidence.passage))
+        with st.expander("Whole article"):
+            if evidence.problem:
+                st.warning(evidence.problem)
+            else:
+                st.markdown(highlight(evidence.article))
+
+
+# -- layout ----------------------------------------------------------------------------------
 
 st.set_page_config(page_title="newsdesk", page_icon="📰", layout="centered")
-
-
-@st.cache_resource(show_spinner="Loading the index and the embedding model...")
-def pipeline() -> Pipeline:
-    """One warm pipeline shared by every browser session."""
-    return Pipeline(Settings())
-
-
-def render(answer: Answer) -> None:
-    """An answer, its mode, and one card per cited passage."""
-    st.markdown(answer.answer)
-    if answer.searched_for != answer.question:
-        st.caption(f"Searched for: {answer.searched_for}")
-    for citation in answer.citations:
-        also = f" · also in {', '.join(citation.also_in)}" if citation.also_in else ""
-        with st.expander(f"[{citation.n}] {citation.title} — {citation.date or 'undated'}"):
-            st.caption(f"{citation.file}, characters {citation.start}–{citation.end}{also}")
-            # Article text is shown as text, never as HTML from the corpus.
-            st.markdown(f"> {html.escape(citation.quote)}")
-    if answer.abstained and answer.hits:
-        with st.expander("Closest passages"):
-            for hit in answer.hits[:3]:
-                st.caption(f"{hit.chunk.file} — {hit.chunk.title}")
-                st.text(hit.chunk.text[:400])
-
-
-st.title("newsdesk")
-try:
-    status = pipeline().index.status()
-except UserError as error:
-    st.error(str(error))
-    st.stop()
-st.caption(
-    f"Offline extractive mode · {status.files} files, {status.articles} articles, "
-    f"{status.chunks} passages · last indexed {status.last_indexed or 'never'}"
+page = st.navigation(
+    [
+        st.Page(chat, title="Chat", icon=":material/chat:", default=True),
+        st.Page("pages/evaluation.py", title="Evaluation", icon=":material/monitoring:"),
+    ]
 )
-if not status.files:
-    st.warning("The index is empty: add articles to the corpus folder and run `rag ingest`.")
-
-if "turns" not in st.session_state:
-    st.session_state.turns = []
-for question, answer in st.session_state.turns:
-    with st.chat_message("user"):
-        st.markdown(html.escape(question))
-    with st.chat_message("assistant"):
-        render(answer)
-
-if question := st.chat_input("Ask about the articles"):
-    with st.chat_message("user"):
-        st.markdown(html.escape(question))
-    with st.chat_message("assistant"):
-        try:
-            history = [q for q, _ in st.session_state.turns]
-            answer = pipeline().ask(question, history)
-        except UserError as error:
-            st.error(str(error))
-        else:
-            render(answer)
-            st.session_state.turns.append((question, answer))
+with st.sidebar, ui.guard("showing the sidebar"):
+    settings_panel()
+    corpus_panel()
+with ui.guard("showing the page"):
+    page.run()

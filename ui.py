@@ -17,18 +17,27 @@ from rag.types import UserError
 
 log = logging.getLogger("newsdesk.app")
 # Session-state keys of the sidebar settings widgets, by the Settings field they override.
-OVERRIDES = {"llm": "setting_llm", "top_k": "setting_top_k"}
+OVERRIDES = {"llm": "setting_llm", "ollama_model": "setting_model", "top_k": "setting_top_k"}
 # Warm pipelines kept at once; each holds an embedding model session.
 MAX_PIPELINES = 4
 
 
+def defaults() -> Settings:
+    """The CLI's settings: `RAG_*` environment variables, rag.toml, then the defaults."""
+    try:
+        return Settings()
+    except ValueError as error:
+        raise UserError(
+            f"Invalid settings: {error}. Fix the RAG_* variables or rag.toml."
+        ) from None
+
+
 def settings() -> Settings:
-    """The CLI's settings (environment, rag.toml, defaults) with this session's choices."""
-    base = Settings()
+    """The defaults with this session's choices from the sidebar."""
     update: dict[str, Any] = {
         field: st.session_state[key] for field, key in OVERRIDES.items() if key in st.session_state
     }
-    return base.model_copy(update=update)
+    return defaults().model_copy(update=update)
 
 
 @st.cache_resource(max_entries=MAX_PIPELINES, show_spinner="Loading the index and the model...")

@@ -1,11 +1,32 @@
-"""Citation numbering: each cited passage gets a number, in order of first use."""
+"""Citations: numbering quoted sentences, the numbered context an LLM reads, and checking the
+`[n]` markers of a generated answer against the passages they point to."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
 
-from rag.extract import Sentence
-from rag.types import Citation, Hit
+import numpy as np
+
+from rag.dates import annotate_relative, format_day, month_number
+from rag.extract import Sentence, split_sentences
+from rag.lexical import terms, words
+from rag.prompts import CANNOT_ANSWER
+from rag.sentences import sentence_spans
+from rag.types import Chunk, Citation, Claim, Hit
+
+# A citation marker: "[1]", "[2, 3]".
+_MARKER = re.compile(r"\[\s*(\d+(?:\s*,\s*\d+)*)\s*\]")
+# Markers the sentence splitter put at the start of the next sentence ("... 2020. [1] Then").
+_LEADING_MARKERS = re.compile(r"\s*(?:\[\s*\d+(?:\s*,\s*\d+)*\s*\]\s*)+")
+_CAPITALISED = re.compile(r"\b[A-Z][\w'’.-]*")
+_SENTENCE_END = re.compile(r"[\s.!?…\"”’')]*$")
+# Put in place of the markers of a sentence the passages do not support.
+UNSUPPORTED_MARK = "[unsupported]"
+
+Embed = Callable[[Sequence[str]], np.ndarray]  # texts -> L2-normalised rows
 
 
 def cite(sentences: Sequence[Sentence], hits: Sequence[Hit]) -> tuple[list[int], list[Citation]]:
@@ -20,18 +41,270 @@ def cite(sentences: Sequence[Sentence], hits: Sequence[Hit]) -> tuple[list[int],
         key = (sentence.chunk.file, sentence.start, sentence.end)
         if key not in by_span:
             by_span[key] = len(citations) + 1
-            hit = hits[sentence.hit]
-            citations.append(
-                Citation(
-                    n=by_span[key],
-                    file=sentence.chunk.file,
-                    title=sentence.chunk.title,
-                    date=sentence.chunk.date,
-                    quote=sentence.text,
-                    start=sentence.start,
-                    end=sentence.end,
-                    also_in=tuple(f for f in hit.files if f != sentence.chunk.file),
-                )
-            )
+            citations.append(_citation(by_span[key], sentence, hits[sentence.hit]))
         numbers.append(by_span[key])
     return numbers, citations
+
+
+def passage(n: int, chunk: Chunk) -> str:
+    """Passage `n` as the LLM reads it: number, file, title, date, then the text with its
+    relative dates resolved ("on Monday (= April 5, 2021)")."""
+    published = date.fromisoformat(chunk.date) if chunk.date else None
+    when = format_day(published) if published else "date unknown"
+    header = f"[{n}] file: {chunk.file} | title: {chunk.title} | published: {when}"
+    return f"{header}\n{annotate_relative(chunk.text, published)}"
+
+
+def numbered_context(hits: Sequence[Hit]) -> str:
+    """The retrieved passages numbered from 1, in retrieval order, for the answer prompt."""
+    return "\n\n".join(passage(n, hit.chunk) for n, hit in enumerate(hits, start=1))
+
+
+@dataclass(frozen=True)
+class Checked:
+    """A generated answer after its citations were checked."""
+
+    text: str  # bad markers removed, unsupported sentences marked
+    claims: list[Claim]
+    citations: list[Citation]  # only passages cited by a supported sentence, by number
+    dropped: tuple[int, ...]  # cited numbers that were not in the context
+    abstained: bool
+
+    def note(self, passages: int) -> str:
+        """What the check changed, for the answer's notice ("" when it changed nothing)."""
+        notes = []
+        if self.dropped:
+            notes.append(
+                f"Removed citation {_markers(self.dropped)}: the model was given passages "
+                f"[1] to [{passages}] only."
+            )
+        unsupported = sum(not claim.supported for claim in self.claims)
+        if unsupported:
+            notes.append(
+                f"{unsupported} of {len(self.claims)} sentences marked {UNSUPPORTED_MARK}: no "
+                "cited passage supports them; do not rely on them."
+            )
+        return " ".join(notes)
+
+
+@dataclass(frozen=True)
+class _Marker:
+    start: int  # of the whitespace before the marker, so removing it leaves no gap
+    end: int
+    numbers: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class _Span:
+    start: int
+    end: int
+    markers: tuple[_Marker, ...]
+
+
+def check_answer(text: str, hits: Sequence[Hit], embed: Embed, min_similarity: float) -> Checked:
+    """Parse the `[n]` markers of a generated answer and check each sentence against the
+    passages it cites (numbers, names and dates present; meaning close by embedding)."""
+    spans = _spans(text)
+    claims: list[Claim] = []
+    dropped: list[int] = []
+    for span in spans:
+        cited = tuple(dict.fromkeys(n for m in span.markers for n in m.numbers))
+        valid = tuple(n for n in cited if 1 <= n <= len(hits))
+        dropped += [n for n in cited if n not in valid and n not in dropped]
+        claims.append(Claim(_clean(text[span.start : span.end]), valid, bool(valid)))
+    real = [
+        i for i, claim in enumerate(claims) if terms(claim.text) and not _is_cannot_answer(claim.text)
+    ]
+    support = _Support(hits, [claims[i] for i in real if claims[i].citations], embed)
+    checked: dict[int, Claim] = {}
+    for i in real:
+        claim = claims[i]
+        if not claim.citations:
+            why = "cites no passage"
+            if any(m.numbers for m in spans[i].markers):
+                why = f"cites only {_markers(n for m in spans[i].markers for n in m.numbers)}, "
+                why += f"but the context held passages [1] to [{len(hits)}]"
+            checked[i] = Claim(claim.text, (), False, why)
+        else:
+            problem = support.problem(claim, min_similarity)
+            checked[i] = Claim(claim.text, claim.citations, problem is None, problem)
+    kept = [checked[i] for i in real]
+    # Nothing but the phrase (perhaps with an explanation), or no sentence at all.
+    if not kept or (_is_cannot_answer(text) and not any(c.supported for c in kept)):
+        return Checked(CANNOT_ANSWER, [], [], tuple(dropped), True)
+    return Checked(
+        _rewrite(text, spans, checked),
+        kept,
+        support.citations([c for c in kept if c.supported]),
+        tuple(dropped),
+        False,
+    )
+
+
+def _spans(text: str) -> list[_Span]:
+    """Sentences of `text` with their markers; markers opening a sentence go to the one before."""
+    spans: list[_Span] = []
+    for start, end in sentence_spans(text):
+        leading = _LEADING_MARKERS.match(text, start, end)
+        if leading and spans and leading.end() > start:
+            previous = spans[-1]
+            spans[-1] = _Span(previous.start, previous.end, previous.markers + _find(text, start, leading.end()))
+            start = leading.end()
+        if start < end:
+            spans.append(_Span(start, end, _find(text, start, end)))
+    return spans
+
+
+def _find(text: str, start: int, end: int) -> tuple[_Marker, ...]:
+    markers = []
+    for match in _MARKER.finditer(text, start, end):
+        gap = len(text[start : match.start()]) - len(text[start : match.start()].rstrip())
+        numbers = tuple(int(n) for n in match.group(1).split(","))
+        markers.append(_Marker(match.start() - gap, match.end(), numbers))
+    return tuple(markers)
+
+
+def _clean(sentence: str) -> str:
+    """A sentence without its markers and the spaces they leave."""
+    without = _MARKER.sub("", sentence)
+    return re.sub(r"\s+([.,;:!?])", r"\1", re.sub(r"\s+", " ", without)).strip()
+
+
+def _is_cannot_answer(text: str) -> bool:
+    phrase = " ".join(words(CANNOT_ANSWER))
+    return phrase in " ".join(words(_MARKER.sub(" ", text)))
+
+
+def _markers(numbers: Iterable[int]) -> str:
+    return "".join(f"[{n}]" for n in dict.fromkeys(numbers))
+
+
+def _rewrite(text: str, spans: Sequence[_Span], checked: dict[int, Claim]) -> str:
+    """The answer with markers cut to the valid numbers of supported sentences, and every
+    unsupported sentence marked where its markers were (or at its end)."""
+    edits: list[tuple[int, int, str]] = []
+    for i, span in enumerate(spans):
+        claim = checked.get(i)
+        if claim is None:  # no words (a stray marker) or the cannot-answer phrase
+            edits += [(m.start, m.end, "") for m in span.markers]
+            continue
+        if not claim.supported:
+            edits += [(m.start, m.end, "") for m in span.markers]
+            at = span.markers[0].start if span.markers else _before_end(text, span)
+            edits.append((at, at, f" {UNSUPPORTED_MARK}"))
+            continue
+        seen: set[int] = set()
+        for marker in span.markers:
+            keep = [n for n in marker.numbers if n in claim.citations and n not in seen]
+            seen.update(keep)
+            gap = text[marker.start : marker.end].split("[", 1)[0]
+            edits.append((marker.start, marker.end, gap + _markers(keep) if keep else ""))
+    for start, end, replacement in sorted(edits, key=lambda e: (e[0], e[1]), reverse=True):
+        text = text[:start] + replacement + text[end:]
+    return text.strip()
+
+
+def _before_end(text: str, span: _Span) -> int:
+    """Where a mark goes in a sentence: before its closing punctuation and quotes."""
+    sentence = text[span.start : span.end]
+    return span.start + len(sentence) - len(_SENTENCE_END.search(sentence).group(0))
+
+
+def _checkable(sentence: str) -> list[tuple[str, str]]:
+    """(as written, term) for the numbers, dates and names of a sentence: what a passage
+    must contain for the sentence to be its claim. The first word is left out: it is
+    capitalised because it starts the sentence."""
+    found: dict[str, str] = {}
+    for word in words(sentence):
+        if any(ch.isdigit() for ch in word):
+            for term in _lexicon(word):
+                found.setdefault(term, word)
+    first = re.search(r"\w", sentence)
+    for match in _CAPITALISED.finditer(sentence):
+        if first and match.start() == first.start():
+            continue
+        for term in _lexicon(match.group(0)):
+            found.setdefault(term, match.group(0).rstrip("."))
+    return [(written, term) for term, written in found.items()]
+
+
+def _lexicon(text: str) -> set[str]:
+    """The terms of `text` as the support check compares them: stemmed, "2,500" as "2500",
+    and a month however written ("Sept.", "September") as its number."""
+    found = set()
+    for word in words(text):
+        month = month_number(word)
+        found.update([f"month-{month}"] if month else terms(word))
+    return found
+
+
+class _Support:
+    """The cited passages' sentences, embedded once, and the checks against them."""
+
+    def __init__(self, hits: Sequence[Hit], claims: Sequence[Claim], embed: Embed) -> None:
+        self.hits = hits
+        cited = sorted({n for claim in claims for n in claim.citations})
+        self.sentences = {n: split_sentences(n - 1, hits[n - 1].chunk) for n in cited}
+        self.terms = {n: _lexicon(passage(n, hits[n - 1].chunk)) for n in cited}
+        texts = [c.text for c in claims] + [s.text for n in cited for s in self.sentences[n]]
+        vectors = embed(texts) if texts else np.zeros((0, 0), dtype=np.float32)
+        self.claim_vectors = {c.text: vectors[i] for i, c in enumerate(claims)}
+        rows = iter(vectors[len(claims) :])
+        self.sentence_vectors = {n: [next(rows) for _ in self.sentences[n]] for n in cited}
+        self.best: dict[tuple[str, int], Sentence] = {}
+
+    def problem(self, claim: Claim, min_similarity: float) -> str | None:
+        """Why the passages `claim` cites do not support it; None when they do."""
+        known = set().union(*(self.terms[n] for n in claim.citations))
+        missing = [written for written, term in _checkable(claim.text) if term not in known]
+        cited = _markers(claim.citations)
+        if missing:
+            return f"{', '.join(missing)} not in {cited}"
+        similarity = -1.0
+        claim_terms = set(terms(claim.text))
+        for n in claim.citations:
+            scored = [
+                (float(vector @ self.claim_vectors[claim.text]), sentence)
+                for sentence, vector in zip(self.sentences[n], self.sentence_vectors[n], strict=True)
+            ]
+            if not scored:
+                continue
+            # The quote is the sentence that shares most words with the claim, then means most.
+            _, best = max(
+                scored, key=lambda pair: (len(claim_terms & set(terms(pair[1].text))), pair[0])
+            )
+            self.best[(claim.text, n)] = best
+            similarity = max(similarity, max(score for score, _ in scored))
+        if similarity < min_similarity:
+            return f"no sentence of {cited} says this (similarity {similarity:.2f})"
+        return None
+
+    def citations(self, claims: Sequence[Claim]) -> list[Citation]:
+        """One citation per passage the supported claims cite: the stretch of the passage from
+        the first to the last sentence that supports them."""
+        chosen: dict[int, list[Sentence]] = {}
+        for claim in claims:
+            for n in claim.citations:
+                chosen.setdefault(n, []).append(self.best[(claim.text, n)])
+        citations = []
+        for n in sorted(chosen):
+            first = min(chosen[n], key=lambda s: s.start)
+            last = max(chosen[n], key=lambda s: s.end)
+            chunk = first.chunk
+            span = Sentence(n - 1, chunk, first.start, last.end,
+                            chunk.text[first.start - chunk.start : last.end - chunk.start])  # fmt: skip
+            citations.append(_citation(n, span, self.hits[n - 1]))
+        return citations
+
+
+def _citation(n: int, sentence: Sentence, hit: Hit) -> Citation:
+    return Citation(
+        n=n,
+        file=sentence.chunk.file,
+        title=sentence.chunk.title,
+        date=sentence.chunk.date,
+        quote=sentence.text,
+        start=sentence.start,
+        end=sentence.end,
+        also_in=tuple(f for f in hit.files if f != sentence.chunk.file),
+    )

@@ -62,6 +62,11 @@ def find_date(text: str) -> tuple[date, str] | None:
     return parsed, words
 
 
+def month_number(word: str) -> int | None:
+    """1 to 12 for a month name or its abbreviation ("Sept.", "september"), else None."""
+    return _MONTHS.get(word.lower().rstrip("."))
+
+
 def parse_date_line(line: str) -> tuple[date, str] | None:
     """The date of a line that is a dateline (short, carrying a date), else None."""
     if len(line.split()) > _DATE_LINE_MAX_WORDS or line.rstrip().endswith((".", '"', "”")):
@@ -133,6 +138,13 @@ def annotate_relative(text: str, published: date | None) -> str:
         parts += [text[last : found.end], f" (= {found.meaning})"]
         last = found.end
     return "".join([*parts, text[last:]])
+
+
+def relative_note(text: str, published: date | None) -> str:
+    """What the relative expressions of a quote mean, e.g. "Sunday = April 4, 2021"; "" if none."""
+    if published is None:
+        return ""
+    return "; ".join(f"{found.text} = {found.meaning}" for found in resolve_relative(text, published))
 
 
 def format_day(day: date) -> str:

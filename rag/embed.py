@@ -307,3 +307,62 @@ class MiniLMEmbedder:
             self._counter.no_truncation()
             self._counter.no_padding()
         return len(self._counter.encode(text, add_special_tokens=False).ids)
+
+
+class OllamaEmbedder:
+    """An embedding model served by Ollama (`RAG_EMBED=ollama:MODEL`), with MiniLMEmbedder's
+    interface: name, dim, embed(texts) -> L2-normalised rows, count_tokens(text)."""
+
+    def __init__(
+        self, host: str, model: str, timeout: float, cache_dir: Path, batch_size: int = 32
+    ) -> None:
+        """Check the settings; the model's vector size is learnt by warm_up()."""
+        import httpx
+        import ollama
+
+        from rag.generate import PROBE_TIMEOUT_S
+
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        self.name = f"ollama:{model}"
+        self.model = model
+        self.host = host
+        self.timeout = timeout
+        self.batch_size = batch_size
+        self.dim = 0  # known after warm_up()
+        self._client = ollama.Client(host=host, timeout=httpx.Timeout(timeout, connect=PROBE_TIMEOUT_S))
+        # Chunks are sized in BERT word pieces: nomic-embed-text uses the same uncased
+        # WordPiece vocabulary as all-MiniLM-L6-v2; for other models it is a close estimate.
+        self._wordpieces = MiniLMEmbedder(cache_dir)
+
+    def warm_up(self) -> None:
+        """Embed one text, which learns the vector size and shows that Ollama serves the model."""
+        if not self.dim:
+            self.dim = self.embed(["warm-up"]).shape[1]
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Return float32 (len(texts), dim) L2-normalised embeddings, rows in input order."""
+        from rag.generate import REQUEST_ERRORS, explain
+
+        if isinstance(texts, str):
+            raise TypeError("embed() takes a sequence of texts, not a single str")
+        rows: list[Sequence[float]] = []
+        for start in range(0, len(texts), self.batch_size):
+            try:
+                response = self._client.embed(
+                    model=self.model, input=list(texts[start : start + self.batch_size])
+                )
+            except REQUEST_ERRORS as error:
+                raise EmbedError(
+                    f"{explain(error, self.host, self.model, self.timeout)} Or set RAG_EMBED=minilm "
+                    "to embed offline (a separate index)."
+                ) from None
+            rows.extend(response.embeddings)
+        if not rows:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vectors = np.asarray(rows, dtype=np.float32)
+        return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+
+    def count_tokens(self, text: str) -> int:
+        """Return the number of BERT word pieces in text (see __init__)."""
+        return self._wordpieces.count_tokens(text)

@@ -14,7 +14,7 @@ from itertools import pairwise
 from rag.config import Settings
 from rag.index import FileEntry
 from rag.ingest import read_corpus_file
-from rag.types import Chunk, Citation, Hit, Skipped
+from rag.types import Chunk, Citation, Claim, Hit, Skipped
 
 PLAIN, PASSAGE, QUOTE = 0, 1, 2
 
@@ -91,3 +91,16 @@ def gather(
     spans = [quote] if chunk is None else [(chunk.start, chunk.end), quote]
     text = source.text[article["start"] : article["end"]]
     return Evidence(passage, article["title"], mark(text, article["start"], spans))
+
+
+def unsupported_spans(text: str, claims: Sequence[Claim]) -> list[tuple[int, int]]:
+    """Where the answer sentences that failed the support check stand in the answer text."""
+    spans, cursor = [], 0
+    for claim in claims:
+        # Claims come in answer order; searching on from the last one keeps repeats apart.
+        at = text.find(claim.text, cursor)
+        if at >= 0:
+            cursor = at + len(claim.text)
+            if not claim.supported:
+                spans.append((at, cursor))
+    return spans

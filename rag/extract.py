@@ -24,7 +24,8 @@ FRAME_WORDS = frozenset(
     terms(
         "name names job role position title kind type happen happened called call mean "
         "many much long often number date year day time exactly roughly approximately "
-        "least happen did does do get gave give last lasted take took"
+        "least happen did does do get gave give last lasted take took change changed compare "
+        "compared differ"
     )
 )
 # Earlier turns of a conversation still steer a follow-up, at this weight.
@@ -32,7 +33,15 @@ HISTORY_WEIGHT = 0.5
 # A question's time clause ("... when X happened") locates the answer, at this weight.
 CLAUSE_WEIGHT = 0.5
 # "..., and who ...?": where a second question begins.
-_COMPOUND = re.compile(r",?\s+and\s+(?=(?:who|whom|whose|what|which|when|where|how|why)\b)", re.I)
+_COMPOUND = re.compile(
+    r",?\s+and\s+(?=(?:who|whom|whose|what|which|when|where|how|why)\b)"
+    r"|\s+(?:compared?\s+(?:with|to)|versus|vs\.?)\s+",  # "how did X compare with Y?"
+    re.I,
+)
+# "... between February 2018 and April 2021?": the same question at two times.
+_BETWEEN_TIMES = re.compile(
+    r"\s+between\s+((?:\w+\s+)?(?:19|20)\d\d)\s+and\s+((?:\w+\s+)?(?:19|20)\d\d)\s*\?*$", re.I
+)
 # Where a time clause starts: a linking word after the question's first words.
 _TIME_CLAUSE = re.compile(r"(?<=\w )(?:when|while|after|before|during|as)\b", re.IGNORECASE)
 # Share of a sentence's credit for a term found only in its title or surrounding passage.
@@ -62,7 +71,8 @@ class Want(Enum):
 _ABBREVIATED_ROLES = {"general": r"gen\.", "president": r"pres\.", "secretary": r"sec\."}  # fmt: skip
 _PERSON_NOUNS = (
     "spokesman|spokeswoman|spokesperson|official|general|minister|cleric|leader|president|"
-    "commander|chief|secretary|adviser|advisor|envoy|ambassador|person|man|woman|analyst"
+    "commander|chief|secretary|adviser|advisor|envoy|ambassador|person|man|woman|analyst|"
+    "contractor|soldier|civilian|protester|journalist|reporter|candidate|mayor|governor|judge"
 )
 _ROLE = re.compile(rf"\b(?:{_PERSON_NOUNS})\b")
 # How a role is written in a sentence: "Maj. Gen. Tahseen al-Khafaji".
@@ -76,7 +86,8 @@ _WANT_PATTERNS = [
     ),
     (
         Want.NUMBER,
-        re.compile(r"\bhow (?:many|much|long)\b|\bwhat (?:number|percentage|share)\b|\bdeath toll\b"),
+        re.compile(r"\bhow (?:many|much|long)\b|\b(?:number|percentage|share|figure)s? (?:of|for)\b|"
+            r"\bdeath toll\b"),
     ),
     (
         Want.PERSON,
@@ -99,6 +110,14 @@ _DATE_EXPRESSION = re.compile(
     re.IGNORECASE,
 )
 _CAPITALISED = re.compile(r"(?<!^)\b[A-Z][\w'’-]+")
+# "How many US troops were ...": the words naming what is counted, up to the verb.
+_HOW_MANY = re.compile(
+    r"\bhow many ((?:(?!(?:did|do|does|were|was|are|is|had|have|has|will|would|could|can|"
+    r"remained|remain)\b)[\w'’-]+\s*){1,3})",
+    re.IGNORECASE,
+)
+_ASKS_MONEY = re.compile(r"\bhow much\b.*\b(?:cost|costs|pay|paid|earn|spend|spent|price|worth|raise)", re.I)
+_MONEY = re.compile(r"[£$€]\s?\d|\b\d[\d,.]*\s*(?:million|billion|bn|m)?\s*(?:dollars|pounds|euros)\b", re.I)
 _YEAR = re.compile(r"\b(?:19|20)\d\d\b")
 _NUMBER_WORDS = (
     "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|dozen|dozens|hundred|"
@@ -124,13 +143,16 @@ def wanted(question: str) -> Want:
 def holds(sentence: str, want: Want, question: str) -> bool:
     """Whether `sentence` holds something of the wanted kind that the question lacks.
 
-    For "who is the ambassador ...?" the sentence must also name the role: a name beside
-    some other role answers a different question.
+    The sentence must also mention what the question is about: the role in "who is the
+    ambassador?", the thing counted in "how many votes?", money in "how much did it cost?".
+    A name beside another role, or a number of something else, answers another question.
     """
     if want is Want.ANY:
         return True
     role = _ROLE.search(question.lower())
     if want is Want.PERSON and role and not re.search(_ROLE_IN_TEXT[role.group(0)], sentence, re.I):
+        return False
+    if want is Want.NUMBER and not _counts_the_same_thing(sentence, question):
         return False
     pattern = {
         Want.DATE: _DATE_EXPRESSION,
@@ -145,6 +167,13 @@ def holds(sentence: str, want: Want, question: str) -> bool:
         set(found) - asked and not (want is Want.PERSON and set(found) & named)
         for found in (terms(m.group(0)) for m in pattern.finditer(sentence))
     )
+
+
+def _counts_the_same_thing(sentence: str, question: str) -> bool:
+    counted = _HOW_MANY.search(question)
+    if counted and not set(terms(counted.group(1))) & set(terms(sentence)):
+        return False
+    return not (_ASKS_MONEY.search(question) and not _MONEY.search(sentence))
 
 
 @dataclass(frozen=True)
@@ -170,6 +199,15 @@ class Scored:
     credit: dict[str, float]  # question terms in the sentence (1) or its context (half)
 
 
+# Reasons to abstain that mean nothing retrieved is about the question, as opposed to no
+# sentence holding the kind of thing asked for. An LLM is not asked either in these cases.
+NOTHING_TO_SEARCH = "nothing to search for"
+UNKNOWN_WORDS = "the question is about words the articles never use"
+NO_PASSAGE = "no passage to quote"
+NOT_COVERED = "no passage covers enough of the question"
+_OFF_TOPIC = frozenset({NOTHING_TO_SEARCH, UNKNOWN_WORDS, NO_PASSAGE, NOT_COVERED})
+
+
 @dataclass(frozen=True)
 class Extract:
     """The extractive answerer's decision: the sentences to quote, or an abstention."""
@@ -178,6 +216,11 @@ class Extract:
     abstained: bool
     reason: str
     want: Want
+
+    @property
+    def off_topic(self) -> bool:
+        """Abstained because no retrieved passage is about the question."""
+        return self.abstained and self.reason in _OFF_TOPIC
 
 
 def split_sentences(hit_number: int, chunk: Chunk) -> list[Sentence]:
@@ -233,7 +276,15 @@ def extract(
 
 
 def split_question(question: str) -> list[str]:
-    """The parts of a question that asks two things; the question itself otherwise."""
+    """The parts of a question that asks two things; the question itself otherwise.
+
+    "Who ..., and which ...?" and "How did X compare with Y?" split in two; "How did X
+    change between 2018 and 2021?" becomes "How did X ... in 2018" and "... in 2021".
+    """
+    span = _BETWEEN_TIMES.search(question)
+    if span:
+        stem = question[: span.start()]
+        return [f"{stem} in {span.group(1)}", f"{stem} in {span.group(2)}"]
     parts = [p.strip(" ,") for p in _COMPOUND.split(question) if p.strip(" ,?")]
     return parts if len(parts) > 1 else [question]
 
@@ -250,24 +301,24 @@ def _answer_part(
     mass = {term: weight * bm25.idf(term) for term, weight in weights.items()}
     total = sum(mass.values())
     if not hits or total == 0:
-        return Extract((), True, "nothing to search for", want)
+        return Extract((), True, NOTHING_TO_SEARCH, want)
     # Words no article uses cannot be matched; too many of them means the question is
     # about something else. The rest is judged on the words the articles do use.
     unknown = sum(m for term, m in mass.items() if bm25.document_frequency(term) == 0)
     if unknown / total > MAX_UNKNOWN_SHARE:
-        return Extract((), True, "the question is about words the articles never use", want)
+        return Extract((), True, UNKNOWN_WORDS, want)
     known = {term: m for term, m in mass.items() if bm25.document_frequency(term) > 0}
 
     scored = _score(question, hits, known, want)
     if not scored:
-        return Extract((), True, "no passage to quote", want)
+        return Extract((), True, NO_PASSAGE, want)
     best = scored[0]
     chosen = [best]
     second = _second(best, scored[1:], known)
     if second is not None:
         chosen.append(second)
     if _support([c.credit for c in chosen], known) < min_support:
-        return Extract((), True, "no passage covers enough of the question", want)
+        return Extract((), True, NOT_COVERED, want)
     if want is not Want.NAME and not any(c.has_wanted for c in chosen):
         return Extract((), True, f"no passage that fits the question holds a {want.value}", want)
     return Extract(tuple(c.sentence for c in chosen), False, "answered from the passages", want)
@@ -300,7 +351,8 @@ def _support(credits: Sequence[dict[str, float]], known: dict[str, float]) -> fl
 def _score(question: str, hits: Sequence[Hit], known: dict[str, float], want: Want) -> list[Scored]:
     seen: set[tuple[str, int]] = set()
     scored = []
-    # A year in the question is a hard limit: "in 2019" rules out a story dated 2020.
+    # A year in the question is a hard limit: "in 2019" rules out a story dated 2020 (with
+    # several years, as in a comparison, a story must match one of them).
     years = set(_YEAR.findall(question))
     for number, hit in enumerate(hits):
         for chunk in (hit.chunk, *hit.copies):
@@ -319,7 +371,7 @@ def _score_chunk(
 ) -> list[Scored]:
     scored = []
     context = set(terms(chunk.indexed_text))
-    if chunk.date and not years <= context:
+    if chunk.date and years and not years & context:
         return scored
     for sentence in split_sentences(number, chunk):
         key = (sentence.chunk.file, sentence.start)

@@ -5,18 +5,23 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
+from datetime import date
 from functools import cached_property
 
-from rag.citations import cite
-from rag.config import Settings
-from rag.extract import Want, extract, holds
+from rag.citations import check_answer, cite, numbered_context
+from rag.config import OLLAMA_EMBED_PREFIX, Settings
+from rag.dates import relative_note
+from rag.extract import Want, extract, holds, split_question
+from rag.generate import Generator, OllamaError
 from rag.index import Index, SyncReport
 from rag.ingest import Chunker, discover, read_corpus_file
-from rag.prompts import CANNOT_ANSWER
+from rag.prompts import CANNOT_ANSWER, render
 from rag.retrieve import Retriever
-from rag.types import Answer, Hit, ParsedFile, Skipped, UserError
+from rag.types import Answer, Claim, Hit, ParsedFile, Skipped, UserError
 
 EXTRACTIVE = "extractive"
+OLLAMA = "ollama"
+EXTRACTIVE_NOTICE = "Offline extractive mode: answers quote the articles word for word."
 MAX_QUESTION_CHARS = 2000
 # Words that point back to an earlier turn ("which channel did *he* speak to?").
 _BACK_REFERENCE = re.compile(
@@ -26,6 +31,8 @@ _BACK_REFERENCE = re.compile(
 _MARKER = re.compile(r"\[(\d+)\]")
 # How many earlier turns a follow-up is searched with.
 _HISTORY_TURNS = 2
+# Rewritten follow-ups kept per pipeline, so the CLI can show one before streaming the answer.
+_STANDALONE_CACHE = 64
 
 
 class Pipeline:
@@ -34,18 +41,34 @@ class Pipeline:
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or Settings()
         self.index = Index(self.settings)
+        self._standalone: dict[tuple[str, tuple[str, ...]], str] = {}
 
     @cached_property
     def embedder(self):  # noqa: ANN201 - the embedder type lives behind a lazy import
-        from rag.embed import MiniLMEmbedder
+        from rag.embed import MiniLMEmbedder, OllamaEmbedder
 
-        embedder = MiniLMEmbedder(
-            self.settings.cache_dir,
-            threads=self.settings.embed_threads,
-            batch_size=self.settings.embed_batch_size,
-        )
+        settings = self.settings
+        if settings.embed.startswith(OLLAMA_EMBED_PREFIX):
+            embedder = OllamaEmbedder(
+                settings.ollama_host,
+                settings.embed.removeprefix(OLLAMA_EMBED_PREFIX),
+                settings.ollama_timeout,
+                settings.cache_dir,
+                batch_size=settings.embed_batch_size,
+            )
+        else:
+            embedder = MiniLMEmbedder(
+                settings.cache_dir,
+                threads=settings.embed_threads,
+                batch_size=settings.embed_batch_size,
+            )
         embedder.warm_up()
         return embedder
+
+    @cached_property
+    def generator(self) -> Generator:
+        """The Ollama LLM, with its health probe cached for a few seconds."""
+        return Generator(self.settings)
 
     @cached_property
     def retriever(self) -> Retriever:
@@ -84,31 +107,135 @@ class Pipeline:
         *_, answer = self.stream(question, history)
         return answer
 
+    def mode(self) -> str:
+        """How the next answer will be made: "ollama" or "extractive" (probes Ollama, cached).
+
+        Raises OllamaError when RAG_LLM=ollama and Ollama cannot answer.
+        """
+        return OLLAMA if self._offline_reason() is None else EXTRACTIVE
+
+    def standalone(self, question: str, history: Sequence[str] = ()) -> str:
+        """What to search for: with Ollama, a follow-up rewritten by the model into a question
+        that stands alone; offline, the question joined to the earlier ones it refers to."""
+        question = _check_question(question)
+        if not history or self.mode() != OLLAMA:
+            return " ".join([*_referred_to(question, history), question])
+        key = (question, tuple(history))
+        if key not in self._standalone:
+            prompt = render("condense", history="\n".join(history), question=question)
+            rewritten = self.generator.complete(prompt).strip().splitlines()
+            # Small models sometimes repeat the label or quote the question.
+            line = rewritten[0].removeprefix("Standalone question:").strip(" \"'") if rewritten else ""
+            if len(self._standalone) >= _STANDALONE_CACHE:
+                self._standalone.clear()
+            self._standalone[key] = line if 0 < len(line) <= MAX_QUESTION_CHARS else question
+        return self._standalone[key]
+
     def stream(self, question: str, history: Sequence[str] = ()) -> Iterator[str | Answer]:
         """Answer `question`, yielding the answer text in pieces as it is produced, then the
-        finished `Answer` (citations, checks, timings) as the last item."""
+        finished `Answer` (citations, checks, timings) as the last item.
+
+        With Ollama the pieces are the model's tokens as they arrive, and the final Answer
+        holds the checked text (bad citations removed, unsupported sentences marked);
+        offline the one piece is the whole extractive answer.
+        """
         started = time.perf_counter()
         question = _check_question(question)
-        follow_up = bool(history) and bool(_BACK_REFERENCE.search(question))
-        context = tuple(history[-_HISTORY_TURNS:]) if follow_up else ()
+        notice = self._offline_reason()
+        if notice is None:
+            try:
+                yield from self._generate(question, history, started)
+                return
+            except OllamaError as error:
+                if self.settings.llm == OLLAMA:
+                    raise
+                notice = f"{error} Answered extractively instead."
+        context = _referred_to(question, history)
         searched_for = " ".join([*context, question])
-
-        hits = self.retriever.search(searched_for)
+        hits = self._search(searched_for)
         retrieved = time.perf_counter()
-        answer = self._extractive(question, context, hits, searched_for)
+        answer = self._extractive(question, context, hits, searched_for, notice)
         yield answer.answer
-        done = time.perf_counter()
-        answer.timings_ms = {
-            "retrieve": (retrieved - started) * 1000,
-            "answer": (done - retrieved) * 1000,
-            "total": (done - started) * 1000,
-        }
-        yield answer
+        yield _timed(answer, started, retrieved)
+
+    def _offline_reason(self) -> str | None:
+        """Why answers are extractive now, or None when Ollama writes them."""
+        if self.settings.llm == EXTRACTIVE:
+            return EXTRACTIVE_NOTICE
+        health = self.generator.health()
+        if health.ready:
+            return None
+        if self.settings.llm == OLLAMA:
+            raise OllamaError(health.problem)
+        return f"{health.problem} Until then answers quote the articles word for word."
+
+    def _generate(
+        self, question: str, history: Sequence[str], started: float
+    ) -> Iterator[str | Answer]:
+        """The Ollama path: condense, retrieve, stream the model's answer, check its citations.
+
+        Raises OllamaError only before the first piece; a reply that breaks off later ends
+        as an answer that says so.
+        """
+        searched_for = self.standalone(question, history)
+        hits = self._search(searched_for)
+        retrieved = time.perf_counter()
+        model = self.settings.ollama_model
+        # The extractive answerer's judgement of relevance: when nothing retrieved is about
+        # the question, the model is not asked, so it cannot answer from its own knowledge.
+        found = extract(searched_for, (), hits, self.index.bm25(), self.settings.min_support)
+        if found.off_topic:
+            answer = Answer(
+                question, CANNOT_ANSWER, True, OLLAMA, [], hits, searched_for,
+                notice=f"Not asking {model}: {found.reason}.", model=model,
+            )  # fmt: skip
+            yield answer.answer
+            yield _timed(answer, started, retrieved)
+            return
+        prompt = render("answer", context=numbered_context(hits), question=searched_for)
+        pieces: list[str] = []
+        broke_off = ""
+        try:
+            for piece in self.generator.stream(prompt, system=render("system")):
+                pieces.append(piece)
+                yield piece
+        except OllamaError as error:
+            if not pieces:
+                raise
+            broke_off = str(error)
+        checked = check_answer(
+            "".join(pieces), hits, self.embedder.embed, self.settings.claim_min_similarity
+        )
+        notice = " ".join(filter(None, [broke_off, checked.note(len(hits))]))
+        answer = Answer(
+            question, checked.text, checked.abstained, OLLAMA, checked.citations, hits,
+            searched_for, notice=notice or None, model=model, claims=checked.claims,
+        )  # fmt: skip
+        yield _timed(answer, started, retrieved)
+
+    def _search(self, query: str) -> list[Hit]:
+        """Passages for a query; a question asking two things gets passages for each part."""
+        parts = split_question(query)
+        if len(parts) == 1:
+            return self.retriever.search(query)
+        found = [self.retriever.search(part) for part in parts]
+        merged: dict[str, Hit] = {}
+        for rank in range(self.settings.top_k):  # interleave so each part keeps its best
+            for hits in found:
+                if rank < len(hits):
+                    merged.setdefault(hits[rank].chunk.id, hits[rank])
+        return list(merged.values())
 
     def _extractive(
-        self, question: str, history: Sequence[str], hits: list[Hit], searched_for: str
+        self,
+        question: str,
+        history: Sequence[str],
+        hits: list[Hit],
+        searched_for: str,
+        notice: str,
     ) -> Answer:
         found = extract(question, history, hits, self.index.bm25(), self.settings.min_support)
+        claims: list[Claim] = []
         if found.abstained:
             text, citations = CANNOT_ANSWER, []
         else:
@@ -119,7 +246,11 @@ class Pipeline:
                 if found.want is Want.DATE and not holds(sentence.text, Want.DATE, question):
                     # The sentence says what happened; the article's date says when.
                     note = f" (from {sentence.chunk.heading})"
+                published = sentence.chunk.date and date.fromisoformat(sentence.chunk.date)
+                if relative := relative_note(sentence.text, published or None):
+                    note += f" ({relative})"  # "Sunday = April 4, 2021": the quote stays verbatim
                 parts.append(f"{_defuse_markers(sentence.text)}{note} [{n}]")
+                claims.append(Claim(sentence.text, (n,), True))
             text = " ".join(parts)
         return Answer(
             question=question,
@@ -129,8 +260,27 @@ class Pipeline:
             citations=citations,
             hits=hits,
             searched_for=searched_for,
-            notice="Offline extractive mode: answers quote the articles word for word.",
+            notice=notice,
+            claims=claims,
         )
+
+
+def _referred_to(question: str, history: Sequence[str]) -> tuple[str, ...]:
+    """The earlier questions a follow-up points back to ("... did *he* ..."), offline."""
+    if history and _BACK_REFERENCE.search(question):
+        return tuple(history[-_HISTORY_TURNS:])
+    return ()
+
+
+def _timed(answer: Answer, started: float, retrieved: float) -> Answer:
+    """`answer` with its timings: until the passages were found, then until it was done."""
+    done = time.perf_counter()
+    answer.timings_ms = {
+        "retrieve": (retrieved - started) * 1000,
+        "answer": (done - retrieved) * 1000,
+        "total": (done - started) * 1000,
+    }
+    return answer
 
 
 def _check_question(question: str) -> str:

@@ -1,0 +1,171 @@
+"""Benchmark newsdesk against LlamaIndex's default pipeline at four corpus sizes.
+
+    /work/venv/bin/python -m benchmarks.run [--sizes "5 files" 1k 10k 100k] [--out FILE]
+
+Each (pipeline, size) runs in its own process (benchmarks/worker.py). Prints a table with
+the targets of issue 7 marked pass/fail and writes every figure to JSON. Corpora, indexes
+and cached vectors live in benchmarks/.cache/ (not in git). The full run takes about an
+hour on 2 cores, most of it the embedding model at 10,000 chunks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+from benchmarks.corpus import REPO, sentence_pool
+from benchmarks.worker import SIZES
+
+SYSTEMS = ("newsdesk", "baseline")
+DEFAULT_OUT = REPO / "benchmarks" / "results.json"
+
+# Issue 7's targets: (what, size it is judged at, passes(newsdesk, baseline)).
+TARGETS: list[tuple[str, str, Any]] = [
+    ("ingest >= 80% of raw model throughput", "1k",
+     lambda ours, _: ours["ingest_chunks_per_s"] >= 0.8 * ours["raw_chunks_per_s"]),
+    ("ingest >= 80% of raw model throughput", "10k",
+     lambda ours, _: ours["ingest_chunks_per_s"] >= 0.8 * ours["raw_chunks_per_s"]),
+    ("unchanged re-ingest < 2 s (in process)", "10k",
+     lambda ours, _: ours["reingest_unchanged_s"] < 2),
+    ("unchanged re-ingest < 2 s (`rag ingest` process)", "10k",
+     lambda ours, _: ours["reingest_unchanged_cli_s"] < 2),
+    ("warm retrieval p95 < 50 ms", "100k", lambda ours, _: ours["retrieve"]["p95_ms"] < 50),
+    ("warm extractive answer p95 < 150 ms", "100k",
+     lambda ours, _: ours["answer"]["p95_ms"] < 150),
+    ("`rag ask` cold start < 2.5 s", "5 files", lambda ours, _: ours["cold_start_s"] < 2.5),
+    ("`rag ask` cold start < 2.5 s", "100k", lambda ours, _: ours["cold_start_s"] < 2.5),
+    ("ingest >= 1.5x faster than baseline (same files)", "1k",
+     lambda ours, base: base["ingest_s"] >= 1.5 * ours["ingest_s"]),
+]  # fmt: skip
+
+# Table rows: (label, how to read the figure from a worker's result, unit format).
+ROWS: list[tuple[str, Any, str]] = [
+    ("files", lambda r: r["files"], "{:,}"),
+    ("chunks", lambda r: r["chunks"], "{:,}"),
+    ("raw model, chunks/s", lambda r: r.get("raw_chunks_per_s"), "{:.1f}"),
+    ("ingest, chunks/s", lambda r: r["ingest_chunks_per_s"], "{:.1f}"),
+    ("ingest / raw model", lambda r: r.get("raw_chunks_per_s") and
+     r["ingest_chunks_per_s"] / r["raw_chunks_per_s"], "{:.2f}"),
+    ("ingest wall time, s", lambda r: r["ingest_s"], "{:.1f}"),
+    ("re-ingest unchanged, s (in process)", lambda r: r.get("reingest_unchanged_s"), "{:.2f}"),
+    ("re-ingest unchanged, s (`rag ingest`)", lambda r: r.get("reingest_unchanged_cli_s"),
+     "{:.2f}"),
+    ("re-ingest 1% files changed, s", lambda r: r.get("reingest_changed_s"), "{:.2f}"),
+    ("  of which BM25 rebuild, s", lambda r: r.get("bm25_rebuild_s"), "{:.2f}"),
+    ("retrieval p50 / p95, ms", lambda r: (r["retrieve"]["p50_ms"], r["retrieve"]["p95_ms"]),
+     "{:.1f} / {:.1f}"),
+    ("full answer p50 / p95, ms", lambda r: (r["answer"]["p50_ms"], r["answer"]["p95_ms"]),
+     "{:.1f} / {:.1f}"),
+    ("cold start to first answer, s", lambda r: r["cold_start_s"], "{:.2f}"),
+    ("peak RSS ingest+queries, MB", lambda r: r["peak_rss_mb"], "{:.0f}"),
+    ("peak RSS cold start, MB", lambda r: r["cold_start_peak_rss_mb"], "{:.0f}"),
+]  # fmt: skip
+
+
+def _cell(value: Any, form: str) -> str:
+    if value is None:
+        return "n/a"
+    return form.format(*value) if isinstance(value, tuple) else form.format(value)
+
+
+def _ratio(ours: Any, base: Any, label: str) -> str:
+    if not isinstance(ours, int | float) or not isinstance(base, int | float) or not ours:
+        return ""
+    # Ratios read "how many times better newsdesk is": higher is better either way.
+    higher_is_better = "chunks/s" in label
+    ratio = ours / base if higher_is_better else base / ours
+    return f"{ratio:.2f}x"
+
+
+def table(results: dict[str, dict[str, dict]]) -> str:
+    """Markdown: one block of rows per size; newsdesk, baseline, newsdesk's advantage."""
+    lines = ["| size | figure | newsdesk | LlamaIndex default | newsdesk advantage |",
+             "| --- | --- | ---: | ---: | ---: |"]  # fmt: skip
+    for size, by_system in results.items():
+        ours, base = by_system.get("newsdesk"), by_system.get("baseline")
+        for label, read, form in ROWS:
+            mine = read(ours) if ours else None
+            theirs = read(base) if base and _applies_to_baseline(label) else None
+            advantage = _ratio(mine, theirs, label) if label not in ("files", "chunks") else ""
+            lines.append(
+                f"| {size} | {label} | {_cell(mine, form)} | {_cell(theirs, form)} | {advantage} |"
+            )
+    return "\n".join(lines)
+
+
+def _applies_to_baseline(label: str) -> bool:
+    # The default pipeline has no incremental path: re-running it embeds everything again.
+    return not label.startswith(("re-ingest", "  of which"))
+
+
+def verdicts(results: dict[str, dict[str, dict]]) -> list[dict[str, Any]]:
+    out = []
+    for what, size, passes in TARGETS:
+        by_system = results.get(size, {})
+        if "newsdesk" not in by_system or ("baseline" in what and "baseline" not in by_system):
+            continue
+        ok = bool(passes(by_system["newsdesk"], by_system.get("baseline")))
+        out.append({"target": what, "size": size, "pass": ok})
+    return out
+
+
+def _machine() -> dict[str, Any]:
+    cpu = next(
+        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+         if line.startswith("model name")), platform.processor())  # fmt: skip
+    packages = ("llama-index-core", "chromadb", "onnxruntime", "bm25s", "numpy")
+    return {"cores": os.cpu_count(), "cpu": cpu, "python": platform.python_version(),
+            "packages": {name: version(name) for name in packages}}  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", nargs="+", choices=list(SIZES), default=list(SIZES))
+    parser.add_argument("--systems", nargs="+", choices=SYSTEMS, default=list(SYSTEMS))
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    args = parser.parse_args()
+
+    started = time.perf_counter()
+    _, sources = sentence_pool()
+    results: dict[str, dict[str, dict]] = {}
+    for size in args.sizes:
+        for system in args.systems:
+            print(f"running {system} at {size} ...", file=sys.stderr, flush=True)
+            done = subprocess.run(
+                [sys.executable, "-m", "benchmarks.worker", "--system", system, "--size", size],
+                cwd=REPO, capture_output=True, text=True, check=False,
+            )  # fmt: skip
+            if done.returncode != 0:
+                sys.exit(f"{system} at {size} failed:\n{done.stderr[-3000:]}")
+            results.setdefault(size, {})[system] = json.loads(done.stdout.splitlines()[-1])
+
+    report = {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "duration_s": time.perf_counter() - started,
+        "machine": _machine(),
+        "memory_measure": "getrusage ru_maxrss (peak resident set size) of each process",
+        "sentence_sources": sources,
+        "results": results,
+        "targets": verdicts(results),
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=1))
+    print(table(results))
+    print()
+    for verdict in report["targets"]:
+        mark = "PASS" if verdict["pass"] else "FAIL"
+        print(f"{mark}  {verdict['target']} ({verdict['size']})")
+    print(f"\n{report['duration_s'] / 60:.1f} min; figures in {args.out}")
+
+
+if __name__ == "__main__":
+    main()

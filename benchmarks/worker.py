@@ -1,0 +1,216 @@
+"""One measurement: one pipeline at one corpus size, in a process of its own.
+
+A process per measurement keeps warm caches from leaking between pipelines and makes the
+peak memory (getrusage's ru_maxrss of this process: resident set size, ingest and queries
+included) belong to one pipeline at one size. Prints one JSON object.
+
+    python -m benchmarks.worker --system newsdesk --size 1k
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import random
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks.corpus import CACHE, REPO, SEED, Document, questions, sentence_pool, write_corpus
+from benchmarks.vectors import ComposedEmbedder, model_cache, sentence_vectors
+
+# Generated files per size: (target chunks - the five articles' 55) / 1.07 chunks per file,
+# the ratio measured by chunking 300 generated files with the default settings.
+SIZES = {"5 files": 0, "1k": 880, "10k": 9_290, "100k": 93_400}
+# Above this many files, chunks get vectors composed from the sentence cache (vectors.py).
+MODEL_EMBEDS_UP_TO = 10_000
+CHANGED_SHARE = 0.01
+WARM_UP_QUESTIONS = 5
+COLD_START_RUNS = 3
+PROBE_QUESTION = "When did US troop levels in Iraq drop to 2,500?"
+PROBE_ANSWER, PROBE_FILE = "late 2020", "002_982d4678ac49a3e8.txt"
+EMBEDDED_BY_MODEL = "all-MiniLM-L6-v2 (onnxruntime)"
+EMBEDDED_FROM_CACHE = "composed from cached sentence vectors (no model time)"
+
+
+def _seconds(action: Callable[[], Any]) -> tuple[float, Any]:
+    started = time.perf_counter()
+    result = action()
+    return time.perf_counter() - started, result
+
+
+def _latency(action: Callable[[str], Any], asked: Sequence[str]) -> dict[str, float]:
+    for question in asked[:WARM_UP_QUESTIONS]:
+        action(question)
+    times = [_seconds(lambda q=question: action(q))[0] * 1000 for question in asked]
+    return {"p50_ms": float(np.percentile(times, 50)), "p95_ms": float(np.percentile(times, 95))}
+
+
+def _raw_embedding(embedder, texts: list[str], batch_size: int) -> dict[str, float]:  # noqa: ANN001
+    """The model alone on the pipeline's own texts, in the pipeline's batch size."""
+    seconds, _ = _seconds(
+        lambda: [
+            embedder.embed(texts[begin : begin + batch_size])
+            for begin in range(0, len(texts), batch_size)
+        ]
+    )
+    return {"raw_embed_s": seconds, "raw_chunks_per_s": len(texts) / seconds}
+
+
+def _child(command: list[str], env: dict[str, str]) -> tuple[float, float, str]:
+    """Run a command as a user would: seconds to its first printed line, its peak RSS in MB
+    (its own, from wait4), and that line."""
+    with tempfile.TemporaryFile() as errors:
+        started = time.perf_counter()
+        process = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=errors, env=env, cwd=REPO, text=True
+        )
+        first_line = process.stdout.readline()
+        seconds = time.perf_counter() - started
+        process.stdout.read()
+        _, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        if process.returncode != 0 or not first_line.strip():
+            errors.seek(0)
+            raise RuntimeError(f"{command} failed: {errors.read()[-2000:]!r}")
+    return seconds, usage.ru_maxrss / 1024, first_line.strip()
+
+
+def _cold_start(command: list[str], env: dict[str, str]) -> dict[str, Any]:
+    runs = [_child(command, env) for _ in range(COLD_START_RUNS)]
+    return {"cold_start_s": float(np.median([seconds for seconds, _, _ in runs])),
+            "cold_start_runs_s": [seconds for seconds, _, _ in runs],
+            "cold_start_peak_rss_mb": max(peak for _, peak, _ in runs),
+            "cold_start_output": runs[-1][2]}  # fmt: skip
+
+
+def _stand_in(size: str, real, pool: list[str]):  # noqa: ANN001, ANN202
+    if SIZES[size] <= MODEL_EMBEDS_UP_TO:
+        return None
+    return ComposedEmbedder(real, pool, sentence_vectors(real, pool))
+
+
+def measure_newsdesk(size: str, corpus: Path, generated: list[Document], pool: list[str]) -> dict:
+    from rag.config import Settings
+    from rag.ingest import Chunker, discover, read_corpus_file
+    from rag.pipeline import Pipeline
+
+    run = CACHE / "runs" / f"newsdesk-{size.replace(' ', '')}"
+    shutil.rmtree(run, ignore_errors=True)
+    shutil.copytree(corpus, run / "corpus")  # a private copy: 1% of it gets changed below
+    settings = Settings(corpus_dir=run / "corpus", index_dir=run / "index", cache_dir=model_cache())
+    real = Pipeline(settings).embedder
+    stand_in = _stand_in(size, real, pool)
+
+    def pipeline() -> Pipeline:
+        # A fresh pipeline per step, as in a new process, but with the model already loaded
+        # (fills the cached_property): model load is in the cold-start and CLI figures.
+        fresh = Pipeline(settings)
+        fresh.__dict__["embedder"] = stand_in or real
+        return fresh
+
+    result: dict[str, Any] = {"embedding": EMBEDDED_FROM_CACHE if stand_in else EMBEDDED_BY_MODEL}
+    if stand_in is None:
+        chunker = Chunker(settings.chunk_size, settings.chunk_overlap, real.count_tokens)
+        texts = [
+            chunk.indexed_text
+            for name, path in discover(settings.corpus_dir)
+            for chunk in chunker.parse(read_corpus_file(settings.corpus_dir, name, path, 10**9)).chunks
+        ]
+        result |= _raw_embedding(real, texts, settings.embed_batch_size)
+
+    seconds, report = _seconds(pipeline().ingest)
+    result |= {"files": len(report.added), "chunks": report.chunks_embedded, "ingest_s": seconds,
+               "ingest_chunks_per_s": report.chunks_embedded / seconds}  # fmt: skip
+    seconds, again = _seconds(pipeline().ingest)
+    assert again.chunks_embedded == 0, again
+    result["reingest_unchanged_s"] = seconds
+    env = {**os.environ, "RAG_CACHE_DIR": str(model_cache())}
+    rag = str(Path(sys.executable).parent / "rag")
+    where = ["--corpus", str(settings.corpus_dir), "--index", str(settings.index_path)]
+    result["reingest_unchanged_cli_s"] = _child([rag, "ingest", *where], env)[0]
+
+    names = [doc.name for doc in generated] or [path.name for path in sorted(corpus.glob("*.txt"))]
+    changed = random.Random(SEED).sample(names, math.ceil(len(names) * CHANGED_SHARE))
+    for name in changed:
+        with (settings.corpus_dir / name).open("a") as file:
+            file.write(f"\n{pool[0]}\n")
+    changer = pipeline()
+    seconds, report = _seconds(changer.ingest)
+    bm25_seconds, _ = _seconds(changer.index._rebuild_bm25)  # the rebuild inside that ingest
+    result |= {"reingest_changed_s": seconds, "changed_files": len(report.updated),
+               "changed_chunks": report.chunks_embedded, "bm25_rebuild_s": bm25_seconds}  # fmt: skip
+
+    warm = Pipeline(settings)  # the real model embeds the questions at every size
+    asked = questions(generated)
+    result["retrieve"] = _latency(warm.retriever.search, asked)
+    result["answer"] = _latency(warm.ask, asked)
+    probe = warm.ask(PROBE_QUESTION)
+    result["probe_ok"] = PROBE_ANSWER in probe.answer and probe.citations[0].file == PROBE_FILE
+
+    result |= _cold_start([rag, "ask", PROBE_QUESTION, *where], env)
+    return result
+
+
+def measure_baseline(size: str, corpus: Path, generated: list[Document], pool: list[str]) -> dict:
+    from benchmarks import baseline
+    from rag.embed import MiniLMEmbedder
+
+    run = CACHE / "runs" / f"baseline-{size.replace(' ', '')}"
+    shutil.rmtree(run, ignore_errors=True)
+    real = MiniLMEmbedder(model_cache())
+    real.warm_up()
+    stand_in = _stand_in(size, real, pool)
+    model = baseline.MiniLMEmbedding(stand_in or real)
+
+    result: dict[str, Any] = {"embedding": EMBEDDED_FROM_CACHE if stand_in else EMBEDDED_BY_MODEL}
+    if stand_in is None:
+        result |= _raw_embedding(real, baseline.embed_texts(corpus), baseline.EMBED_BATCH_SIZE)
+    seconds, index = _seconds(lambda: baseline.ingest(corpus, run / "chroma", model))
+    chunks = index.vector_store.client.count()
+    result |= {"files": len(list(corpus.glob("*.txt"))), "chunks": chunks, "ingest_s": seconds,
+               "ingest_chunks_per_s": chunks / seconds}  # fmt: skip
+
+    warm = baseline.open_index(run / "chroma", baseline.MiniLMEmbedding(real))
+    asked = questions(generated)
+    result["retrieve"] = _latency(warm.as_retriever().retrieve, asked)
+    result["answer"] = _latency(baseline.query_engine(warm).query, asked)
+    probe = warm.as_retriever().retrieve(PROBE_QUESTION)
+    result["probe_ok"] = any(PROBE_ANSWER in hit.node.get_content() for hit in probe)
+
+    env = {**os.environ, "RAG_CACHE_DIR": str(model_cache())}
+    command = [sys.executable, "-m", "benchmarks.baseline", "ask", str(run / "chroma"),
+               PROBE_QUESTION]  # fmt: skip
+    result |= _cold_start(command, env)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--system", choices=["newsdesk", "baseline"], required=True)
+    parser.add_argument("--size", choices=list(SIZES), required=True)
+    args = parser.parse_args()
+    pool, _ = sentence_pool()
+    corpus = CACHE / "corpora" / args.size.replace(" ", "")
+    generated = write_corpus(corpus, SIZES[args.size], pool)
+    measure = measure_newsdesk if args.system == "newsdesk" else measure_baseline
+    started = time.perf_counter()
+    result = measure(args.size, corpus, generated, pool)
+    result |= {"system": args.system, "size": args.size,
+               "wall_s": time.perf_counter() - started,
+               "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}  # fmt: skip
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

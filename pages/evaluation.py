@@ -1,0 +1,76 @@
+"""The evaluation page: the latest `rag eval` results, and a button to run the gold set."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+import ui
+from rag import eval as evaluation
+from rag.report import HEADLINE, latest
+
+# Where `rag eval` reads and writes by default, relative to the folder the app runs in.
+GOLD_FILE = Path("eval/gold.jsonl")
+RESULTS_DIR = Path("eval/results")
+
+st.title("Evaluation")
+st.caption(f"How well newsdesk answers the hand-written questions in `{GOLD_FILE}`.")
+
+if st.button(f"Run the evaluation ({GOLD_FILE})", icon=":material/play_arrow:"):
+    with ui.guard("running the evaluation"):
+        bar = st.progress(0.0, "Starting...")
+        evaluation.run(
+            GOLD_FILE,
+            ui.pipeline(ui.settings()),
+            lambda done, total: bar.progress(done / total, f"Question {done} of {total}"),
+            RESULTS_DIR,
+        )
+        bar.empty()
+
+folder = latest(RESULTS_DIR)
+if folder is None or not (folder / "summary.json").is_file():
+    st.info(
+        f"No evaluation results in {RESULTS_DIR} yet: press the button above, or run "
+        f"`rag eval {GOLD_FILE}`."
+    )
+    st.stop()
+
+report = json.loads((folder / "summary.json").read_text())
+overall = report["summary"]
+st.caption(
+    f"Run of {report['date']} · mode {report['mode']}"
+    + (f" ({report['model']})" if report.get("model") else "")
+    + f" · settings {report['fingerprint']} · corpus {report['corpus_hash']} · {folder.name}"
+)
+
+st.subheader("Metrics")
+metrics = pd.DataFrame({"all": overall, **report["by_kind"]})
+st.dataframe(metrics, width="stretch")
+st.bar_chart(
+    pd.Series({name: overall[name] for name in HEADLINE if name in overall}, name="score"),
+    horizontal=True,
+)
+
+st.subheader("Questions")
+items = pd.read_json(folder / "items.jsonl", lines=True)
+only_wrong = st.toggle("Only wrong answers")
+shown = items[~items["correct"]] if only_wrong else items
+st.dataframe(
+    pd.DataFrame(
+        {
+            "result": shown["correct"].map({True: "✅ pass", False: "❌ fail"}),
+            "id": shown["id"],
+            "kind": shown["kind"],
+            "question": shown["question"],
+            "answer": shown["answer"],
+            "citations": shown["citations"].map(
+                lambda cited: ", ".join(f"[{c['n']}] {c['file']}" for c in cited)
+            ),
+        }
+    ),
+    hide_index=True,
+    width="stretch",
+)

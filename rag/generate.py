@@ -1,0 +1,195 @@
+"""Answers written by an LLM that Ollama serves, through llama-index's Ollama integration.
+
+Also the health probe that decides, within a few seconds, whether Ollama can answer at all:
+an unreachable host or a model that is not pulled must turn into a one-line reason with the
+command that fixes it, never into a hang or a stack trace.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import httpx
+import ollama
+
+from rag.config import Settings
+from rag.types import UserError
+
+if TYPE_CHECKING:  # llama-index is slow to import; only generation needs it
+    from llama_index.llms.ollama import Ollama
+
+# An unreachable or silent host is given up after this long, on the probe and on connecting.
+PROBE_TIMEOUT_S = 2.0
+# A probe result is reused this long, so a chat does not probe before every question.
+HEALTH_TTL_S = 30.0
+# Prompt size estimate for sizing num_ctx. Llama-family tokenizers average about four
+# characters of English per token; three errs towards a window too large, never too small.
+CHARS_PER_TOKEN = 3
+# num_ctx is rounded up to a multiple of this (Ollama reloads the model when it changes, so
+# similar prompts should land on the same size), and never set below Ollama's own default.
+CONTEXT_STEP = 1024
+MIN_CONTEXT = 2048
+# Errors a request to Ollama can end in: refused or failed connections, timeouts, HTTP
+# errors, a stream cut mid-line.
+REQUEST_ERRORS = (ollama.ResponseError, ConnectionError, httpx.HTTPError, json.JSONDecodeError)
+
+
+class OllamaError(UserError):
+    """Ollama could not write the answer; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class Health:
+    """Whether Ollama can answer now, and if not why, with the command that fixes it."""
+
+    ready: bool
+    problem: str | None = None
+
+
+class Generator:
+    """The LLM behind `RAG_LLM=ollama|auto`: health probe, streamed answers, short completions."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.host = settings.ollama_host
+        self.model = settings.ollama_model
+        self.timeout = settings.ollama_timeout
+        self.max_output = settings.ollama_max_output
+        self.max_context = settings.ollama_max_context
+        self.temperature = settings.ollama_temperature
+        # Connecting fails fast; a model reading a long prompt may take long to answer.
+        self._client = ollama.Client(
+            host=self.host, timeout=httpx.Timeout(self.timeout, connect=PROBE_TIMEOUT_S)
+        )
+        self._health: tuple[float, Health] | None = None
+
+    def health(self) -> Health:
+        """The probe's result, reused for HEALTH_TTL_S seconds."""
+        now = time.monotonic()
+        if self._health is None or now - self._health[0] > HEALTH_TTL_S:
+            self._health = (now, self.probe())
+        return self._health[1]
+
+    def probe(self) -> Health:
+        """Ask Ollama for its models (GET /api/tags), giving up after PROBE_TIMEOUT_S."""
+        client = ollama.Client(host=self.host, timeout=PROBE_TIMEOUT_S)
+        try:
+            models = client.list().models
+        except REQUEST_ERRORS as error:
+            return Health(False, explain(error, self.host, self.model, PROBE_TIMEOUT_S))
+        names = {m.model for m in models}
+        if self.model in names or f"{self.model}:latest" in names:
+            return Health(True)
+        return Health(False, not_pulled(self.host, self.model))
+
+    def stream(self, prompt: str, system: str | None = None) -> Iterator[str]:
+        """The model's answer to `prompt`, piece by piece as Ollama sends it.
+
+        Raises OllamaError when the request fails or the answer ends before Ollama says it
+        is done (the caller may already hold the pieces sent until then).
+        """
+        llm = self._llm(prompt, system)
+        last: dict | None = None
+        try:
+            for response in llm.stream_chat(_messages(prompt, system)):
+                last = response.raw
+                if response.delta:
+                    yield response.delta
+        except REQUEST_ERRORS as error:
+            raise self._fail(error) from None
+        if not last or not last.get("done"):
+            self._health = None
+            raise OllamaError(
+                f"Ollama at {self.host} closed the answer before finishing it; the answer may "
+                "be incomplete. Check that the server is still running (`ollama ps`)."
+            )
+        if last.get("done_reason") == "length":
+            raise OllamaError(
+                f"The answer reached the {self.max_output}-token limit and stops there; raise "
+                "RAG_OLLAMA_MAX_OUTPUT for longer answers."
+            )
+
+    def complete(self, prompt: str, system: str | None = None) -> str:
+        """The model's whole reply to `prompt`, in one piece (not streamed)."""
+        try:
+            response = self._llm(prompt, system).chat(_messages(prompt, system))
+        except REQUEST_ERRORS as error:
+            raise self._fail(error) from None
+        return response.message.content or ""
+
+    def context_window(self, prompt: str, system: str | None = None) -> int:
+        """num_ctx for a prompt: room for all of it and the longest answer, so Ollama never
+        drops the start of the passages to make it fit."""
+        chars = len(prompt) + len(system or "")
+        needed = math.ceil(chars / CHARS_PER_TOKEN) + self.max_output
+        window = max(MIN_CONTEXT, math.ceil(needed / CONTEXT_STEP) * CONTEXT_STEP)
+        if window > self.max_context:
+            raise OllamaError(
+                f"The question and passages need a context window of about {window:,} tokens, "
+                f"more than RAG_OLLAMA_MAX_CONTEXT={self.max_context:,}; raise it (if the model "
+                "and memory allow) or lower RAG_TOP_K or RAG_CHUNK_SIZE."
+            )
+        return window
+
+    def _llm(self, prompt: str, system: str | None) -> Ollama:
+        from llama_index.llms.ollama import Ollama
+
+        # context_window is always given: left unset, the integration asks /api/show first.
+        return Ollama(
+            model=self.model,
+            base_url=self.host,
+            context_window=self.context_window(prompt, system),
+            request_timeout=self.timeout,
+            temperature=self.temperature,
+            additional_kwargs={"num_predict": self.max_output},
+            client=self._client,
+        )
+
+    def _fail(self, error: Exception) -> OllamaError:
+        """The error as a user sees it; the next question probes the server again."""
+        self._health = None
+        return OllamaError(explain(error, self.host, self.model, self.timeout))
+
+
+def explain(error: Exception, host: str, model: str, timeout: float) -> str:
+    """A failed request to Ollama as one line a user can act on."""
+    if isinstance(error, ollama.ResponseError):
+        if error.status_code == 404:
+            return not_pulled(host, model)
+        return (
+            f"Ollama at {host} failed (HTTP {error.status_code}: {error.error}). "
+            "Check the server's log."
+        )
+    if isinstance(error, httpx.TimeoutException):
+        waited = PROBE_TIMEOUT_S if isinstance(error, httpx.ConnectTimeout) else timeout
+        return (
+            f"Ollama at {host} did not answer within {waited:g} s. If the model is slow on "
+            "this machine raise RAG_OLLAMA_TIMEOUT; if the address is wrong, fix OLLAMA_HOST."
+        )
+    if isinstance(error, ConnectionError | httpx.ConnectError):
+        return (
+            f"Ollama is not reachable at {host}. Start it with `ollama serve` (and "
+            f"`ollama pull {model}` once), or set OLLAMA_HOST to the address of a running Ollama."
+        )
+    return (
+        f"Ollama at {host} broke off the reply ({type(error).__name__}: {error}). "
+        "Check that it is an Ollama server and still running."
+    )
+
+
+def not_pulled(host: str, model: str) -> str:
+    """The fix for a model Ollama does not have."""
+    return f"Ollama at {host} does not have the model {model}: run `ollama pull {model}`."
+
+
+def _messages(prompt: str, system: str | None) -> list:
+    from llama_index.core.base.llms.types import ChatMessage, MessageRole
+
+    messages = [ChatMessage(role=MessageRole.USER, content=prompt)]
+    if system:
+        messages.insert(0, ChatMessage(role=MessageRole.SYSTEM, content=system))
+    return messages

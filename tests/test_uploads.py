@@ -1,0 +1,122 @@
+"""Saving uploaded files into the corpus: safe names, type and size checks, no overwrites."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from rag.ingest import discover
+from rag.uploads import MAX_STEM_CHARS, UploadError, safe_name, save_upload
+
+ARTICLE = b"Troops left Baghdad on Monday.\n\nThe ministry confirmed the move.\n"
+LIMIT = 1000
+
+
+@pytest.mark.parametrize(
+    ("uploaded", "saved"),
+    [
+        ("report.txt", "report.txt"),
+        ("Report.TXT", "Report.txt"),
+        ("notes.md", "notes.md"),
+        ("page.html", "page.html"),
+        ("page.htm", "page.htm"),
+        ("../../etc/passwd.txt", "passwd.txt"),
+        ("/etc/cron.d/job.txt", "job.txt"),
+        ("C:\\Users\\me\\Desktop\\story.txt", "story.txt"),
+        ("..\\..\\story.md", "story.md"),
+        (".hidden.txt", "hidden.txt"),
+        ("...story.txt", "story.txt"),
+        ("my story (final).txt", "my_story_final.txt"),
+        ("a;rm -rf ~;b.txt", "a_rm_-rf_b.txt"),
+        ("Übersicht März.md", "Übersicht_März.md"),
+        ("  spaced.txt  ", "spaced.txt"),
+        ("x" * 300 + ".txt", "x" * MAX_STEM_CHARS + ".txt"),
+    ],
+)
+def test_names_are_made_safe(uploaded: str, saved: str) -> None:
+    assert safe_name(uploaded) == saved
+
+
+@pytest.mark.parametrize(
+    ("uploaded", "message"),
+    [
+        ("../../etc/passwd", "not an article file"),
+        ("report.pdf", "not an article file"),
+        ("archive.tar.gz", "not an article file"),
+        ("script.txt.exe", "not an article file"),
+        ("README", "not an article file"),
+        ("", "not an article file"),
+        ("folder/", "not an article file"),
+        ("story.txt.", "not an article file"),
+        (".txt", "no usable name"),
+        ("...txt", "no usable name"),
+        ("../.txt", "no usable name"),
+        ("???.md", "no usable name"),
+    ],
+)
+def test_unusable_names_are_refused_with_what_to_do(uploaded: str, message: str) -> None:
+    with pytest.raises(UploadError, match=message) as raised:
+        safe_name(uploaded)
+    assert "upload" in str(raised.value) or "rename" in str(raised.value)
+
+
+def test_saves_into_the_corpus_where_ingest_finds_it(tmp_path: Path) -> None:
+    path = save_upload(tmp_path, "../../outside.txt", ARTICLE, LIMIT)
+    assert path == tmp_path.resolve() / "outside.txt"
+    assert path.read_bytes() == ARTICLE
+    assert not (tmp_path.parent.parent / "outside.txt").exists()
+    assert [name for name, _ in discover(tmp_path)] == ["outside.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["outside.txt"], "staging file left"
+
+
+def test_a_name_clash_gets_a_numbered_name_and_never_overwrites(tmp_path: Path) -> None:
+    first = save_upload(tmp_path, "story.txt", ARTICLE, LIMIT)
+    second = save_upload(tmp_path, "story.txt", b"Another story.\n", LIMIT)
+    third = save_upload(tmp_path, "/tmp/story.txt", b"A third story.\n", LIMIT)
+    assert [first.name, second.name, third.name] == ["story.txt", "story-2.txt", "story-3.txt"]
+    assert first.read_bytes() == ARTICLE
+    assert second.read_bytes() == b"Another story.\n"
+
+
+def test_a_link_in_the_way_is_not_followed(tmp_path: Path) -> None:
+    corpus, outside = tmp_path / "corpus", tmp_path / "outside.txt"
+    corpus.mkdir()
+    outside.write_bytes(b"keep me")
+    (corpus / "story.txt").symlink_to(outside)
+    saved = save_upload(corpus, "story.txt", ARTICLE, LIMIT)
+    assert saved.name == "story-2.txt"
+    assert outside.read_bytes() == b"keep me"
+
+
+@pytest.mark.parametrize(
+    ("data", "limit", "message"),
+    [
+        (b"", LIMIT, "is empty"),
+        (b"x" * (LIMIT + 1), LIMIT, "above the 0.001 MB limit: split it or raise RAG_MAX_FILE_MB"),
+        (b"\x00\x01\x02binary\x00" * 10, LIMIT, "is not text"),
+        (bytes(range(1, 32)) * 10, LIMIT, "is not text"),
+    ],
+)
+def test_bad_contents_are_refused_and_nothing_is_written(
+    tmp_path: Path, data: bytes, limit: int, message: str
+) -> None:
+    with pytest.raises(UploadError, match=message):
+        save_upload(tmp_path, "story.txt", data, limit)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_file_at_the_limit_is_accepted(tmp_path: Path) -> None:
+    assert save_upload(tmp_path, "story.txt", b"a" * LIMIT, LIMIT).stat().st_size == LIMIT
+
+
+def test_a_missing_corpus_folder_is_reported(tmp_path: Path) -> None:
+    with pytest.raises(UploadError, match="does not exist"):
+        save_upload(tmp_path / "nope", "story.txt", ARTICLE, LIMIT)
+
+
+def test_a_wrong_type_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    with pytest.raises(UploadError, match="upload one of .htm, .html, .markdown, .md, .txt"):
+        save_upload(tmp_path, "evil.sh", b"#!/bin/sh\n", LIMIT)
+    assert os.listdir(tmp_path) == []
