@@ -16,7 +16,7 @@ import streamlit as st
 
 import ui
 from rag.config import Settings
-from rag.evidence import gather, mark, unsupported_spans
+from rag.evidence import gather, mark, unsupported_marks
 from rag.index import FileEntry, Index
 from rag.markdown import answer_markdown, escape, highlight
 from rag.read import SUPPORTED_SUFFIXES
@@ -208,8 +208,8 @@ def render(answer: Answer, files: dict[str, FileEntry], settings: Settings) -> N
                 st.markdown(escape(hit.chunk.text))
         return
     unsupported = [claim for claim in answer.claims if not claim.supported]
-    spans = unsupported_spans(answer.answer, answer.claims)
-    st.markdown(answer_markdown(mark(answer.answer, 0, spans)))
+    marks = unsupported_marks(answer.answer, answer.claims)
+    st.markdown(answer_markdown(mark(answer.answer, 0, marks)))
     for claim in unsupported:
         st.caption(
             f":material/warning: :red-background[{escape(claim.text)}] "

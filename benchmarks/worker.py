@@ -67,23 +67,36 @@ def _raw_embedding(embedder, texts: list[str], batch_size: int) -> dict[str, flo
     return {"raw_embed_s": seconds, "raw_chunks_per_s": len(texts) / seconds}
 
 
+# Runs the measured command and reports its peak RSS. Linux carries a process's peak RSS
+# across fork and exec, so a child forked straight from this (large) worker would report
+# the worker's size; forked from this small launcher, it reports its own.
+_LAUNCHER = (
+    "import os, subprocess, sys\n"
+    "child = subprocess.Popen(sys.argv[1:])\n"
+    "_, status, usage = os.wait4(child.pid, 0)\n"
+    "print(f'maxrss_kb={usage.ru_maxrss}', file=sys.stderr)\n"
+    "sys.exit(os.waitstatus_to_exitcode(status))\n"
+)
+
+
 def _child(command: list[str], env: dict[str, str]) -> tuple[float, float, str]:
-    """Run a command as a user would: seconds to its first printed line, its peak RSS in MB
-    (its own, from wait4), and that line."""
-    with tempfile.TemporaryFile() as errors:
+    """Run a command as a user would: seconds to its first printed line (the launcher adds
+    about 20 ms), its peak RSS in MB, and that line."""
+    with tempfile.TemporaryFile(mode="w+") as errors:
         started = time.perf_counter()
         process = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=errors, env=env, cwd=REPO, text=True
-        )
+            [sys.executable, "-I", "-S", "-c", _LAUNCHER, *command],
+            stdout=subprocess.PIPE, stderr=errors, env=env, cwd=REPO, text=True,
+        )  # fmt: skip
         first_line = process.stdout.readline()
         seconds = time.perf_counter() - started
-        process.stdout.read()
-        _, status, usage = os.wait4(process.pid, 0)
-        process.returncode = os.waitstatus_to_exitcode(status)
-        if process.returncode != 0 or not first_line.strip():
-            errors.seek(0)
-            raise RuntimeError(f"{command} failed: {errors.read()[-2000:]!r}")
-    return seconds, usage.ru_maxrss / 1024, first_line.strip()
+        process.communicate()
+        errors.seek(0)
+        log = errors.read()
+    if process.returncode != 0 or not first_line.strip():
+        raise RuntimeError(f"{command} failed: {log[-2000:]}")
+    peak_kb = int(log.rsplit("maxrss_kb=", 1)[1])
+    return seconds, peak_kb / 1024, first_line.strip()
 
 
 def _cold_start(command: list[str], env: dict[str, str]) -> dict[str, Any]:

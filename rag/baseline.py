@@ -75,9 +75,7 @@ class Baseline:
         if self._llm is None:
             text = "\n\n".join(node.node.get_content() for node in nodes)
         else:
-            engine = self._index.as_query_engine(
-                llm=self._llm, similarity_top_k=BASELINE_TOP_K
-            )
+            engine = self._index.as_query_engine(llm=self._llm, similarity_top_k=BASELINE_TOP_K)
             text = str(engine.query(question))
         yield text
         hits = [Hit(self._chunk(node), float(node.score or 0.0)) for node in nodes]

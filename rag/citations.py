@@ -113,7 +113,9 @@ def check_answer(text: str, hits: Sequence[Hit], embed: Embed, min_similarity: f
         dropped += [n for n in cited if n not in valid and n not in dropped]
         claims.append(Claim(_clean(text[span.start : span.end]), valid, bool(valid)))
     real = [
-        i for i, claim in enumerate(claims) if terms(claim.text) and not _is_cannot_answer(claim.text)
+        i
+        for i, claim in enumerate(claims)
+        if terms(claim.text) and not _is_cannot_answer(claim.text)
     ]
     support = _Support(hits, [claims[i] for i in real if claims[i].citations], embed)
     checked: dict[int, Claim] = {}
@@ -148,7 +150,9 @@ def _spans(text: str) -> list[_Span]:
         leading = _LEADING_MARKERS.match(text, start, end)
         if leading and spans and leading.end() > start:
             previous = spans[-1]
-            spans[-1] = _Span(previous.start, previous.end, previous.markers + _find(text, start, leading.end()))
+            spans[-1] = _Span(
+                previous.start, previous.end, previous.markers + _find(text, start, leading.end())
+            )
             start = leading.end()
         if start < end:
             spans.append(_Span(start, end, _find(text, start, end)))
@@ -265,7 +269,9 @@ class _Support:
         for n in claim.citations:
             scored = [
                 (float(vector @ self.claim_vectors[claim.text]), sentence)
-                for sentence, vector in zip(self.sentences[n], self.sentence_vectors[n], strict=True)
+                for sentence, vector in zip(
+                    self.sentences[n], self.sentence_vectors[n], strict=True
+                )
             ]
             if not scored:
                 continue

@@ -223,7 +223,9 @@ def eval_(
     _print_summary(summary)
     for record in map(json.loads, (folder / "items.jsonl").read_text().splitlines()):
         if not record["correct"]:
-            click.echo(f"  wrong: {record['id']} {record['question']!r} -> {record['answer'][:100]!r}")
+            click.echo(
+                f"  wrong: {record['id']} {record['question']!r} -> {record['answer'][:100]!r}"
+            )
     click.echo(f"report: {folder / 'report.md'}")
     if compare_to:
         for line in compare(compare_to, folder):

@@ -134,7 +134,7 @@ class Settings(BaseSettings):
         0.1, ge=0, le=2, description="Sampling temperature: low keeps the model to the passages."
     )
     claim_min_similarity: float = Field(
-        0.45,
+        0.4,
         ge=-1,
         le=1,
         description="Cosine similarity (embedding model) an answer sentence needs with a sentence "

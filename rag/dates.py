@@ -144,7 +144,9 @@ def relative_note(text: str, published: date | None) -> str:
     """What the relative expressions of a quote mean, e.g. "Sunday = April 4, 2021"; "" if none."""
     if published is None:
         return ""
-    return "; ".join(f"{found.text} = {found.meaning}" for found in resolve_relative(text, published))
+    return "; ".join(
+        f"{found.text} = {found.meaning}" for found in resolve_relative(text, published)
+    )
 
 
 def format_day(day: date) -> str:

@@ -330,7 +330,9 @@ class OllamaEmbedder:
         self.timeout = timeout
         self.batch_size = batch_size
         self.dim = 0  # known after warm_up()
-        self._client = ollama.Client(host=host, timeout=httpx.Timeout(timeout, connect=PROBE_TIMEOUT_S))
+        self._client = ollama.Client(
+            host=host, timeout=httpx.Timeout(timeout, connect=PROBE_TIMEOUT_S)
+        )
         # Chunks are sized in BERT word pieces: nomic-embed-text uses the same uncased
         # WordPiece vocabulary as all-MiniLM-L6-v2; for other models it is a close estimate.
         self._wordpieces = MiniLMEmbedder(cache_dir)

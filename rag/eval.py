@@ -234,7 +234,9 @@ def summarize(records: Sequence[EvalRecord], k: int = 5) -> dict[str, float]:
         "unanswerable": len(unanswerable),
         "correct": _share((r.correct for r in records), records),
         "hit_at_1": _share((r.gold_rank == 1 for r in answerable), answerable),
-        f"hit_at_{k}": _share((r.gold_rank is not None and r.gold_rank <= k for r in answerable), answerable),
+        f"hit_at_{k}": _share(
+            (r.gold_rank is not None and r.gold_rank <= k for r in answerable), answerable
+        ),
         "mrr": round(sum(1 / r.gold_rank for r in answerable if r.gold_rank) / len(answerable), 4)
         if answerable
         else 0.0,
@@ -242,7 +244,9 @@ def summarize(records: Sequence[EvalRecord], k: int = 5) -> dict[str, float]:
         if answerable
         else 0.0,
         "answer_accuracy": _share((r.correct for r in answerable), answerable),
-        "answer_f1": round(sum(r.f1 for r in answerable) / len(answerable), 4) if answerable else 0.0,
+        "answer_f1": round(sum(r.f1 for r in answerable) / len(answerable), 4)
+        if answerable
+        else 0.0,
         "cited_accuracy": _share((r.cited_correctly for r in answerable), answerable),
         "citation_precision": round(sum(r.citations_correct for r in answered) / cited, 4)
         if cited

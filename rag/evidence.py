@@ -16,12 +16,13 @@ from rag.index import FileEntry
 from rag.ingest import read_corpus_file
 from rag.types import Chunk, Citation, Claim, Hit, Skipped
 
-PLAIN, PASSAGE, QUOTE = 0, 1, 2
+# How a segment of text is marked; a higher level wins where marks overlap.
+PLAIN, PASSAGE, QUOTE, UNSUPPORTED = 0, 1, 2, 3
 
 
 @dataclass(frozen=True)
 class Segment:
-    """A stretch of text and how strongly it is marked (PLAIN, PASSAGE or QUOTE)."""
+    """A stretch of text and its mark: PLAIN, PASSAGE, QUOTE or UNSUPPORTED."""
 
     text: str
     level: int
@@ -37,16 +38,16 @@ class Evidence:
     problem: str | None = None  # why the article cannot be shown, and what to do
 
 
-def mark(text: str, offset: int, spans: Sequence[tuple[int, int]]) -> tuple[Segment, ...]:
-    """Cut `text` (which starts at `offset` in its file) at the spans' edges; each segment's
-    level is the number of spans (file offsets) that cover it."""
+def mark(text: str, offset: int, marks: Sequence[tuple[int, int, int]]) -> tuple[Segment, ...]:
+    """Cut `text`, which starts at `offset` in its file, at the edges of the marks (start and
+    end as file offsets, and a level); each segment takes the highest level covering it."""
     edges = {0, len(text)}
-    for start, end in spans:
+    for start, end, _ in marks:
         edges.update(min(max(edge - offset, 0), len(text)) for edge in (start, end))
     segments = []
     for begin, finish in pairwise(sorted(edges)):
-        level = sum(start <= begin + offset and finish + offset <= end for start, end in spans)
-        segments.append(Segment(text[begin:finish], level))
+        covering = [lvl for start, end, lvl in marks if start <= begin + offset < end]
+        segments.append(Segment(text[begin:finish], max(covering, default=PLAIN)))
     return tuple(segments)
 
 
@@ -63,7 +64,7 @@ def gather(
     citation: Citation, hits: Sequence[Hit], entry: FileEntry | None, settings: Settings
 ) -> Evidence:
     """The passage around a citation's quote and, from the file itself, its whole article."""
-    quote = (citation.start, citation.end)
+    quote = (citation.start, citation.end, QUOTE)
     chunk = passage_of(citation, hits)
     if chunk is None:
         passage = (Segment(citation.quote, QUOTE),)
@@ -88,19 +89,19 @@ def gather(
         (a for a in entry.articles if a["start"] <= citation.start < a["end"]),
         {"title": title, "start": 0, "end": len(source.text)},
     )
-    spans = [quote] if chunk is None else [(chunk.start, chunk.end), quote]
+    marks = [quote] if chunk is None else [(chunk.start, chunk.end, PASSAGE), quote]
     text = source.text[article["start"] : article["end"]]
-    return Evidence(passage, article["title"], mark(text, article["start"], spans))
+    return Evidence(passage, article["title"], mark(text, article["start"], marks))
 
 
-def unsupported_spans(text: str, claims: Sequence[Claim]) -> list[tuple[int, int]]:
-    """Where the answer sentences that failed the support check stand in the answer text."""
-    spans, cursor = [], 0
+def unsupported_marks(text: str, claims: Sequence[Claim]) -> list[tuple[int, int, int]]:
+    """Marks for `mark` on the answer sentences that failed the support check."""
+    marks, cursor = [], 0
     for claim in claims:
         # Claims come in answer order; searching on from the last one keeps repeats apart.
         at = text.find(claim.text, cursor)
         if at >= 0:
             cursor = at + len(claim.text)
             if not claim.supported:
-                spans.append((at, cursor))
-    return spans
+                marks.append((at, cursor, UNSUPPORTED))
+    return marks

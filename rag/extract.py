@@ -86,8 +86,10 @@ _WANT_PATTERNS = [
     ),
     (
         Want.NUMBER,
-        re.compile(r"\bhow (?:many|much|long)\b|\b(?:number|percentage|share|figure)s? (?:of|for)\b|"
-            r"\bdeath toll\b"),
+        re.compile(
+            r"\bhow (?:many|much|long)\b|\b(?:number|percentage|share|figure)s? (?:of|for)\b|"
+            r"\bdeath toll\b"
+        ),
     ),
     (
         Want.PERSON,
@@ -116,8 +118,12 @@ _HOW_MANY = re.compile(
     r"remained|remain)\b)[\w'’-]+\s*){1,3})",
     re.IGNORECASE,
 )
-_ASKS_MONEY = re.compile(r"\bhow much\b.*\b(?:cost|costs|pay|paid|earn|spend|spent|price|worth|raise)", re.I)
-_MONEY = re.compile(r"[£$€]\s?\d|\b\d[\d,.]*\s*(?:million|billion|bn|m)?\s*(?:dollars|pounds|euros)\b", re.I)
+_ASKS_MONEY = re.compile(
+    r"\bhow much\b.*\b(?:cost|costs|pay|paid|earn|spend|spent|price|worth|raise)", re.I
+)
+_MONEY = re.compile(
+    r"[£$€]\s?\d|\b\d[\d,.]*\s*(?:million|billion|bn|m)?\s*(?:dollars|pounds|euros)\b", re.I
+)
 _YEAR = re.compile(r"\b(?:19|20)\d\d\b")
 _NUMBER_WORDS = (
     "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|dozen|dozens|hundred|"

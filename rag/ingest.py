@@ -70,14 +70,12 @@ class Chunker:
         chunks = []
         date = article.date.isoformat() if article.date else None
         for section in article.sections:
-            cursor = 0
+            cursor, reached = 0, 0
             for piece in self._splitter.split_text(section.text):
-                # The splitter returns substrings of its input; find each one after the
-                # previous one's start (pieces overlap), to recover file offsets.
-                at = section.text.find(piece, cursor)
+                at = _locate(section.text, piece, cursor, reached)
                 if at < 0:
                     raise ValueError(f"chunk not found in {source.name}: {piece[:60]!r}")
-                cursor = at + 1
+                cursor, reached = at + 1, at + len(piece)
                 start = section.start + at
                 chunks.append(
                     Chunk(
@@ -93,6 +91,19 @@ class Chunker:
                     )
                 )
         return chunks
+
+
+def _locate(text: str, piece: str, after: int, reached: int) -> int:
+    """Where the splitter's next piece sits in `text`, or -1.
+
+    It starts after the previous piece's start; pieces overlap, so it starts at or before
+    the previous piece's end. When text repeats itself several places fit: the last one
+    in that window keeps the pieces in step with the text.
+    """
+    best, at = -1, text.find(piece, after)
+    while 0 <= at <= reached:
+        best, at = at, text.find(piece, at + 1)
+    return best if best >= 0 else at
 
 
 def chunk_id(source: SourceFile, start: int, end: int) -> str:

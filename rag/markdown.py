@@ -12,20 +12,27 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from rag.evidence import PASSAGE, QUOTE, Segment
+from rag.evidence import PASSAGE, QUOTE, UNSUPPORTED, Segment
 
 _PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
 # Indentation at the start of a line would turn it into a code block.
 _INDENT = re.compile(r"\n[ \t]+")
 _MARKER = re.compile(r"\[(\d+)\]")
+# `code` in messages: Markdown shows a code span's characters as they are.
+_CODE = re.compile(r"(`[^`\n]+`)")
 HARD_BREAK = "  \n"
-STYLES = {PASSAGE: "blue-background", QUOTE: "orange-background"}
-UNSUPPORTED_STYLE = "red-background"
+STYLES = {PASSAGE: "blue-background", QUOTE: "orange-background", UNSUPPORTED: "red-background"}
 
 
 def escape(text: str) -> str:
     """Markdown that renders as `text`, keeping its line breaks."""
     return _PUNCTUATION.sub(r"\\\1", _INDENT.sub("\n", text)).replace("\n", HARD_BREAK)
+
+
+def message(text: str) -> str:
+    """A message (notice, error) as Markdown: escaped, but its `commands` shown as code."""
+    pieces = _CODE.split(text)
+    return "".join(piece if i % 2 else escape(piece) for i, piece in enumerate(pieces))
 
 
 def _styled(markdown: str, style: str) -> str:
@@ -41,9 +48,7 @@ def highlight(segments: Iterable[Segment]) -> str:
     for segment in segments:
         text = segment.text.lstrip(" \t") if line_start else segment.text
         markdown = escape(text)
-        parts.append(
-            _styled(markdown, STYLES[min(segment.level, QUOTE)]) if segment.level else markdown
-        )
+        parts.append(_styled(markdown, STYLES[segment.level]) if segment.level else markdown)
         # Still at a line's start when only spaces follow the last line break (or nothing).
         last_line = text.rsplit("\n", 1)[-1]
         line_start = not last_line.strip(" \t") and ("\n" in text or line_start)
@@ -61,9 +66,9 @@ def with_markers(text: str) -> str:
 
 
 def answer_markdown(segments: Iterable[Segment]) -> str:
-    """An answer cut into segments as Markdown: marked segments (claims that failed the
-    support check) on a red background, citation markers as badges."""
+    """An answer cut into segments as Markdown: citation markers as badges, sentences that
+    failed the support check (UNSUPPORTED) on a red background."""
     return "".join(
-        _styled(with_markers(s.text), UNSUPPORTED_STYLE) if s.level else with_markers(s.text)
+        _styled(with_markers(s.text), STYLES[s.level]) if s.level else with_markers(s.text)
         for s in segments
     )

@@ -125,7 +125,9 @@ class Pipeline:
             prompt = render("condense", history="\n".join(history), question=question)
             rewritten = self.generator.complete(prompt).strip().splitlines()
             # Small models sometimes repeat the label or quote the question.
-            line = rewritten[0].removeprefix("Standalone question:").strip(" \"'") if rewritten else ""
+            line = (
+                rewritten[0].removeprefix("Standalone question:").strip(" \"'") if rewritten else ""
+            )
             if len(self._standalone) >= _STANDALONE_CACHE:
                 self._standalone.clear()
             self._standalone[key] = line if 0 < len(line) <= MAX_QUESTION_CHARS else question
@@ -246,8 +248,9 @@ class Pipeline:
                 if found.want is Want.DATE and not holds(sentence.text, Want.DATE, question):
                     # The sentence says what happened; the article's date says when.
                     note = f" (from {sentence.chunk.heading})"
-                published = sentence.chunk.date and date.fromisoformat(sentence.chunk.date)
-                if relative := relative_note(sentence.text, published or None):
+                chunk_date = sentence.chunk.date
+                published = date.fromisoformat(chunk_date) if chunk_date else None
+                if relative := relative_note(sentence.text, published):
                     note += f" ({relative})"  # "Sunday = April 4, 2021": the quote stays verbatim
                 parts.append(f"{_defuse_markers(sentence.text)}{note} [{n}]")
                 claims.append(Claim(sentence.text, (n,), True))

@@ -1,0 +1,242 @@
+"""A stand-in for an Ollama server, for tests: no Ollama can be installed on these machines.
+
+It listens on 127.0.0.1 (a free port), runs in a thread, speaks the parts of Ollama's HTTP API
+that the `ollama` client and llama-index's Ollama integration use (`/`, `/api/version`,
+`/api/tags`, `/api/show`, `/api/chat` streamed as NDJSON or not, `/api/embed`), answers each
+chat request with the next scripted `Reply`, and records every request it gets.
+
+    with OllamaStub([Reply("US troop levels fell to 2,500 in late 2020 [1].")]) as stub:
+        settings = Settings(ollama_host=stub.url, ...)
+
+Run as a script it serves until Ctrl-C, for trying the CLI by hand:
+`python -m tests.ollama_stub "Reply text [1]."` prints the URL to export as OLLAMA_HOST.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import socket
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import numpy as np
+
+DEFAULT_MODELS = ("llama3.2:3b", "nomic-embed-text:latest")
+EMBED_DIM = 64
+# Roughly how an LLM's tokens split text: a word with the space before it; brackets alone.
+_TOKEN = re.compile(r"\s*(?:\[|\]|[^\s\[\]]+)|\s+")
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What the stub answers to one /api/chat request."""
+
+    text: str = ""
+    status: int = 200  # anything else: an Ollama-style {"error": ...} body with this status
+    error: str = "stub error"
+    cut_after: int | None = None  # streamed: drop the connection after this many tokens
+    no_done: bool = False  # streamed: end the body cleanly but never send the "done" line
+    done_reason: str = "stop"
+    delay: float = 0.0  # seconds between streamed tokens
+
+
+@dataclass(frozen=True)
+class Request:
+    """A request the stub received."""
+
+    method: str
+    path: str
+    body: dict[str, Any]
+
+
+def tokens(text: str) -> list[str]:
+    """`text` in LLM-like pieces that join back to it exactly."""
+    return _TOKEN.findall(text)
+
+
+def embedding(text: str) -> list[float]:
+    """A bag-of-words vector (hashed words): texts sharing words point the same way."""
+    vector = np.zeros(EMBED_DIM)
+    for word in re.findall(r"\w+", text.lower()):
+        vector[int(hashlib.md5(word.encode()).hexdigest(), 16) % EMBED_DIM] += 1.0
+    vector[0] += 1e-3  # never all zeros
+    return vector.tolist()
+
+
+class OllamaStub:
+    """A scripted Ollama on 127.0.0.1; use as a context manager."""
+
+    def __init__(
+        self,
+        replies: Iterable[Reply] = (),
+        models: Iterable[str] = DEFAULT_MODELS,
+        hang: bool = False,
+        tags_status: int = 200,
+    ) -> None:
+        self.replies = deque(replies)
+        self.models = list(models)
+        self.hang = hang  # accept every connection, never answer
+        self.tags_status = tags_status
+        self.requests: list[Request] = []
+        self._stop = threading.Event()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        """The address to give as OLLAMA_HOST."""
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def paths(self) -> list[str]:
+        """The paths requested so far, in order."""
+        return [request.path for request in self.requests]
+
+    def chats(self) -> list[dict[str, Any]]:
+        """The bodies of the /api/chat requests so far."""
+        return [r.body for r in self.requests if r.path == "/api/chat"]
+
+    def __enter__(self) -> OllamaStub:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()  # releases handlers told to hang
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def _handler(stub: OllamaStub) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib name
+            pass  # keep test output clean
+
+        def do_GET(self) -> None:  # noqa: N802 - stdlib name
+            self._serve({})
+
+        def do_HEAD(self) -> None:  # noqa: N802 - stdlib name
+            self._serve({})
+
+        def do_POST(self) -> None:  # noqa: N802 - stdlib name
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            self._serve(json.loads(raw) if raw else {})
+
+        def _serve(self, body: dict[str, Any]) -> None:
+            stub.requests.append(Request(self.command, self.path, body))
+            if stub.hang:
+                stub._stop.wait()
+                return
+            if self.path == "/":
+                self._send(200, b"Ollama is running", "text/plain")
+            elif self.path == "/api/version":
+                self._json(200, {"version": "0.0.0-stub"})
+            elif self.path == "/api/tags":
+                if stub.tags_status != 200:
+                    self._json(stub.tags_status, {"error": "stub: tags failed"})
+                else:
+                    self._json(200, {"models": [_model(name) for name in stub.models]})
+            elif self.path == "/api/show":
+                self._json(200, {"modelinfo": {"llama.context_length": 131072}, "details": {}})
+            elif self.path == "/api/embed":
+                self._embed(body)
+            elif self.path == "/api/chat":
+                self._chat(body)
+            else:
+                self._json(404, {"error": f"stub: no route {self.path}"})
+
+        def _embed(self, body: dict[str, Any]) -> None:
+            if body.get("model") not in stub.models and f"{body.get('model')}:latest" not in stub.models:
+                self._json(404, {"error": f"model \"{body.get('model')}\" not found, try pulling it first"})
+                return
+            texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
+            self._json(200, {"model": body["model"], "embeddings": [embedding(t) for t in texts]})
+
+        def _chat(self, body: dict[str, Any]) -> None:
+            reply = stub.replies.popleft() if stub.replies else Reply(status=500, error="stub: no scripted reply left")
+            if reply.status != 200:
+                self._json(reply.status, {"error": reply.error})
+                return
+            model = body.get("model", "")
+            if body.get("stream") is False:
+                self._json(200, _chat_line(model, reply.text, done=True, reason=reply.done_reason))
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-ndjson")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for n, piece in enumerate(tokens(reply.text)):
+                if reply.cut_after is not None and n == reply.cut_after:
+                    # Drop the connection mid-body: no closing chunk, no "done" line.
+                    self.wfile.flush()
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    self.close_connection = True
+                    return
+                self._chunk(_chat_line(model, piece, done=False))
+                time.sleep(reply.delay)
+            if not reply.no_done:
+                self._chunk(_chat_line(model, "", done=True, reason=reply.done_reason))
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
+
+        def _chunk(self, record: dict[str, Any]) -> None:
+            data = json.dumps(record).encode() + b"\n"
+            self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+            self.wfile.flush()
+
+        def _json(self, status: int, record: dict[str, Any]) -> None:
+            self._send(status, json.dumps(record).encode(), "application/json")
+
+        def _send(self, status: int, data: bytes, content_type: str) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(data)
+
+    return Handler
+
+
+def _model(name: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "model": name,
+        "modified_at": "2025-01-01T00:00:00Z",
+        "size": 1,
+        "digest": hashlib.sha256(name.encode()).hexdigest(),
+        "details": {"format": "gguf", "family": "llama", "parameter_size": "3B"},
+    }
+
+
+def _chat_line(model: str, content: str, done: bool, reason: str = "stop") -> dict[str, Any]:
+    line: dict[str, Any] = {
+        "model": model,
+        "created_at": "2025-01-01T00:00:00Z",
+        "message": {"role": "assistant", "content": content},
+        "done": done,
+    }
+    if done:
+        line |= {"done_reason": reason, "prompt_eval_count": 100, "eval_count": 20}
+    return line
+
+
+if __name__ == "__main__":
+    script = [Reply(text, delay=0.05) for text in sys.argv[1:]] * 100
+    with OllamaStub(script) as running:
+        print(f"export OLLAMA_HOST={running.url}", flush=True)
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            pass
