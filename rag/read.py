@@ -1,7 +1,8 @@
 """Read corpus files into text: pick the encoding, extract the text of HTML, refuse junk.
 
 Each file becomes a `SourceFile` or a `Skipped` with a reason; one bad file never stops the
-others. Offsets everywhere else index the text returned here (for HTML: the extracted text).
+others. Offsets everywhere else index the text returned here (for HTML and PDF: the
+extracted text).
 """
 
 from __future__ import annotations
@@ -16,13 +17,15 @@ from rag.types import Skipped, SourceFile
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
 HTML_SUFFIXES = {".html", ".htm"}
-SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES
+PDF_SUFFIXES = {".pdf"}
+SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | PDF_SUFFIXES
 
 _BOMS = [
     (codecs.BOM_UTF8, "utf-8-sig"),
     (codecs.BOM_UTF16_LE, "utf-16"),
     (codecs.BOM_UTF16_BE, "utf-16"),
 ]
+_PDF_RUN_ON = re.compile(r"(?<=[^.!?:\n])[ \t]*\n(?=[a-z])")
 # Text with more control characters than this share is not text.
 _MAX_CONTROL_SHARE = 0.01
 
@@ -31,7 +34,9 @@ def read_source(path: Path, name: str, max_bytes: int) -> SourceFile | Skipped:
     """Decode one corpus file, or say in one line why it cannot be used."""
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
-        return Skipped(name, f"unsupported type {suffix or '(none)'}; use .txt, .md or .html")
+        return Skipped(
+            name, f"unsupported type {suffix or '(none)'}; use .txt, .md, .html or .pdf"
+        )
     size = path.stat().st_size
     if size > max_bytes:
         return Skipped(
@@ -40,9 +45,14 @@ def read_source(path: Path, name: str, max_bytes: int) -> SourceFile | Skipped:
             "(raise RAG_MAX_FILE_MB to index it)",
         )
     data = path.read_bytes()
-    decoded = decode(data)
-    if decoded is None:
-        return Skipped(name, "binary file, not text")
+    if suffix in PDF_SUFFIXES:
+        decoded = pdf_to_text(data)
+        if decoded is None:
+            return Skipped(name, "unreadable PDF (damaged, encrypted or scanned without text)")
+    else:
+        decoded = decode(data)
+        if decoded is None:
+            return Skipped(name, "binary file, not text")
     text, encoding = decoded
     if suffix in HTML_SUFFIXES:
         text = html_to_text(text)
@@ -79,6 +89,22 @@ def _decode_bytes(data: bytes) -> tuple[str, str] | None:
         return data.decode("cp1252"), "cp1252"
     except UnicodeDecodeError:
         return data.decode("latin-1"), "latin-1"
+
+
+def pdf_to_text(data: bytes) -> tuple[str, str] | None:
+    """The text layer of a PDF, pages separated by blank lines; None if it cannot be read."""
+    import io
+
+    from pypdf import PdfReader
+    from pypdf.errors import PyPdfError
+
+    try:
+        pages = [page.extract_text() or "" for page in PdfReader(io.BytesIO(data)).pages]
+    except (PyPdfError, ValueError, KeyError, OSError):
+        return None
+    text = "\n\n".join(page.strip() for page in pages)
+    # PDF lines break inside sentences; a line that runs on in lower case is the same one.
+    return _PDF_RUN_ON.sub(" ", text), "pdf"
 
 
 class _TextExtractor(HTMLParser):

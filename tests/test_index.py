@@ -109,7 +109,7 @@ def test_bad_files_are_skipped_with_reasons_and_the_rest_indexed(
     assert set(reasons) == {"empty.txt", "image.txt", "notes.pdf", "chrome.txt"}
     assert "empty" in reasons["empty.txt"]
     assert "binary" in reasons["image.txt"]
-    assert ".pdf" in reasons["notes.pdf"]
+    assert "unreadable PDF" in reasons["notes.pdf"]
     assert "no article text" in reasons["chrome.txt"]
     assert len(report.added) == 5
 
