@@ -18,7 +18,8 @@ import ui
 from rag.config import Settings
 from rag.evidence import gather, mark, unsupported_marks
 from rag.index import FileEntry, Index
-from rag.markdown import answer_markdown, escape, highlight
+from rag.markdown import answer_markdown, escape, highlight, message
+from rag.pipeline import EXTRACTIVE_NOTICE
 from rag.read import SUPPORTED_SUFFIXES
 from rag.types import Answer, Citation, UserError
 from rag.uploads import UploadError, save_upload
@@ -46,6 +47,7 @@ def settings_panel() -> None:
     st.text_input(
         "Ollama model", base.ollama_model, key=ui.OVERRIDES["ollama_model"],
         help=f"A model on the Ollama server at {base.ollama_host} (`ollama pull` it first).",
+        disabled=st.session_state[ui.OVERRIDES["llm"]] == "extractive",
     )  # fmt: skip
     st.slider(
         "Passages per answer", 1, MAX_TOP_K, min(base.top_k, MAX_TOP_K),
@@ -58,7 +60,7 @@ def corpus_panel() -> None:
     settings = ui.settings()
     st.subheader("Corpus")
     for kind, note in st.session_state.pop("corpus_notes", []):
-        getattr(st, kind)(escape(note))
+        getattr(st, kind)(message(note))
     numbers = st.container()
     uploaded = st.file_uploader(
         "Add articles",
@@ -68,13 +70,14 @@ def corpus_panel() -> None:
         # A new key empties the uploader once its files are in the corpus.
         key=f"uploads-{st.session_state.setdefault('upload_round', 0)}",
     )
-    if uploaded and st.button("Add to the corpus and index", type="primary"):
+    if uploaded and st.button("Add to the corpus and index", type="primary", key="add"):
         add_uploads(settings, [(file.name, file.getvalue()) for file in uploaded])
-    if st.button("Re-index", help="Index new and changed files; drop deleted ones."):
+    if st.button("Re-index", help="Index new and changed files; drop deleted ones.", key="reindex"):
         reindex(settings)
         st.rerun()
 
-    status = Index(settings).status()
+    index = Index(settings)
+    status = index.status()
     left, middle, right = numbers.columns(3)
     left.metric("Files", status.files)
     middle.metric("Articles", status.articles)
@@ -84,7 +87,7 @@ def corpus_panel() -> None:
     if not status.files:
         numbers.warning("The index is empty: add articles here, or put them in the corpus "
                         "folder and press Re-index.")  # fmt: skip
-    manifest = Index(settings).manifest()
+    manifest = index.manifest()
     with st.expander(f"Indexed files ({status.files})"):
         st.dataframe(
             [
@@ -143,7 +146,7 @@ def chat() -> None:
     turns: list[tuple[str, Answer]] = st.session_state.setdefault("turns", [])
     title, clear = st.columns([4, 1], vertical_alignment="bottom")
     title.title("newsdesk")
-    if clear.button("New chat", icon=":material/add_comment:", disabled=not turns):
+    if clear.button("New chat", icon=":material/add_comment:", key="new_chat"):
         turns.clear()
     settings = ui.settings()
     manifest = Index(settings).manifest()
@@ -198,8 +201,8 @@ def render(answer: Answer, files: dict[str, FileEntry], settings: Settings) -> N
     if answer.searched_for != answer.question:
         st.caption(f"Searched for: {escape(answer.searched_for)}")
     if answer.notice:
-        fell_back = settings.llm == "ollama" and not answer.model
-        (st.warning if fell_back else st.caption)(escape(answer.notice))
+        # The offline mode's own note is a remark; any other notice says what went wrong.
+        (st.caption if answer.notice == EXTRACTIVE_NOTICE else st.warning)(message(answer.notice))
     if answer.abstained:
         st.info(escape(answer.answer), icon=":material/search_off:")
         with st.expander("Closest passages", expanded=True):
@@ -236,7 +239,7 @@ def card(citation: Citation, answer: Answer, entry: FileEntry | None, settings: 
         st.markdown(highlight(evidence.passage))
         with st.expander("Whole article"):
             if evidence.problem:
-                st.warning(evidence.problem)
+                st.warning(message(evidence.problem))
             else:
                 st.markdown(highlight(evidence.article))
 

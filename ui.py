@@ -3,6 +3,7 @@ shown as short messages instead of stack traces."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,6 +13,7 @@ import streamlit as st
 
 from rag.config import Settings
 from rag.index import Index
+from rag.markdown import message
 from rag.pipeline import Pipeline
 from rag.types import UserError
 
@@ -40,7 +42,7 @@ def settings() -> Settings:
     return defaults().model_copy(update=update)
 
 
-@st.cache_resource(max_entries=MAX_PIPELINES, show_spinner="Loading the index and the model...")
+@st.cache_resource(max_entries=MAX_PIPELINES, show_spinner=False)
 def _pipeline(_settings: Settings, key: str) -> Pipeline:
     return Pipeline(_settings)
 
@@ -48,12 +50,15 @@ def _pipeline(_settings: Settings, key: str) -> Pipeline:
 def pipeline(settings: Settings) -> Pipeline:
     """One warm pipeline per settings and index state, shared by every browser session.
 
-    Keyed by when the index was last written, so after an ingest (from any session or the
-    CLI) every session moves to a pipeline that sees the new files, while a question already
-    running finishes on the old one.
+    Keyed by what the index holds, so after an ingest (from any session or the CLI) every
+    session moves to a pipeline that sees the new files, while a question already running
+    finishes on the old one.
     """
-    indexed = Index(settings).status().last_indexed
-    return _pipeline(settings, f"{settings.model_dump_json()}|{indexed}")
+    manifest = Index(settings).manifest()
+    files = sorted((name, entry.sha256, entry.complete) for name, entry in manifest.files.items())
+    # last_indexed alone has one-second resolution: two ingests can share it.
+    state = hashlib.sha256(repr((files, manifest.last_indexed)).encode()).hexdigest()
+    return _pipeline(settings, f"{settings.model_dump_json()}|{state}")
 
 
 @contextmanager
@@ -62,7 +67,7 @@ def guard(action: str) -> Iterator[None]:
     try:
         yield
     except UserError as error:
-        st.error(str(error), icon=":material/error:")
+        st.error(message(str(error)), icon=":material/error:")
     except Exception:
         log.exception("%s failed", action)
         st.error(

@@ -94,8 +94,8 @@ def query_engine(index: VectorStoreIndex) -> Any:
 
 
 def _ask(chroma_dir: str, question: str) -> None:
-    from rag.embed import MiniLMEmbedder
     from rag.config import Settings
+    from rag.embed import MiniLMEmbedder
 
     embedder = MiniLMEmbedder(Settings().cache_dir)
     index = open_index(Path(chroma_dir), MiniLMEmbedding(embedder))

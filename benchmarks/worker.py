@@ -86,8 +86,12 @@ def _child(command: list[str], env: dict[str, str]) -> tuple[float, float, str]:
         started = time.perf_counter()
         process = subprocess.Popen(
             [sys.executable, "-I", "-S", "-c", _LAUNCHER, *command],
-            stdout=subprocess.PIPE, stderr=errors, env=env, cwd=REPO, text=True,
-        )  # fmt: skip
+            stdout=subprocess.PIPE,
+            stderr=errors,
+            env=env,
+            cwd=REPO,
+            text=True,
+        )
         first_line = process.stdout.readline()
         seconds = time.perf_counter() - started
         process.communicate()
@@ -101,10 +105,12 @@ def _child(command: list[str], env: dict[str, str]) -> tuple[float, float, str]:
 
 def _cold_start(command: list[str], env: dict[str, str]) -> dict[str, Any]:
     runs = [_child(command, env) for _ in range(COLD_START_RUNS)]
-    return {"cold_start_s": float(np.median([seconds for seconds, _, _ in runs])),
-            "cold_start_runs_s": [seconds for seconds, _, _ in runs],
-            "cold_start_peak_rss_mb": max(peak for _, peak, _ in runs),
-            "cold_start_output": runs[-1][2]}  # fmt: skip
+    return {
+        "cold_start_s": float(np.median([seconds for seconds, _, _ in runs])),
+        "cold_start_runs_s": [seconds for seconds, _, _ in runs],
+        "cold_start_peak_rss_mb": max(peak for _, peak, _ in runs),
+        "cold_start_output": runs[-1][2],
+    }
 
 
 def _stand_in(size: str, real, pool: list[str]):  # noqa: ANN001, ANN202
@@ -138,13 +144,19 @@ def measure_newsdesk(size: str, corpus: Path, generated: list[Document], pool: l
         texts = [
             chunk.indexed_text
             for name, path in discover(settings.corpus_dir)
-            for chunk in chunker.parse(read_corpus_file(settings.corpus_dir, name, path, 10**9)).chunks
+            for chunk in chunker.parse(
+                read_corpus_file(settings.corpus_dir, name, path, 10**9)
+            ).chunks
         ]
         result |= _raw_embedding(real, texts, settings.embed_batch_size)
 
     seconds, report = _seconds(pipeline().ingest)
-    result |= {"files": len(report.added), "chunks": report.chunks_embedded, "ingest_s": seconds,
-               "ingest_chunks_per_s": report.chunks_embedded / seconds}  # fmt: skip
+    result |= {
+        "files": len(report.added),
+        "chunks": report.chunks_embedded,
+        "ingest_s": seconds,
+        "ingest_chunks_per_s": report.chunks_embedded / seconds,
+    }
     seconds, again = _seconds(pipeline().ingest)
     assert again.chunks_embedded == 0, again
     result["reingest_unchanged_s"] = seconds
@@ -161,8 +173,12 @@ def measure_newsdesk(size: str, corpus: Path, generated: list[Document], pool: l
     changer = pipeline()
     seconds, report = _seconds(changer.ingest)
     bm25_seconds, _ = _seconds(changer.index._rebuild_bm25)  # the rebuild inside that ingest
-    result |= {"reingest_changed_s": seconds, "changed_files": len(report.updated),
-               "changed_chunks": report.chunks_embedded, "bm25_rebuild_s": bm25_seconds}  # fmt: skip
+    result |= {
+        "reingest_changed_s": seconds,
+        "changed_files": len(report.updated),
+        "changed_chunks": report.chunks_embedded,
+        "bm25_rebuild_s": bm25_seconds,
+    }
 
     warm = Pipeline(settings)  # the real model embeds the questions at every size
     asked = questions(generated)
@@ -191,8 +207,12 @@ def measure_baseline(size: str, corpus: Path, generated: list[Document], pool: l
         result |= _raw_embedding(real, baseline.embed_texts(corpus), baseline.EMBED_BATCH_SIZE)
     seconds, index = _seconds(lambda: baseline.ingest(corpus, run / "chroma", model))
     chunks = index.vector_store.client.count()
-    result |= {"files": len(list(corpus.glob("*.txt"))), "chunks": chunks, "ingest_s": seconds,
-               "ingest_chunks_per_s": chunks / seconds}  # fmt: skip
+    result |= {
+        "files": len(list(corpus.glob("*.txt"))),
+        "chunks": chunks,
+        "ingest_s": seconds,
+        "ingest_chunks_per_s": chunks / seconds,
+    }
 
     warm = baseline.open_index(run / "chroma", baseline.MiniLMEmbedding(real))
     asked = questions(generated)
@@ -202,8 +222,14 @@ def measure_baseline(size: str, corpus: Path, generated: list[Document], pool: l
     result["probe_ok"] = any(PROBE_ANSWER in hit.node.get_content() for hit in probe)
 
     env = {**os.environ, "RAG_CACHE_DIR": str(model_cache())}
-    command = [sys.executable, "-m", "benchmarks.baseline", "ask", str(run / "chroma"),
-               PROBE_QUESTION]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "benchmarks.baseline",
+        "ask",
+        str(run / "chroma"),
+        PROBE_QUESTION,
+    ]
     result |= _cold_start(command, env)
     return result
 
@@ -217,11 +243,16 @@ def main() -> None:
     corpus = CACHE / "corpora" / args.size.replace(" ", "")
     generated = write_corpus(corpus, SIZES[args.size], pool)
     measure = measure_newsdesk if args.system == "newsdesk" else measure_baseline
-    started = time.perf_counter()
+    started, load_before = time.perf_counter(), os.getloadavg()[0]
     result = measure(args.size, corpus, generated, pool)
-    result |= {"system": args.system, "size": args.size,
-               "wall_s": time.perf_counter() - started,
-               "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}  # fmt: skip
+    # The machine may be shared: a load average above the 2 cores means other work competed.
+    result |= {
+        "system": args.system,
+        "size": args.size,
+        "wall_s": time.perf_counter() - started,
+        "load_avg_1min": [load_before, os.getloadavg()[0]],
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
     print(json.dumps(result))
 
 

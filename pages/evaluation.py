@@ -10,16 +10,20 @@ import streamlit as st
 
 import ui
 from rag import eval as evaluation
+from rag.markdown import escape
 from rag.report import HEADLINE, latest
 
 # Where `rag eval` reads and writes by default, relative to the folder the app runs in.
 GOLD_FILE = Path("eval/gold.jsonl")
 RESULTS_DIR = Path("eval/results")
 
+st.set_page_config(layout="wide")  # tables of many metrics and long questions
 st.title("Evaluation")
 st.caption(f"How well newsdesk answers the hand-written questions in `{GOLD_FILE}`.")
 
-if st.button(f"Run the evaluation ({GOLD_FILE})", icon=":material/play_arrow:"):
+if not GOLD_FILE.is_file():
+    st.warning(f"There is no `{GOLD_FILE}` here: start the app from the repository folder.")
+elif st.button(f"Run the evaluation ({GOLD_FILE})", icon=":material/play_arrow:", key="run_eval"):
     with ui.guard("running the evaluation"):
         bar = st.progress(0.0, "Starting...")
         evaluation.run(
@@ -40,15 +44,17 @@ if folder is None or not (folder / "summary.json").is_file():
 
 report = json.loads((folder / "summary.json").read_text())
 overall = report["summary"]
+model = f" ({report['model']})" if report.get("model") else ""
 st.caption(
-    f"Run of {report['date']} · mode {report['mode']}"
-    + (f" ({report['model']})" if report.get("model") else "")
-    + f" · settings {report['fingerprint']} · corpus {report['corpus_hash']} · {folder.name}"
+    escape(
+        f"Run of {report['date']} · mode {report['mode']}{model} · settings "
+        f"{report['fingerprint']} · corpus {report['corpus_hash']} · {folder.name}"
+    )
 )
 
 st.subheader("Metrics")
 metrics = pd.DataFrame({"all": overall, **report["by_kind"]})
-st.dataframe(metrics, width="stretch")
+st.dataframe(metrics.round(3), width="stretch")
 st.bar_chart(
     pd.Series({name: overall[name] for name in HEADLINE if name in overall}, name="score"),
     horizontal=True,
@@ -61,7 +67,7 @@ shown = items[~items["correct"]] if only_wrong else items
 st.dataframe(
     pd.DataFrame(
         {
-            "result": shown["correct"].map({True: "✅ pass", False: "❌ fail"}),
+            "passed": shown["correct"],
             "id": shown["id"],
             "kind": shown["kind"],
             "question": shown["question"],
@@ -73,4 +79,5 @@ st.dataframe(
     ),
     hide_index=True,
     width="stretch",
+    column_config={"passed": st.column_config.CheckboxColumn(width="small")},
 )

@@ -69,6 +69,7 @@ class Checked:
     citations: list[Citation]  # only passages cited by a supported sentence, by number
     dropped: tuple[int, ...]  # cited numbers that were not in the context
     abstained: bool
+    unrelated: tuple[int, ...] = ()  # passages cut from sentences they do not support
 
     def note(self, passages: int) -> str:
         """What the check changed, for the answer's notice ("" when it changed nothing)."""
@@ -77,6 +78,11 @@ class Checked:
             notes.append(
                 f"Removed citation {_markers(self.dropped)}: the model was given passages "
                 f"[1] to [{passages}] only."
+            )
+        if self.unrelated:
+            notes.append(
+                f"Removed citation {_markers(self.unrelated)} from sentences that passage does "
+                "not support."
             )
         unsupported = sum(not claim.supported for claim in self.claims)
         if unsupported:
@@ -105,13 +111,13 @@ def check_answer(text: str, hits: Sequence[Hit], embed: Embed, min_similarity: f
     """Parse the `[n]` markers of a generated answer and check each sentence against the
     passages it cites (numbers, names and dates present; meaning close by embedding)."""
     spans = _spans(text)
-    claims: list[Claim] = []
+    claims: list[Claim] = []  # as the model wrote them, not yet checked
     dropped: list[int] = []
     for span in spans:
         cited = tuple(dict.fromkeys(n for m in span.markers for n in m.numbers))
         valid = tuple(n for n in cited if 1 <= n <= len(hits))
         dropped += [n for n in cited if n not in valid and n not in dropped]
-        claims.append(Claim(_clean(text[span.start : span.end]), valid, bool(valid)))
+        claims.append(Claim(_clean(text[span.start : span.end]), valid, supported=False))
     real = [
         i
         for i, claim in enumerate(claims)
@@ -128,18 +134,26 @@ def check_answer(text: str, hits: Sequence[Hit], embed: Embed, min_similarity: f
                 why += f"but the context held passages [1] to [{len(hits)}]"
             checked[i] = Claim(claim.text, (), False, why)
         else:
-            problem = support.problem(claim, min_similarity)
-            checked[i] = Claim(claim.text, claim.citations, problem is None, problem)
+            checked[i] = support.judge(claim, min_similarity)
     kept = [checked[i] for i in real]
     # Nothing but the phrase (perhaps with an explanation), or no sentence at all.
     if not kept or (_is_cannot_answer(text) and not any(c.supported for c in kept)):
         return Checked(CANNOT_ANSWER, [], [], tuple(dropped), True)
+    unrelated = [
+        n
+        for i, claim in checked.items()
+        if claim.supported
+        for n in claims[i].citations
+        if n not in claim.citations
+    ]
+    supported = [claim for claim in kept if claim.supported]
     return Checked(
-        _rewrite(text, spans, checked),
-        kept,
-        support.citations([c for c in kept if c.supported]),
-        tuple(dropped),
-        False,
+        text=_rewrite(text, spans, checked),
+        claims=kept,
+        citations=support.citations(supported),
+        dropped=tuple(dropped),
+        abstained=False,
+        unrelated=tuple(dict.fromkeys(unrelated)),
     )
 
 
@@ -198,11 +212,17 @@ def _rewrite(text: str, spans: Sequence[_Span], checked: dict[int, Claim]) -> st
             edits.append((at, at, f" {UNSUPPORTED_MARK}"))
             continue
         seen: set[int] = set()
+        held = ""  # the space before a removed marker goes to the next kept one: "a [9][1]"
         for marker in span.markers:
             keep = [n for n in marker.numbers if n in claim.citations and n not in seen]
             seen.update(keep)
             gap = text[marker.start : marker.end].split("[", 1)[0]
-            edits.append((marker.start, marker.end, gap + _markers(keep) if keep else ""))
+            if keep:
+                edits.append((marker.start, marker.end, (gap or held) + _markers(keep)))
+                held = ""
+            else:
+                edits.append((marker.start, marker.end, ""))
+                held = held or gap
     for start, end, replacement in sorted(edits, key=lambda e: (e[0], e[1]), reverse=True):
         text = text[:start] + replacement + text[end:]
     return text.strip()
@@ -257,15 +277,22 @@ class _Support:
         self.sentence_vectors = {n: [next(rows) for _ in self.sentences[n]] for n in cited}
         self.best: dict[tuple[str, int], Sentence] = {}
 
-    def problem(self, claim: Claim, min_similarity: float) -> str | None:
-        """Why the passages `claim` cites do not support it; None when they do."""
+    def judge(self, claim: Claim, min_similarity: float) -> Claim:
+        """`claim` checked: supported and citing only the passages that back it, or why not.
+
+        The cited passages together must hold its numbers, names and dates. A passage backs
+        it when one of its sentences means nearly the same (embedding similarity) and it holds
+        some of those terms, or when it is the only one holding some of them.
+        """
+        written_terms = _checkable(claim.text)
+        checkable = {term for _, term in written_terms}
         known = set().union(*(self.terms[n] for n in claim.citations))
-        missing = [written for written, term in _checkable(claim.text) if term not in known]
+        missing = [written for written, term in written_terms if term not in known]
         cited = _markers(claim.citations)
         if missing:
-            return f"{', '.join(missing)} not in {cited}"
-        similarity = -1.0
+            return Claim(claim.text, claim.citations, False, f"{', '.join(missing)} not in {cited}")
         claim_terms = set(terms(claim.text))
+        similarity: dict[int, float] = {}
         for n in claim.citations:
             scored = [
                 (float(vector @ self.claim_vectors[claim.text]), sentence)
@@ -273,17 +300,29 @@ class _Support:
                     self.sentences[n], self.sentence_vectors[n], strict=True
                 )
             ]
-            if not scored:
-                continue
+            similarity[n] = max(score for score, _ in scored)
             # The quote is the sentence that shares most words with the claim, then means most.
-            _, best = max(
+            _, self.best[(claim.text, n)] = max(
                 scored, key=lambda pair: (len(claim_terms & set(terms(pair[1].text))), pair[0])
             )
-            self.best[(claim.text, n)] = best
-            similarity = max(similarity, max(score for score, _ in scored))
-        if similarity < min_similarity:
-            return f"no sentence of {cited} says this (similarity {similarity:.2f})"
-        return None
+
+        def only_holder(n: int) -> bool:
+            others = set().union(*(self.terms[m] for m in claim.citations if m != n))
+            return bool(checkable & self.terms[n] - others)
+
+        backing = tuple(
+            n
+            for n in claim.citations
+            if only_holder(n)
+            or (similarity[n] >= min_similarity and (not checkable or checkable & self.terms[n]))
+        )
+        if max(similarity.values()) < min_similarity or not backing:
+            best = max(similarity.values())
+            return Claim(
+                claim.text, claim.citations, False,
+                f"no sentence of {cited} says this (similarity {best:.2f})",
+            )  # fmt: skip
+        return Claim(claim.text, backing, True)
 
     def citations(self, claims: Sequence[Claim]) -> list[Citation]:
         """One citation per passage the supported claims cite: the stretch of the passage from
@@ -296,9 +335,8 @@ class _Support:
         for n in sorted(chosen):
             first = min(chosen[n], key=lambda s: s.start)
             last = max(chosen[n], key=lambda s: s.end)
-            chunk = first.chunk
-            span = Sentence(n - 1, chunk, first.start, last.end,
-                            chunk.text[first.start - chunk.start : last.end - chunk.start])  # fmt: skip
+            text = first.chunk.text[first.start - first.chunk.start : last.end - first.chunk.start]
+            span = Sentence(n - 1, first.chunk, first.start, last.end, text)
             citations.append(_citation(n, span, self.hits[n - 1]))
         return citations
 

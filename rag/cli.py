@@ -6,12 +6,15 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from rag.config import Settings
 from rag.types import Answer, UserError
+
+if TYPE_CHECKING:  # the pipeline imports the models' libraries: only commands that answer load it
+    from rag.pipeline import Pipeline
 
 
 def _settings(corpus: Path | None, index: Path | None) -> Settings:
@@ -91,11 +94,11 @@ def ask(question: str, as_json: bool, corpus: Path | None, index: Path | None) -
     """Answer QUESTION from the indexed articles, with citations."""
     from rag.pipeline import Pipeline
 
-    answer = Pipeline(_settings(corpus, index)).ask(question)
+    pipeline = Pipeline(_settings(corpus, index))
     if as_json:
-        click.echo(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+        click.echo(json.dumps(pipeline.ask(question).to_dict(), ensure_ascii=False, indent=2))
     else:
-        _print_answer(answer)
+        _stream_answer(pipeline, question, [])
 
 
 @main.command()
@@ -115,13 +118,14 @@ def chat(corpus: Path | None, index: Path | None) -> None:
         if not question.strip():
             break
         try:
-            answer = pipeline.ask(question, history)
+            # Shown before the answer streams; the pipeline reuses the rewritten question.
+            searched_for = pipeline.standalone(question, history)
+            if searched_for != question.strip():
+                click.secho(f"(searched for: {searched_for})", dim=True)
+            _stream_answer(pipeline, question, history)
         except UserError as error:
             click.secho(f"Error: {error}", fg="red", err=True)
             continue
-        if answer.searched_for != answer.question:
-            click.secho(f"(searched for: {answer.searched_for})", dim=True)
-        _print_answer(answer)
         history.append(question)
 
 
@@ -147,9 +151,25 @@ def status(as_json: bool, corpus: Path | None, index: Path | None) -> None:
         click.echo(f"skipped:      {name}: {reason}")
 
 
-def _print_answer(answer: Answer) -> None:
-    click.secho(f"[{answer.mode}] ", fg="cyan", nl=False)
-    click.echo(answer.answer)
+def _stream_answer(pipeline: Pipeline, question: str, history: list[str]) -> None:
+    """Print the answer as it is produced, then the checked text if the checks changed it,
+    its sources and notes."""
+    from rag.pipeline import OLLAMA
+
+    mode = pipeline.mode()
+    label = f"{mode} {pipeline.settings.ollama_model}" if mode == OLLAMA else mode
+    click.secho(f"[{label}] ", fg="cyan", nl=False)
+    streamed = []
+    for item in pipeline.stream(question, history):
+        if isinstance(item, Answer):
+            answer = item
+        else:
+            streamed.append(item)
+            click.echo(item, nl=False)
+    click.echo()
+    if "".join(streamed).strip() != answer.answer:
+        click.secho("checked: ", fg="cyan", nl=False)
+        click.echo(answer.answer)
     for citation in answer.citations:
         also = f" (also in {', '.join(citation.also_in)})" if citation.also_in else ""
         click.echo(

@@ -130,7 +130,7 @@ def resolve_relative(text: str, published: date) -> list[RelativeDate]:
 
 
 def annotate_relative(text: str, published: date | None) -> str:
-    """`text` with each relative expression followed by its absolute date: "Sunday (= April 4, 2021)"."""
+    """`text` with each relative expression followed by its date: "Sunday (= April 4, 2021)"."""
     if published is None:
         return text
     parts, last = [], 0

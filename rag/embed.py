@@ -355,9 +355,9 @@ class OllamaEmbedder:
                     model=self.model, input=list(texts[start : start + self.batch_size])
                 )
             except REQUEST_ERRORS as error:
+                problem = explain(error, self.host, self.model, self.timeout)
                 raise EmbedError(
-                    f"{explain(error, self.host, self.model, self.timeout)} Or set RAG_EMBED=minilm "
-                    "to embed offline (a separate index)."
+                    f"{problem} Or set RAG_EMBED=minilm to embed offline (a separate index)."
                 ) from None
             rows.extend(response.embeddings)
         if not rows:

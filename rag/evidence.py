@@ -7,6 +7,7 @@ longer matches what was indexed, the reader is told instead of being shown a wro
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
@@ -18,6 +19,10 @@ from rag.types import Chunk, Citation, Claim, Hit, Skipped
 
 # How a segment of text is marked; a higher level wins where marks overlap.
 PLAIN, PASSAGE, QUOTE, UNSUPPORTED = 0, 1, 2, 3
+# What may follow a sentence's words in an answer: citation markers ("[1]", "[unsupported]")
+# and closing punctuation, which a claim's own text may hold in another order.
+_TAIL = re.compile(r"(?:\s*\[[^\]\n]*\]|[.!?…\"”’')])*")
+_TRAILING = re.compile(r"(?:\s*\[[^\]\n]*\]|[\s.!?…\"”’')])+$")
 
 
 @dataclass(frozen=True)
@@ -95,13 +100,15 @@ def gather(
 
 
 def unsupported_marks(text: str, claims: Sequence[Claim]) -> list[tuple[int, int, int]]:
-    """Marks for `mark` on the answer sentences that failed the support check."""
+    """Marks for `mark` on the answer sentences that failed the support check, each with the
+    markers and closing punctuation that follow its words."""
     marks, cursor = [], 0
     for claim in claims:
+        words = _TRAILING.sub("", claim.text)
         # Claims come in answer order; searching on from the last one keeps repeats apart.
-        at = text.find(claim.text, cursor)
+        at = text.find(words, cursor) if words else -1
         if at >= 0:
-            cursor = at + len(claim.text)
+            cursor = _TAIL.match(text, at + len(words)).end()
             if not claim.supported:
                 marks.append((at, cursor, UNSUPPORTED))
     return marks

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 import ollama
+import pydantic
 
 from rag.config import Settings
 from rag.types import UserError
@@ -35,8 +36,14 @@ CHARS_PER_TOKEN = 3
 CONTEXT_STEP = 1024
 MIN_CONTEXT = 2048
 # Errors a request to Ollama can end in: refused or failed connections, timeouts, HTTP
-# errors, a stream cut mid-line.
-REQUEST_ERRORS = (ollama.ResponseError, ConnectionError, httpx.HTTPError, json.JSONDecodeError)
+# errors, a stream cut mid-line, a reply that is not Ollama's (another server at that address).
+REQUEST_ERRORS = (
+    ollama.ResponseError,
+    ConnectionError,
+    httpx.HTTPError,
+    json.JSONDecodeError,
+    pydantic.ValidationError,
+)
 
 
 class OllamaError(UserError):
@@ -175,9 +182,15 @@ def explain(error: Exception, host: str, model: str, timeout: float) -> str:
             f"Ollama is not reachable at {host}. Start it with `ollama serve` (and "
             f"`ollama pull {model}` once), or set OLLAMA_HOST to the address of a running Ollama."
         )
+    detail = f"{type(error).__name__}: {str(error).splitlines()[0]}"
+    if isinstance(error, pydantic.ValidationError):
+        return (
+            f"The server at {host} does not answer like Ollama ({detail}); "
+            "check that OLLAMA_HOST points at Ollama."
+        )
     return (
-        f"Ollama at {host} broke off the reply ({type(error).__name__}: {error}). "
-        "Check that it is an Ollama server and still running."
+        f"Ollama at {host} broke off the reply ({detail}). "
+        "Check that it is still running (`ollama ps`)."
     )
 
 

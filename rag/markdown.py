@@ -57,12 +57,16 @@ def highlight(segments: Iterable[Segment]) -> str:
 
 def with_markers(text: str) -> str:
     """Answer text as Markdown with its `[n]` citation markers shown as badges."""
-    pieces = _MARKER.split(text)
+    markdown = ""
     # split() alternates text and captured marker numbers: text, n, text, n, ..., text.
-    return "".join(
-        escape(piece) if i % 2 == 0 else f" :blue-badge[\\[{piece}\\]]"
-        for i, piece in enumerate(pieces)
-    )
+    for i, piece in enumerate(_MARKER.split(text)):
+        if i % 2 == 0:
+            markdown += escape(piece)
+        else:
+            # A badge directive needs a space before it ("2,500[1]" has none).
+            space = " " if markdown and not markdown[-1].isspace() else ""
+            markdown += f"{space}:blue-badge[\\[{piece}\\]]"
+    return markdown
 
 
 def answer_markdown(segments: Iterable[Segment]) -> str:

@@ -118,19 +118,28 @@ class Pipeline:
         """What to search for: with Ollama, a follow-up rewritten by the model into a question
         that stands alone; offline, the question joined to the earlier ones it refers to."""
         question = _check_question(question)
+        offline = " ".join([*_referred_to(question, history), question])
         if not history or self.mode() != OLLAMA:
-            return " ".join([*_referred_to(question, history), question])
+            return offline
         key = (question, tuple(history))
         if key not in self._standalone:
             prompt = render("condense", history="\n".join(history), question=question)
-            rewritten = self.generator.complete(prompt).strip().splitlines()
-            # Small models sometimes repeat the label or quote the question.
-            line = (
-                rewritten[0].removeprefix("Standalone question:").strip(" \"'") if rewritten else ""
+            try:
+                reply = self.generator.complete(prompt)
+            except OllamaError:
+                if self.settings.llm == OLLAMA:
+                    raise
+                return offline  # the answer will most likely fall back too, saying why
+            # Small models sometimes repeat the label, quote the question or explain after it.
+            lines = (
+                line.removeprefix("Standalone question:").strip(" \"'")
+                for line in reply.splitlines()
             )
+            rewritten = next((line for line in lines if line), "")
             if len(self._standalone) >= _STANDALONE_CACHE:
                 self._standalone.clear()
-            self._standalone[key] = line if 0 < len(line) <= MAX_QUESTION_CHARS else question
+            fits = 0 < len(rewritten) <= MAX_QUESTION_CHARS
+            self._standalone[key] = rewritten if fits else offline
         return self._standalone[key]
 
     def stream(self, question: str, history: Sequence[str] = ()) -> Iterator[str | Answer]:
@@ -168,7 +177,7 @@ class Pipeline:
         if health.ready:
             return None
         if self.settings.llm == OLLAMA:
-            raise OllamaError(health.problem)
+            raise OllamaError(f"{health.problem} (RAG_LLM=auto quotes the articles meanwhile.)")
         return f"{health.problem} Until then answers quote the articles word for word."
 
     def _generate(

@@ -2,9 +2,10 @@
 
 The name comes from the browser and is not trusted: only its last path component is kept,
 characters outside letters, digits, `.`, `-` and `_` become `_`, and leading dots are dropped
-(ingest ignores hidden files). The file is written beside its final name under a hidden
-temporary name and then linked into place, which fails instead of replacing an existing
-file, so two sessions uploading the same name at once both keep their file.
+(ingest ignores hidden files). The contents are checked by the same reader ingest uses. The
+file is written beside its final name under a hidden temporary name and then linked into
+place, which fails instead of replacing an existing file, so two sessions uploading the same
+name at once both keep their file.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import unicodedata
 import uuid
 from pathlib import Path
 
-from rag.read import SUPPORTED_SUFFIXES, decode
+from rag.read import PDF_SUFFIXES, SUPPORTED_SUFFIXES, decode, pdf_to_text
 from rag.types import UserError
 
 # Long enough for real article names, short enough for every file system (255 bytes).
@@ -47,21 +48,24 @@ def safe_name(filename: str) -> str:
 def save_upload(corpus_dir: Path, filename: str, data: bytes, max_bytes: int) -> Path:
     """Write an uploaded file into `corpus_dir` under a safe, unused name; return its path."""
     name = safe_name(filename)
-    if not data:
-        raise UploadError(f"{filename!r} is empty: upload a file with article text.")
     if len(data) > max_bytes:
         raise UploadError(
             f"{filename!r} is {len(data) / 1e6:.1f} MB, above the {max_bytes / 1e6:g} MB limit: "
             "split it or raise RAG_MAX_FILE_MB."
         )
-    if decode(data) is None:
-        raise UploadError(f"{filename!r} is not text: upload a .txt, .md or .html article.")
     root = corpus_dir.resolve()
     if not root.is_dir():
         raise UploadError(f"Corpus folder {corpus_dir} does not exist: create it first.")
-    staging = root / f".upload-{uuid.uuid4().hex}"
+    # Hidden, so a concurrent ingest skips it, and with the real suffix, so the reader that
+    # ingest uses can judge the contents before the file joins the corpus.
+    staging = root / f".upload-{uuid.uuid4().hex}{Path(name).suffix}"
     staging.write_bytes(data)
     try:
+        source = read_source(staging, name, max_bytes)
+        if isinstance(source, Skipped):
+            raise UploadError(
+                f"{filename!r} cannot be indexed ({source.reason}): upload an article with text."
+            )
         return _link_unused(staging, root, name)
     finally:
         staging.unlink()

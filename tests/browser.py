@@ -37,18 +37,18 @@ def free_port() -> int:
 
 
 @contextmanager
-def streamlit_server(env: dict[str, str], log: Path) -> Iterator[str]:
-    """Run `streamlit run app.py` on a free loopback port; yield its URL."""
+def streamlit_server(env: dict[str, str], log: Path, cwd: Path = REPO) -> Iterator[str]:
+    """Run `streamlit run app.py` in `cwd` on a free loopback port; yield its URL."""
     port = free_port()
     command = [
-        str(Path(sys.executable).parent / "streamlit"), "run", "app.py",
+        str(Path(sys.executable).parent / "streamlit"), "run", str(REPO / "app.py"),
         "--server.address", "127.0.0.1", "--server.port", str(port),
         "--server.headless", "true", "--browser.gatherUsageStats", "false",
     ]  # fmt: skip
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "w") as output:
         server = subprocess.Popen(
-            command, cwd=REPO, env={**os.environ, **env}, stdout=output, stderr=subprocess.STDOUT
+            command, cwd=cwd, env={**os.environ, **env}, stdout=output, stderr=subprocess.STDOUT
         )
         try:
             _wait_for_port(port, server)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,15 @@ REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO / "corpus"
 TROOPS_FILE = "002_982d4678ac49a3e8.txt"
 WIRE_COPIES = {"000_3457b9917c9ed967.txt", "001_7dc582d85285662e.txt", "003_aada9badebe01919.txt"}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def offline_by_default() -> Iterator[None]:
+    """Tests answer extractively unless they ask for Ollama (pointed at the stand-in in
+    tests/ollama_stub.py): a real Ollama running on this machine must not change results."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("RAG_LLM", "extractive")
+        yield
 
 
 @pytest.fixture(scope="session")

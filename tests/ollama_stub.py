@@ -46,6 +46,7 @@ class Reply:
     no_done: bool = False  # streamed: end the body cleanly but never send the "done" line
     done_reason: str = "stop"
     delay: float = 0.0  # seconds between streamed tokens
+    hang: bool = False  # accept the request, never answer it
 
 
 @dataclass(frozen=True)
@@ -157,14 +158,26 @@ def _handler(stub: OllamaStub) -> type[BaseHTTPRequestHandler]:
                 self._json(404, {"error": f"stub: no route {self.path}"})
 
         def _embed(self, body: dict[str, Any]) -> None:
-            if body.get("model") not in stub.models and f"{body.get('model')}:latest" not in stub.models:
-                self._json(404, {"error": f"model \"{body.get('model')}\" not found, try pulling it first"})
+            if (
+                body.get("model") not in stub.models
+                and f"{body.get('model')}:latest" not in stub.models
+            ):
+                self._json(
+                    404, {"error": f'model "{body.get("model")}" not found, try pulling it first'}
+                )
                 return
             texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
             self._json(200, {"model": body["model"], "embeddings": [embedding(t) for t in texts]})
 
         def _chat(self, body: dict[str, Any]) -> None:
-            reply = stub.replies.popleft() if stub.replies else Reply(status=500, error="stub: no scripted reply left")
+            reply = (
+                stub.replies.popleft()
+                if stub.replies
+                else Reply(status=500, error="stub: no scripted reply left")
+            )
+            if reply.hang:
+                stub._stop.wait()
+                return
             if reply.status != 200:
                 self._json(reply.status, {"error": reply.error})
                 return

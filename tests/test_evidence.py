@@ -164,12 +164,14 @@ def test_gather_refuses_a_file_name_leading_out_of_the_corpus(
     [
         ("A. B.", [Claim("A.", (1,), True), Claim("B.", (2,), True)], []),
         (
-            "A. [1] B. [unsupported]",
+            "A [1]. B [unsupported].",
             [Claim("A.", (1,), True), Claim("B.", (), False)],
-            [(7, 9, UNSUPPORTED)],
+            [(7, 23, UNSUPPORTED)],
         ),
+        ("Said “no.” [2] Next.", [Claim("Said “no.”", (), False)], [(0, 14, UNSUPPORTED)]),
         ("Same. Same.", [Claim("Same.", (1,), True), Claim("Same.", (), False)], [(6, 11, 3)]),
         ("Reworded.", [Claim("Not in the text.", (), False)], []),
+        ("X.", [Claim("...", (), False)], []),
         ("X.", [], []),
     ],
 )

@@ -74,8 +74,10 @@ def test_highlight(segments: list[Segment], markdown: str) -> None:
     ("answer", "markdown"),
     [
         ("No markers.", r"No markers\."),
-        ("Troops left in 2020. [1]", r"Troops left in 2020\.  :blue-badge[\[1\]]"),
-        ("A [1] and B [12].", r"A  :blue-badge[\[1\]] and B  :blue-badge[\[12\]]\."),
+        ("Troops left in 2020. [1]", r"Troops left in 2020\. :blue-badge[\[1\]]"),
+        ("A [1] and B [12].", r"A :blue-badge[\[1\]] and B :blue-badge[\[12\]]\."),
+        ("2,500[1][2]", r"2\,500 :blue-badge[\[1\]] :blue-badge[\[2\]]"),
+        ("[3] first", r":blue-badge[\[3\]] first"),
         ("Claimed. [unsupported]", r"Claimed\. \[unsupported\]"),
         ("Not a marker: [a] [1a]", r"Not a marker\: \[a\] \[1a\]"),
     ],
@@ -87,7 +89,7 @@ def test_citation_markers_become_badges(answer: str, markdown: str) -> None:
 def test_unsupported_claims_are_marked_red_keeping_their_markers() -> None:
     segments = [Segment("Fine. [1] ", PLAIN), Segment("Made up. [unsupported]", UNSUPPORTED)]
     assert answer_markdown(segments) == (
-        r"Fine\.  :blue-badge[\[1\]] :red-background[Made up\. \[unsupported\]]"
+        r"Fine\. :blue-badge[\[1\]] :red-background[Made up\. \[unsupported\]]"
     )
 
 

@@ -43,7 +43,7 @@ def test_names_are_made_safe(uploaded: str, saved: str) -> None:
     ("uploaded", "message"),
     [
         ("../../etc/passwd", "not an article file"),
-        ("report.pdf", "not an article file"),
+        ("report.docx", "not an article file"),
         ("archive.tar.gz", "not an article file"),
         ("script.txt.exe", "not an article file"),
         ("README", "not an article file"),
@@ -95,8 +95,8 @@ def test_a_link_in_the_way_is_not_followed(tmp_path: Path) -> None:
     [
         (b"", LIMIT, "is empty"),
         (b"x" * (LIMIT + 1), LIMIT, "above the 0.001 MB limit: split it or raise RAG_MAX_FILE_MB"),
-        (b"\x00\x01\x02binary\x00" * 10, LIMIT, "is not text"),
-        (bytes(range(1, 32)) * 10, LIMIT, "is not text"),
+        (b"\x00\x01\x02binary\x00" * 10, LIMIT, "cannot be read as an article"),
+        (bytes(range(1, 32)) * 10, LIMIT, "cannot be read as an article"),
     ],
 )
 def test_bad_contents_are_refused_and_nothing_is_written(
@@ -117,6 +117,14 @@ def test_a_missing_corpus_folder_is_reported(tmp_path: Path) -> None:
 
 
 def test_a_wrong_type_is_refused_before_anything_is_written(tmp_path: Path) -> None:
-    with pytest.raises(UploadError, match="upload one of .htm, .html, .markdown, .md, .txt"):
+    with pytest.raises(UploadError, match="upload one of .htm, .html, .markdown, .md, .pdf, .txt"):
         save_upload(tmp_path, "evil.sh", b"#!/bin/sh\n", LIMIT)
     assert os.listdir(tmp_path) == []
+
+
+def test_a_pdf_with_text_is_accepted_and_a_fake_one_refused(tmp_path: Path) -> None:
+    from tests.test_pdf import FLOOD_PDF
+
+    assert save_upload(tmp_path, "flood.pdf", FLOOD_PDF, 10**6).name == "flood.pdf"
+    with pytest.raises(UploadError, match="cannot be read as an article"):
+        save_upload(tmp_path, "fake.pdf", b"%PDF-1.4 nothing else", 10**6)

@@ -1,0 +1,1 @@
+"""newsdesk against LlamaIndex's default pipeline: `python -m benchmarks.run`."""

@@ -1,0 +1,309 @@
+"""The Streamlit app, run in-process by `streamlit.testing.v1.AppTest`, on the real index.
+
+Each test drives the app as a reader would: ask, follow up, open the sources, upload a file,
+re-index, switch modes. The one stand-in is the Ollama server (tests/ollama_stub.py).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from rag.config import Settings
+from rag.evidence import QUOTE, Segment
+from rag.index import Index
+from rag.markdown import escape, highlight
+from rag.pipeline import Pipeline
+from rag.prompts import CANNOT_ANSWER
+from rag.uploads import save_upload
+from tests.browser import free_port
+from tests.conftest import REPO, TROOPS_FILE
+from tests.ollama_stub import OllamaStub, Reply
+
+APP = str(REPO / "app.py")
+# The first run loads the embedding model and opens the index.
+TIMEOUT = 60
+TROOPS = "When did US troop levels in Iraq drop to 2,500?"
+TROOPS_QUOTE = (
+    "In late 2020, U.S. troop levels in Iraq was reduced to 2,500 after withdrawals based on "
+    "orders from the Trump administration."
+)
+PORT_QUESTION = "When did the port of Umm Qasr reopen to container ships?"
+# A new article whose quoted sentence also carries Markdown, HTML and Streamlit directives.
+PORT_ARTICLE = (
+    "Umm Qasr port reopens after dredging\nMarch 4, 2022\n\n"
+    "BASRA, Iraq — The southern port of Umm Qasr reopened to container ships on March 3, 2022, "
+    "after six months of dredging, harbour master <b>Salim Haddad</b> said :red[today] "
+    "![pixel](http://127.0.0.1:9/p.png).\n\n"
+    "Haddad said the deeper channel lets ships of up to 60,000 tonnes dock at the port.\n"
+).encode()
+
+
+def use(monkeypatch: pytest.MonkeyPatch, settings: Settings, llm: str = "extractive") -> None:
+    """Point the app at an index the way a user would: through RAG_* variables."""
+    monkeypatch.setenv("RAG_CORPUS_DIR", str(settings.corpus_dir))
+    monkeypatch.setenv("RAG_INDEX_DIR", str(settings.index_path))
+    monkeypatch.setenv("RAG_CACHE_DIR", str(settings.cache_dir))
+    monkeypatch.setenv("RAG_LLM", llm)
+
+
+@pytest.fixture
+def shared(indexed: Pipeline, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """The app on the session's index of the five articles (not changed by these tests)."""
+    use(monkeypatch, indexed.settings)
+    return indexed.settings
+
+
+@pytest.fixture
+def private(tmp_path: Path, make_settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """The app on its own indexed copy of one article, free to change."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / TROOPS_FILE).write_bytes((REPO / "corpus" / TROOPS_FILE).read_bytes())
+    settings = make_settings(corpus)
+    Pipeline(settings).ingest()
+    use(monkeypatch, settings)
+    return settings
+
+
+def start() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def ask(at: AppTest, question: str) -> AppTest:
+    at.chat_input[0].set_value(question).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def shown(at: AppTest) -> str:
+    """Every piece of Markdown on the page (text, captions, alerts), one per line."""
+    parts = [*at.markdown, *at.caption, *at.info, *at.warning, *at.error, *at.success]
+    return "\n".join(element.value for element in parts)
+
+
+def sidebar_metric(at: AppTest, label: str) -> str:
+    return next(m.value for m in at.sidebar.metric if m.label == label)
+
+
+def test_a_question_gets_a_cited_answer_with_a_checkable_source(shared: Settings) -> None:
+    at = ask(start(), TROOPS)
+    user, assistant = at.chat_message
+    assert (user.name, assistant.name) == ("user", "assistant")
+    answer = assistant.markdown[1].value  # after the mode badge
+    assert escape("In late 2020, U.S. troop levels") in answer
+    assert answer.endswith(r":blue-badge[\[1\]]"), "the inline citation marker"
+    text = shown(at)
+    assert "offline extractive" in text
+    # The card: number and title, then file, date and offsets, then the passage.
+    title = escape("Rockets hit near Iraq base housing US trainers, no one hurt")
+    assert rf":blue-badge[\[1\]] **{title}**" in text
+    assert escape(f"{TROOPS_FILE} · undated · characters 15170–15295") in text
+    marked_quote = highlight([Segment(TROOPS_QUOTE, QUOTE)])
+    passage = next(m.value for m in assistant.markdown if marked_quote in m.value)
+    assert passage.startswith(escape("The talks, which began in June")), "the quote's passage"
+    whole = next(e for e in assistant.expander if e.label == "Whole article")
+    article = whole.markdown[0].value
+    assert marked_quote in article
+    assert ":blue-background[" in article, "the passage is marked in the article"
+    assert article.startswith(escape("The Associated Press")), "the article, not the whole file"
+
+
+def test_a_follow_up_is_searched_with_the_earlier_question(shared: Settings) -> None:
+    at = ask(start(), "Who is Kataib Hezbollah's spokesman?")
+    at = ask(at, "Which TV channel did he speak to?")
+    assert [m.name for m in at.chat_message] == ["user", "assistant"] * 2
+    follow_up = at.chat_message[3]
+    assert "Al\\-Mayadeen TV" in follow_up.markdown[1].value
+    searched = [c.value for c in follow_up.caption if c.value.startswith("Searched for")]
+    assert searched == [
+        "Searched for: "
+        + escape("Who is Kataib Hezbollah's spokesman? Which TV channel did he speak to?")
+    ]
+    assert not [c for c in at.chat_message[1].caption if c.value.startswith("Searched for")]
+
+
+def test_new_chat_forgets_the_conversation(shared: Settings) -> None:
+    at = ask(start(), TROOPS)
+    at.button(key="new_chat").click().run()
+    assert not at.chat_message
+    at = ask(at, "Which TV channel did he speak to?")
+    assert not [c for c in at.caption if c.value.startswith("Searched for")], "no history left"
+
+
+def test_an_abstention_says_so_and_shows_the_closest_passages(shared: Settings) -> None:
+    at = ask(start(), "Who won the 2018 FIFA World Cup?")
+    assert [i.value for i in at.info] == [escape(CANNOT_ANSWER)]
+    closest = next(e for e in at.expander if e.label == "Closest passages")
+    headings = [m.value for m in closest.markdown if m.value.startswith("**")]
+    assert len(headings) == 3
+    assert ":blue-badge[" not in shown(at), "no citation cards"
+
+
+def test_passages_per_answer_comes_from_the_sidebar(shared: Settings) -> None:
+    at = start()
+    assert at.sidebar.slider[0].value == shared.top_k
+    at.sidebar.slider[0].set_value(1).run()
+    at = ask(at, "Who won the 2018 FIFA World Cup?")
+    closest = next(e for e in at.expander if e.label == "Closest passages")
+    assert len([m for m in closest.markdown if m.value.startswith("**")]) == 1
+
+
+def test_the_corpus_panel_counts_the_index(shared: Settings) -> None:
+    at = start()
+    assert [sidebar_metric(at, name) for name in ("Files", "Articles", "Passages")] == [
+        "5",
+        "11",
+        "55",
+    ]
+    assert any(c.value.startswith("Last indexed 20") for c in at.sidebar.caption)
+    listed = at.sidebar.dataframe[0].value
+    assert sorted(listed["file"]) == sorted(p.name for p in shared.corpus_dir.glob("*.txt"))
+    assert list(listed["articles"]) == [
+        len(e.articles) for e in Index(shared).manifest().files.values()
+    ]
+
+
+def test_an_upload_is_saved_indexed_and_answerable(private: Settings) -> None:
+    at = ask(start(), PORT_QUESTION)
+    assert [i.value for i in at.info] == [escape(CANNOT_ANSWER)], "not answerable before"
+    at.sidebar.file_uploader[0].set_value(("../../umm qasr.txt", PORT_ARTICLE, "text/plain"))
+    at.run()
+    at.button(key="add").click().run()
+    assert not at.exception, at.exception
+    notes = [s.value for s in at.sidebar.success]
+    assert notes[0] == escape("Added ../../umm qasr.txt (saved as umm_qasr.txt).")
+    assert notes[1].startswith(escape("Indexed: 1 added, 0 updated, 0 removed"))
+    assert (private.corpus_dir / "umm_qasr.txt").read_bytes() == PORT_ARTICLE
+    assert sidebar_metric(at, "Files") == "2"
+    assert not at.sidebar.file_uploader[0].value, "the uploader is emptied"
+
+    at = ask(at, PORT_QUESTION)
+    assert "March 3, 2022" in at.chat_message[3].markdown[1].value.replace("\\", "")
+    assert escape("umm_qasr.txt · 2022-03-04") in shown(at)
+    # Corpus text is shown as text: its Markdown, HTML and directives are escaped.
+    everything = shown(at)
+    assert "![pixel](" not in everything and "<b>" not in everything
+    assert r"\<b\>Salim Haddad\<\/b\>" in everything and r"\:red\[today\]" in everything
+
+
+def test_a_bad_upload_is_refused_with_a_message(private: Settings) -> None:
+    at = start()
+    at.sidebar.file_uploader[0].set_value(
+        [("empty.txt", b"", "text/plain"), ("bin.txt", b"\x00\x01" * 50, "text/plain")]
+    )
+    at.run()
+    at.button(key="add").click().run()
+    assert not at.exception
+    assert [e.value for e in at.sidebar.error] == [
+        escape("'empty.txt' is empty: upload a file with article text."),
+        escape("'bin.txt' cannot be read as an article: upload text, HTML or a PDF with text."),
+    ]
+    assert sorted(p.name for p in private.corpus_dir.iterdir() if p.is_file()) == [TROOPS_FILE]
+
+
+def test_reindex_picks_up_a_file_saved_into_the_corpus_for_every_session(
+    private: Settings,
+) -> None:
+    at, other = start(), ask(start(), TROOPS)  # a second browser session, already chatting
+    assert sidebar_metric(at, "Files") == "1"
+    save_upload(private.corpus_dir, "port.txt", PORT_ARTICLE, 10**6)
+    at.button(key="reindex").click().run()
+    assert not at.exception
+    assert at.sidebar.success[0].value.startswith(escape("Indexed: 1 added, 0 updated, 0 removed"))
+    assert sidebar_metric(at, "Files") == "2"
+    at = ask(at, PORT_QUESTION)
+    assert escape("port.txt · 2022-03-04") in shown(at)
+    other = ask(other, PORT_QUESTION)
+    assert escape("port.txt · 2022-03-04") in shown(other), "the other session sees it too"
+    assert sidebar_metric(other, "Files") == "2"
+
+
+def test_an_ingest_from_outside_the_app_is_seen_without_a_restart(private: Settings) -> None:
+    at = ask(start(), TROOPS)  # the app's pipeline is warm
+    save_upload(private.corpus_dir, "port.txt", PORT_ARTICLE, 10**6)
+    Pipeline(private).ingest()  # as `rag ingest` in a terminal would
+    at = ask(at, PORT_QUESTION)
+    assert escape("port.txt · 2022-03-04") in shown(at)
+
+
+def test_a_second_ingest_is_told_to_wait(shared: Settings) -> None:
+    at = start()
+    with Index(shared).lock():  # another session or `rag ingest` is indexing
+        at.button(key="reindex").click().run()
+    assert not at.exception
+    assert "Another ingest is updating" in at.sidebar.error[0].value
+    at = ask(at, TROOPS)
+    assert "2020" in at.chat_message[1].markdown[1].value, "questions still work"
+
+
+def test_ollama_unreachable_is_an_error_saying_how_to_fix_it(
+    shared: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    host = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    monkeypatch.setenv("RAG_LLM", "ollama")
+    monkeypatch.setenv("OLLAMA_HOST", host)
+    at = ask(start(), TROOPS)
+    assert not at.exception
+    [error] = at.error
+    assert f"Ollama is not reachable at {escape(host)}" in error.value
+    assert "`ollama serve`" in error.value
+
+
+def test_auto_mode_without_ollama_answers_offline_with_a_notice(
+    shared: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RAG_LLM", "auto")
+    monkeypatch.setenv("OLLAMA_HOST", f"http://127.0.0.1:{free_port()}")
+    at = ask(start(), TROOPS)
+    [notice] = at.warning
+    assert "Ollama is not reachable" in notice.value and "`ollama serve`" in notice.value
+    assert "offline extractive" in shown(at)
+    assert "2020" in at.chat_message[1].markdown[1].value
+
+
+def test_an_ollama_answer_shows_the_model_and_marks_unsupported_sentences(
+    shared: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reply = (
+        "In late 2020, US troop levels in Iraq were reduced to 2,500 [1]. "
+        "The troops then moved to a new base on Mars [1]."
+    )
+    with OllamaStub([Reply(reply)]) as stub:
+        monkeypatch.setenv("RAG_LLM", "auto")
+        monkeypatch.setenv("OLLAMA_HOST", stub.url)
+        at = ask(start(), TROOPS)
+        assert len(stub.chats()) == 1
+    assert not at.error
+    text = shown(at)
+    assert "Ollama · llama3.2:3b" in text
+    answer = at.chat_message[1].markdown[1].value
+    assert escape("In late 2020, US troop levels in Iraq were reduced to 2,500") in answer
+    assert answer.endswith(
+        ":red-background["
+        + escape("The troops then moved to a new base on Mars [unsupported].")
+        + "]"
+    )
+    assert any(c.value.startswith(":material/warning:") and "Mars" in c.value for c in at.caption)
+    assert escape(TROOPS_FILE) in text, "the supported sentence keeps its source card"
+
+
+def test_an_unexpected_failure_is_a_short_message_and_a_logged_traceback(
+    shared: Settings, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(*args: object) -> None:
+        raise RuntimeError("internal detail")
+
+    monkeypatch.setattr(Pipeline, "stream", broken)
+    with caplog.at_level(logging.ERROR, logger="newsdesk.app"):
+        at = ask(start(), TROOPS)
+    [error] = at.error
+    assert error.value.startswith("Something went wrong while answering. Try again")
+    assert "internal detail" not in shown(at) and "Traceback" not in shown(at)
+    [record] = [r for r in caplog.records if r.name == "newsdesk.app"]
+    assert record.exc_info and "internal detail" in str(record.exc_info[1])

@@ -1,0 +1,118 @@
+"""The evaluation page, run in-process by AppTest: it shows the latest `rag eval` report and
+runs the gold set. The app runs in a scratch folder holding `eval/`, as it would in a clone."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from rag.markdown import escape
+from rag.pipeline import Pipeline
+from tests.conftest import REPO, TROOPS_FILE
+
+APP = str(REPO / "app.py")
+PAGE = "pages/evaluation.py"
+TIMEOUT = 60
+METRICS = {
+    "items": 3, "answerable": 2, "unanswerable": 1, "hit_at_1": 1.0, "hit_at_5": 1.0,
+    "mrr": 1.0, "answer_accuracy": 0.5, "abstention_accuracy": 1.0, "false_abstentions": 0,
+    "citation_precision": 0.5,
+}  # fmt: skip
+ITEMS = [
+    {"id": "q1", "kind": "date", "question": "When did troops drop to 2,500?",
+     "answer": "In late 2020 [1]", "abstained": False, "correct": True, "hits": [],
+     "citations": [{"n": 1, "file": TROOPS_FILE, "quote": "In late 2020"}]},
+    {"id": "q2", "kind": "person", "question": "Who spoke?", "answer": "Nobody [1]",
+     "abstained": False, "correct": False, "hits": [],
+     "citations": [{"n": 1, "file": "000_3457b9917c9ed967.txt", "quote": "Nobody"}]},
+    {"id": "q3", "kind": "unanswerable", "question": "Who won the cup?",
+     "answer": "I cannot answer this from the articles.", "abstained": True, "correct": True,
+     "hits": [], "citations": []},
+]  # fmt: skip
+GOLD = [
+    {"id": "g1", "kind": "date", "question": "When did US troop levels in Iraq drop to 2,500?",
+     "answers": ["2020"], "source_files": [TROOPS_FILE]},
+    {"id": "g2", "kind": "unanswerable", "question": "Who won the 2018 FIFA World Cup?",
+     "unanswerable": True},
+]  # fmt: skip
+
+
+@pytest.fixture
+def workdir(indexed: Pipeline, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A scratch folder as the app's working directory, the shared index in RAG_* variables."""
+    settings = indexed.settings
+    monkeypatch.setenv("RAG_CORPUS_DIR", str(settings.corpus_dir))
+    monkeypatch.setenv("RAG_INDEX_DIR", str(settings.index_path))
+    monkeypatch.setenv("RAG_CACHE_DIR", str(settings.cache_dir))
+    monkeypatch.setenv("RAG_LLM", "extractive")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def write_report(root: Path) -> Path:
+    """A report folder as `rag eval` writes it, and the latest.json pointing at it."""
+    folder = root / "eval" / "results" / "20260101-000000-abc-extractive"
+    folder.mkdir(parents=True)
+    summary = {
+        "summary": METRICS,
+        "by_kind": {"date": METRICS, "person": METRICS, "unanswerable": METRICS},
+        "fingerprint": "abc", "mode": "extractive", "model": None, "corpus_hash": "c0ffee",
+        "date": "2026-01-01T00:00:00+00:00", "gold_file": "eval/gold.jsonl",
+    }  # fmt: skip
+    (folder / "summary.json").write_text(json.dumps(summary))
+    (folder / "items.jsonl").write_text("".join(json.dumps(item) + "\n" for item in ITEMS))
+    (root / "eval" / "results" / "latest.json").write_text(json.dumps({"path": str(folder)}))
+    return folder
+
+
+def open_page() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    at.switch_page(PAGE).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_without_results_the_page_says_how_to_make_them(workdir: Path) -> None:
+    at = open_page()
+    [info] = at.info
+    assert "No evaluation results" in info.value and "`rag eval eval/gold.jsonl`" in info.value
+    [warning] = at.warning
+    assert "There is no `eval/gold.jsonl` here" in warning.value
+    assert not at.button, "nothing to run without a gold file"
+
+
+def test_the_latest_report_is_shown_as_tables_and_a_chart(workdir: Path) -> None:
+    folder = write_report(workdir)
+    at = open_page()
+    assert any(escape(folder.name) in c.value and "mode extractive" in c.value for c in at.caption)
+    metrics, questions = at.dataframe
+    table = metrics.value
+    assert list(table.columns) == ["all", "date", "person", "unanswerable"]
+    assert table.loc["answer_accuracy", "all"] == 0.5
+    assert table.loc["citation_precision", "person"] == 0.5, "metrics beyond the contract too"
+    assert at.get("vega_lite_chart"), "the bar chart"
+    rows = questions.value
+    assert list(rows["passed"]) == [True, False, True]
+    assert list(rows["citations"]) == [f"[1] {TROOPS_FILE}", "[1] 000_3457b9917c9ed967.txt", ""]
+    assert rows["answer"][0] == "In late 2020 [1]"
+
+    at.toggle[0].set_value(True).run()
+    assert list(at.dataframe[1].value["id"]) == ["q2"]
+
+
+def test_the_gold_set_runs_from_the_page(workdir: Path) -> None:
+    write_report(workdir)
+    gold = workdir / "eval" / "gold.jsonl"
+    gold.write_text("".join(json.dumps(item) + "\n" for item in GOLD))
+    at = open_page()
+    at.button(key="run_eval").click().run()
+    assert not at.exception and not at.error
+    latest = json.loads((workdir / "eval" / "results" / "latest.json").read_text())["path"]
+    assert Path(latest).name != "20260101-000000-abc-extractive", "a new run folder"
+    metrics, questions = at.dataframe
+    assert metrics.value.loc["items", "all"] == 2
+    assert list(questions.value["id"]) == ["g1", "g2"]
+    assert list(questions.value["passed"]) == [True, True]

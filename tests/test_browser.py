@@ -1,0 +1,81 @@
+"""End to end in a real browser: `streamlit run app.py` on a free loopback port, driven by
+Debian's headless Chromium. Skipped only where Chromium is absent outside CI.
+
+One server serves both tests; it starts in offline extractive mode, and its OLLAMA_HOST is a
+stand-in Ollama (tests/ollama_stub.py) that a test switches to from the sidebar.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from rag.pipeline import Pipeline
+from tests.browser import ask, browser_page, chromium_missing, streamlit_server
+from tests.conftest import REPO, TROOPS_FILE
+from tests.ollama_stub import OllamaStub, Reply
+
+ARTIFACTS = REPO / "test-artifacts"
+# Starting the server, loading the model and answering, on a slow CI machine.
+ANSWER_TIMEOUT_MS = 90_000
+TROOPS = "When did US troop levels in Iraq drop to 2,500?"
+GENERATED = "In late 2020, US troop levels in Iraq were reduced to 2,500 after withdrawals [1]."
+# Slow enough for the page to show the answer half written.
+TOKEN_DELAY_S = 0.15
+
+
+@pytest.fixture(scope="module")
+def app_url(indexed: Pipeline) -> Iterator[str]:
+    reason = chromium_missing()
+    if reason and os.environ.get("CI") == "true":
+        pytest.fail(f"CI must run the browser tests: {reason}")
+    if reason:
+        pytest.skip(reason)
+    settings = indexed.settings
+    with OllamaStub([Reply(GENERATED, delay=TOKEN_DELAY_S)]) as ollama:
+        env = {
+            "RAG_CORPUS_DIR": str(settings.corpus_dir),
+            "RAG_INDEX_DIR": str(settings.index_path),
+            "RAG_CACHE_DIR": str(settings.cache_dir),
+            "RAG_LLM": "extractive",  # a developer's running Ollama must not change the answer
+            "OLLAMA_HOST": ollama.url,
+        }
+        with streamlit_server(env, ARTIFACTS / "browser-test-server.log") as url:
+            yield url
+
+
+@pytest.fixture
+def page(app_url: str) -> Iterator[Any]:
+    with browser_page() as page:
+        page.goto(app_url)
+        yield page
+
+
+def test_a_question_typed_in_the_browser_gets_a_cited_answer(page: Any) -> None:
+    ask(page, TROOPS)
+    answer = page.get_by_test_id("stChatMessage").nth(1)
+    answer.get_by_text(TROOPS_FILE).wait_for(timeout=ANSWER_TIMEOUT_MS)
+    page.screenshot(path=ARTIFACTS / "browser-chat.png")
+    text = answer.inner_text()
+    assert "In late 2020, U.S. troop levels in Iraq was reduced to 2,500" in text
+    assert "[1]" in text and "Rockets hit near Iraq base housing US trainers" in text
+    assert page.get_by_test_id("stException").count() == 0
+
+
+def test_an_ollama_answer_is_shown_while_it_is_written(page: Any) -> None:
+    page.get_by_test_id("stSelectbox").first.click()
+    page.get_by_role("option", name="Ollama", exact=True).click()
+    ask(page, TROOPS)
+    answer = page.get_by_test_id("stChatMessage").nth(1)
+    answer.get_by_text(re.compile("In late 2020, US troop")).wait_for(timeout=ANSWER_TIMEOUT_MS)
+    partial = answer.inner_text()
+    assert "after withdrawals" not in partial and TROOPS_FILE not in partial, "not streamed"
+    answer.get_by_text(TROOPS_FILE).wait_for(timeout=ANSWER_TIMEOUT_MS)
+    page.screenshot(path=ARTIFACTS / "browser-ollama.png")
+    text = answer.inner_text()
+    assert "Ollama · llama3.2:3b" in text
+    assert "were reduced to 2,500 after withdrawals" in text

@@ -1,0 +1,206 @@
+"""Checking the [n] markers of generated answers against two tiny hand-made articles, with the
+real embedding model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rag.citations import UNSUPPORTED_MARK, check_answer, numbered_context
+from rag.embed import MiniLMEmbedder
+from rag.prompts import CANNOT_ANSWER
+from rag.types import Chunk, Hit
+
+PORT_FILE = (
+    "Port strike ends in Basra\n\nMay 2, 2022\n\n"
+    "Dock workers in Basra ended a nine-day strike on Monday after the port authority agreed "
+    "to raise their wages by 15 percent. The union leader, Ali Hassan, said the deal would hold "
+    "until next year. Ships had waited offshore for a week."
+)
+FLOOD_FILE = (
+    "Floods hit Mosul\n\nMarch 3, 2021\n\n"
+    "Heavy rain flooded parts of Mosul on Sunday, forcing 300 families from their homes. "
+    "Officials said two bridges were closed."
+)
+FILES = {"port.txt": PORT_FILE, "flood.txt": FLOOD_FILE}
+SIMILARITY = 0.4  # the default of Settings.claim_min_similarity
+
+
+def chunk(file: str, title: str, day: str) -> Chunk:
+    text = FILES[file]
+    start = text.index("\n\n", text.index(day)) + 2
+    return Chunk(f"{file}#0", file, "sha", 0, title, day_iso(day), start, len(text), text[start:])
+
+
+def day_iso(day: str) -> str:
+    return {"May 2, 2022": "2022-05-02", "March 3, 2021": "2021-03-03"}[day]
+
+
+HITS = [
+    Hit(chunk("port.txt", "Port strike ends in Basra", "May 2, 2022"), 1.0),
+    Hit(chunk("flood.txt", "Floods hit Mosul", "March 3, 2021"), 0.5),
+]
+FIRST = (
+    "Dock workers in Basra ended a nine-day strike on Monday after the port authority agreed "
+    "to raise their wages by 15 percent."
+)
+LAST = "Ships had waited offshore for a week."
+
+
+@pytest.fixture(scope="module")
+def embed(model_cache: Path):  # noqa: ANN201 - a bound method
+    return MiniLMEmbedder(model_cache).embed
+
+
+# (reply, checked answer text, supported flag per sentence, cited numbers kept, dropped numbers)
+CASES = [
+    pytest.param(
+        "Dock workers in Basra ended a nine-day strike [1].",
+        "Dock workers in Basra ended a nine-day strike [1].",
+        [True], [1], (), id="valid",
+    ),
+    pytest.param(
+        "Dock workers in Basra ended a nine-day strike [1][9].",
+        "Dock workers in Basra ended a nine-day strike [1].",
+        [True], [1], (9,), id="out-of-range-dropped",
+    ),
+    pytest.param(
+        "Dock workers in Basra ended a nine-day strike, and 300 families fled their homes [1, 2].",
+        "Dock workers in Basra ended a nine-day strike, and 300 families fled their homes [1][2].",
+        [True], [1, 2], (), id="comma-list-each-passage-needed",
+    ),
+    pytest.param(
+        "Dock workers in Basra ended a nine-day strike [2, 1].",
+        "Dock workers in Basra ended a nine-day strike [1].",
+        [True], [1], (), id="comma-list-unrelated-passage-cut",
+    ),
+    pytest.param(
+        "The strike in Basra ended. [1] Ships waited offshore for a week. [1]",
+        "The strike in Basra ended. [1] Ships waited offshore for a week. [1]",
+        [True, True], [1], (), id="markers-after-the-full-stop",
+    ),
+    pytest.param(
+        "Dock workers in Basra ended a nine-day strike.",
+        f"Dock workers in Basra ended a nine-day strike {UNSUPPORTED_MARK}.",
+        [False], [], (), id="missing-citation",
+    ),
+    pytest.param(
+        "Dock workers in Basra ended a nine-day strike [7].",
+        f"Dock workers in Basra ended a nine-day strike {UNSUPPORTED_MARK}.",
+        [False], [], (7,), id="only-out-of-range",
+    ),
+    pytest.param(
+        "Dock workers in Basra ended a strike after 12 days [1].",
+        f"Dock workers in Basra ended a strike after 12 days {UNSUPPORTED_MARK}.",
+        [False], [], (), id="number-not-in-passage",
+    ),
+    pytest.param(
+        "The strike in Umm Qasr ended [1].",
+        f"The strike in Umm Qasr ended {UNSUPPORTED_MARK}.",
+        [False], [], (), id="name-not-in-passage",
+    ),
+    pytest.param(
+        "The government praised everyone for their patience [1].",
+        f"The government praised everyone for their patience {UNSUPPORTED_MARK}.",
+        [False], [], (), id="meaning-not-in-passage",
+    ),
+    pytest.param(
+        "The strike in Basra ended on May 2, 2022 [1]. The deal holds until 2023 [1].",
+        "The strike in Basra ended on May 2, 2022 [1]. The deal holds until 2023 [1].",
+        [True, True], [1], (), id="relative-dates-resolved-count-as-support",
+    ),
+    pytest.param(
+        "Dock workers in Basra ended a nine-day strike [1]. Heavy rain flooded Mosul [1][2].",
+        "Dock workers in Basra ended a nine-day strike [1]. Heavy rain flooded Mosul [2].",
+        [True, True], [1, 2], (), id="unrelated-passage-cut-from-a-sentence",
+    ),
+    pytest.param(
+        "Basra's dock strike ended [1]. Oil prices doubled [2].",
+        f"Basra's dock strike ended [1]. Oil prices doubled {UNSUPPORTED_MARK}.",
+        [True, False], [1], (), id="mixed",
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("reply", "text", "supported", "cited", "dropped"), CASES)
+def test_check_answer(embed, reply: str, text: str, supported, cited, dropped) -> None:  # noqa: ANN001
+    checked = check_answer(reply, HITS, embed, SIMILARITY)
+    assert checked.text == text
+    assert [claim.supported for claim in checked.claims] == supported
+    assert [c.n for c in checked.citations] == cited
+    assert checked.dropped == dropped
+    assert not checked.abstained
+    for claim in checked.claims:
+        assert (claim.problem is None) == claim.supported
+        assert "[" not in claim.text, "claims are stored without their markers"
+
+
+def test_every_citation_quotes_its_file_exactly(embed) -> None:  # noqa: ANN001
+    reply = (
+        "The strike in Basra ended [1]. Ships waited offshore for a week [1]. Mosul flooded [2]."
+    )
+    checked = check_answer(reply, HITS, embed, SIMILARITY)
+    first, second = checked.citations
+    # Two sentences cite [1]: its quote runs from the first supporting sentence to the last.
+    assert first.quote.startswith(FIRST) and first.quote.endswith(LAST)
+    assert (first.file, first.title, first.date) == (
+        "port.txt",
+        "Port strike ends in Basra",
+        "2022-05-02",
+    )
+    assert (
+        second.quote
+        == "Heavy rain flooded parts of Mosul on Sunday, forcing 300 families from their homes."
+    )
+    for citation in checked.citations:
+        assert FILES[citation.file][citation.start : citation.end] == citation.quote
+
+
+def test_unsupported_claims_say_why(embed) -> None:  # noqa: ANN001
+    reply = "Dock workers ended a 12-day strike [1]. The deal was signed [9]. It rained."
+    problems = [c.problem for c in check_answer(reply, HITS, embed, SIMILARITY).claims]
+    assert problems == [
+        "12 not in [1]",
+        "cites only [9], but the context held passages [1] to [2]",
+        "cites no passage",
+    ]
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        CANNOT_ANSWER,
+        f"{CANNOT_ANSWER} The passages are about a strike and a flood.",
+        f"{CANNOT_ANSWER[:-1]} [1].",
+        "",
+        "[1]",
+    ],
+)
+def test_cannot_answer_reply_abstains(embed, reply: str) -> None:  # noqa: ANN001
+    checked = check_answer(reply, HITS, embed, SIMILARITY)
+    assert checked.abstained
+    assert (checked.text, checked.claims, checked.citations) == (CANNOT_ANSWER, [], [])
+
+
+def test_note_lists_what_the_check_changed(embed) -> None:  # noqa: ANN001
+    reply = "Dock workers in Basra ended a nine-day strike [1][9]. Oil prices doubled [2]."
+    note = check_answer(reply, HITS, embed, SIMILARITY).note(len(HITS))
+    assert note == (
+        "Removed citation [9]: the model was given passages [1] to [2] only. 1 of 2 sentences "
+        f"marked {UNSUPPORTED_MARK}: no cited passage supports them; do not rely on them."
+    )
+    assert check_answer("Basra's dock strike ended [1].", HITS, embed, SIMILARITY).note(2) == ""
+
+
+def test_numbered_context_gives_number_file_title_date_and_resolved_dates() -> None:
+    context = numbered_context(HITS)
+    assert context.startswith(
+        "[1] file: port.txt | title: Port strike ends in Basra | published: May 2, 2022\n"
+        "Dock workers in Basra ended a nine-day strike on Monday (= May 2, 2022) after"
+    )
+    assert "until next year (= 2023)." in context
+    assert (
+        "\n\n[2] file: flood.txt | title: Floods hit Mosul | published: March 3, 2021\n" in context
+    )
+    assert "Mosul on Sunday (= February 28, 2021)," in context

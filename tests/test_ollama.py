@@ -1,0 +1,310 @@
+"""Generation through Ollama, against the stand-in server in tests/ollama_stub.py, over the real
+index of the five articles: citations checked, abstention, streaming, failures, follow-ups."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import pytest
+
+from rag.config import Settings
+from rag.generate import PROBE_TIMEOUT_S, Generator, OllamaError
+from rag.pipeline import EXTRACTIVE, OLLAMA, Pipeline
+from rag.prompts import CANNOT_ANSWER
+from rag.types import Answer
+from tests.conftest import CORPUS, TROOPS_FILE, WIRE_COPIES
+from tests.ollama_stub import OllamaStub, Reply
+
+TROOPS = "When did US troop levels in Iraq drop to 2,500?"
+GOOD = "US troop levels fell to 2,500 in late 2020 [1]."
+MODEL = "llama3.2:3b"
+# Generous: the bound says "seconds, not minutes"; the probe gives up after 2 s.
+FEW_SECONDS = PROBE_TIMEOUT_S + 3
+
+MakePipeline = Callable[..., Pipeline]
+
+
+@pytest.fixture
+def generating(indexed: Pipeline) -> MakePipeline:
+    """A pipeline over the indexed articles that generates with the given stand-in server."""
+
+    def make(stub: OllamaStub, **overrides: object) -> Pipeline:
+        base = indexed.settings
+        settings = Settings(
+            corpus_dir=base.corpus_dir, index_dir=base.index_dir, cache_dir=base.cache_dir,
+            ollama_host=stub.url, **{"llm": "auto", **overrides},
+        )  # fmt: skip
+        pipeline = Pipeline(settings)
+        pipeline.embedder = indexed.embedder  # already warm
+        return pipeline
+
+    return make
+
+
+def file_text(name: str) -> str:
+    return (CORPUS / name).read_text(encoding="utf-8")
+
+
+def test_a_valid_citation_maps_to_its_file_and_exact_quote(generating: MakePipeline) -> None:
+    with OllamaStub([Reply(GOOD)]) as stub:
+        answer = generating(stub).ask(TROOPS)
+    assert (answer.mode, answer.model, answer.abstained) == (OLLAMA, MODEL, False)
+    assert answer.answer == GOOD
+    assert answer.notice is None
+    (citation,) = answer.citations
+    assert (citation.n, citation.file) == (1, TROOPS_FILE)
+    assert citation.quote == (
+        "In late 2020, U.S. troop levels in Iraq was reduced to 2,500 after withdrawals based "
+        "on orders from the Trump administration."
+    )
+    assert file_text(citation.file)[citation.start : citation.end] == citation.quote
+    assert [(c.text, c.citations, c.supported) for c in answer.claims] == [
+        ("US troop levels fell to 2,500 in late 2020.", (1,), True)
+    ]
+    record = answer.to_dict()
+    assert record["claims"] == [
+        {"text": "US troop levels fell to 2,500 in late 2020.", "citations": [1],
+         "supported": True, "problem": None}
+    ]  # fmt: skip
+    assert (record["mode"], record["model"]) == ("ollama", MODEL)
+
+
+def test_a_citation_outside_the_context_is_dropped(generating: MakePipeline) -> None:
+    with OllamaStub([Reply("US troop levels fell to 2,500 in late 2020 [1][9].")]) as stub:
+        answer = generating(stub).ask(TROOPS)
+    assert len(answer.hits) == 5
+    assert answer.answer == GOOD
+    assert [c.n for c in answer.citations] == [1]
+    assert "Removed citation [9]" in answer.notice
+
+
+@pytest.mark.parametrize(
+    ("reply", "problem"),
+    [
+        ("US troop levels fell to 9,000 in late 2020 [1].", "9,000 not in [1]"),
+        ("US troop levels fell to 2,500 in late 2020.", "cites no passage"),
+        ("US troop levels fell to 2,500 in late 2020 [6].", "cites only [6]"),
+        ("The troops were welcomed home with a parade [1].", "no sentence of [1] says this"),
+    ],
+    ids=["wrong-number", "missing", "out-of-range-only", "unrelated"],
+)
+def test_an_unsupported_sentence_is_marked_not_cited(
+    generating: MakePipeline, reply: str, problem: str
+) -> None:
+    with OllamaStub([Reply(reply)]) as stub:
+        answer = generating(stub).ask(TROOPS)
+    (claim,) = answer.claims
+    assert not claim.supported and problem in claim.problem
+    assert answer.answer.endswith(" [unsupported].") and "[1]" not in answer.answer
+    assert answer.citations == [], "nothing is presented as a cited fact"
+    assert not answer.abstained
+    assert "1 of 1 sentences marked [unsupported]" in answer.notice
+
+
+@pytest.mark.parametrize(
+    "reply", [CANNOT_ANSWER, f"{CANNOT_ANSWER} The passages only cover troop numbers."]
+)
+def test_the_cannot_answer_reply_abstains(generating: MakePipeline, reply: str) -> None:
+    with OllamaStub([Reply(reply)]) as stub:
+        answer = generating(stub).ask(TROOPS)
+    assert answer.abstained and answer.mode == OLLAMA
+    assert (answer.answer, answer.citations, answer.claims) == (CANNOT_ANSWER, [], [])
+
+
+def test_an_off_topic_question_never_reaches_the_model(generating: MakePipeline) -> None:
+    with OllamaStub([Reply("France won the 2018 World Cup [1].")]) as stub:
+        answer = generating(stub).ask("Who won the 2018 FIFA World Cup?")
+        assert "/api/chat" not in stub.paths()
+    assert answer.abstained and answer.answer == CANNOT_ANSWER
+    assert (answer.mode, answer.model) == (OLLAMA, MODEL)
+    assert answer.notice.startswith(f"Not asking {MODEL}: ")
+    assert answer.hits, "the closest passages are still shown"
+
+
+def test_tokens_stream_before_the_final_answer(generating: MakePipeline) -> None:
+    arrivals: list[tuple[float, str | Answer]] = []
+    with OllamaStub([Reply(GOOD, delay=0.05)]) as stub:
+        for item in generating(stub).stream(TROOPS):
+            arrivals.append((time.perf_counter(), item))
+    *pieces, (last_at, answer) = arrivals
+    assert isinstance(answer, Answer)
+    assert all(isinstance(piece, str) for _, piece in pieces)
+    assert "".join(piece for _, piece in pieces) == GOOD
+    assert len(pieces) >= 10, "one piece per token, not one block"
+    # Pieces arrive as the server sends them (50 ms apart), not all at the end.
+    assert last_at - pieces[0][0] > 0.4
+
+
+@pytest.mark.parametrize(
+    ("reply", "said"),
+    [
+        (Reply(GOOD, cut_after=6), "broke off the reply"),
+        (Reply(GOOD, no_done=True), "closed the answer before finishing it"),
+    ],
+    ids=["connection-dropped", "no-done-line"],
+)
+def test_a_stream_cut_off_keeps_what_came_and_says_so(
+    generating: MakePipeline, reply: Reply, said: str
+) -> None:
+    with OllamaStub([reply]) as stub:
+        *pieces, answer = generating(stub).stream(TROOPS)
+    assert answer.mode == OLLAMA
+    assert said in answer.notice
+    if reply.cut_after:
+        assert "".join(pieces) == "US troop levels fell to 2,500"
+        # The half sentence cites nothing: it is not shown as a cited fact.
+        assert answer.answer == "US troop levels fell to 2,500 [unsupported]"
+        assert answer.citations == []
+
+
+def test_the_length_limit_is_reported(generating: MakePipeline) -> None:
+    with OllamaStub([Reply(GOOD, done_reason="length")]) as stub:
+        answer = generating(stub).ask(TROOPS)
+    assert answer.answer == GOOD
+    assert "512-token limit" in answer.notice and "RAG_OLLAMA_MAX_OUTPUT" in answer.notice
+
+
+@pytest.mark.parametrize(
+    ("reply", "said"),
+    [
+        (Reply(status=500, error="llama runner process has terminated"), "HTTP 500"),
+        (Reply(status=404, error=f'model "{MODEL}" not found'), f"run `ollama pull {MODEL}`"),
+    ],
+    ids=["http-500", "http-404"],
+)
+def test_a_failed_request_falls_back_to_quoting_in_auto_mode(
+    generating: MakePipeline, reply: Reply, said: str
+) -> None:
+    with OllamaStub([reply]) as stub:
+        answer = generating(stub).ask(TROOPS)
+    assert answer.mode == EXTRACTIVE and answer.model is None
+    assert "late 2020" in answer.answer
+    assert said in answer.notice and "Answered extractively instead." in answer.notice
+
+
+def test_a_failed_request_is_a_user_error_in_ollama_mode(generating: MakePipeline) -> None:
+    with OllamaStub([Reply(status=500, error="out of memory")]) as stub:
+        with pytest.raises(OllamaError, match="HTTP 500: out of memory"):
+            generating(stub, llm="ollama").ask(TROOPS)
+
+
+def test_a_model_not_pulled_gives_the_pull_command(generating: MakePipeline) -> None:
+    with OllamaStub([Reply(GOOD)], models=["qwen2.5:0.5b"]) as stub:
+        answer = generating(stub).ask(TROOPS)
+        with pytest.raises(OllamaError, match=f"run `ollama pull {MODEL}`"):
+            generating(stub, llm="ollama").ask(TROOPS)
+        assert "/api/chat" not in stub.paths()
+    assert answer.mode == EXTRACTIVE
+    assert f"does not have the model {MODEL}: run `ollama pull {MODEL}`." in answer.notice
+
+
+def test_a_failing_model_list_is_reported(generating: MakePipeline) -> None:
+    with OllamaStub([Reply(GOOD)], tags_status=500) as stub:
+        answer = generating(stub).ask(TROOPS)
+    assert answer.mode == EXTRACTIVE
+    assert f"Ollama at {stub.url} failed (HTTP 500: stub: tags failed)." in answer.notice
+
+
+def test_a_silent_server_is_given_up_within_seconds(generating: MakePipeline) -> None:
+    with OllamaStub(hang=True) as stub:
+        started = time.perf_counter()
+        answer = generating(stub).ask(TROOPS)
+        took = time.perf_counter() - started
+    assert took < FEW_SECONDS
+    assert answer.mode == EXTRACTIVE and "late 2020" in answer.answer
+    assert f"did not answer within {PROBE_TIMEOUT_S:g} s" in answer.notice
+
+
+def test_a_model_that_never_answers_is_given_up_after_the_timeout(
+    generating: MakePipeline,
+) -> None:
+    with OllamaStub([Reply(hang=True)]) as stub:
+        started = time.perf_counter()
+        answer = generating(stub, ollama_timeout=1.0).ask(TROOPS)
+        took = time.perf_counter() - started
+    assert took < FEW_SECONDS
+    assert answer.mode == EXTRACTIVE
+    assert "did not answer within 1 s" in answer.notice
+
+
+def test_the_prompt_numbers_the_passages_and_sizes_the_context(generating: MakePipeline) -> None:
+    with OllamaStub([Reply(GOOD)]) as stub:
+        pipeline = generating(stub)
+        pipeline.ask(TROOPS)
+        pipeline.ask(TROOPS)
+        (chat, _) = stub.chats()
+        assert stub.paths().count("/api/tags") == 1, "the health probe is cached"
+        assert "/api/show" not in stub.paths(), "context_window is set, so it is never looked up"
+    system, user = chat["messages"]
+    assert system["role"] == "system" and CANNOT_ANSWER in system["content"]
+    prompt = user["content"]
+    for n in range(1, 6):
+        assert f"\n[{n}] file: " in prompt
+    assert f"[1] file: {TROOPS_FILE} | title: Rockets hit near Iraq base housing US trainers, " \
+           "no one hurt | published: date unknown" in prompt  # fmt: skip
+    assert "| published: April 7, 2021\n" in prompt
+    assert "joint statement Wednesday (= April 7, 2021)" in prompt, "relative dates resolved"
+    assert f"Question: {TROOPS}" in prompt
+    options = chat["options"]
+    assert options["num_predict"] == 512
+    chars = len(system["content"]) + len(prompt)
+    assert options["num_ctx"] % 1024 == 0 and options["num_ctx"] >= chars / 3 + 512
+    assert chat["stream"] is True, "the answer is streamed"
+
+
+def test_the_window_grows_with_the_prompt_up_to_the_largest_allowed(indexed: Pipeline) -> None:
+    generator = Generator(indexed.settings)  # 512 output tokens, 3 characters per token
+    assert generator.context_window("x" * 3000) == 2048  # Ollama's default is the floor
+    assert generator.context_window("x" * 6000) == 3072
+    small = Generator(indexed.settings.model_copy(update={"ollama_max_context": 2048}))
+    with pytest.raises(OllamaError, match="about 3,072 tokens, more than RAG_OLLAMA_MAX_CONTEXT"):
+        small.context_window("x" * 6000)
+
+
+def test_a_follow_up_is_rewritten_before_retrieval(generating: MakePipeline) -> None:
+    rewritten = "Which TV channel did Kataib Hezbollah's spokesman Jaafar al-Husseini speak to?"
+    replies = [Reply(rewritten), Reply("He spoke to Beirut-based Al-Mayadeen TV [1].")]
+    first = "Who is Kataib Hezbollah's spokesman?"
+    with OllamaStub(replies) as stub:
+        answer = generating(stub).ask("Which TV channel did he speak to?", [first])
+        condense, generate = stub.chats()
+    assert answer.searched_for == rewritten
+    assert condense["stream"] is False and len(condense["messages"]) == 1
+    assert first in condense["messages"][0]["content"]
+    assert (
+        "Follow-up question: Which TV channel did he speak to?"
+        in condense["messages"][0]["content"]
+    )
+    assert f"Question: {rewritten}" in generate["messages"][-1]["content"]
+    assert answer.hits[0].chunk.file in WIRE_COPIES
+    (citation,) = answer.citations
+    assert "Al-Mayadeen TV" in citation.quote or "Al Mayadeen TV" in citation.quote
+    assert answer.claims[0].supported
+
+
+def test_offline_follow_ups_keep_the_heuristic(indexed: Pipeline) -> None:
+    first = "Who is Kataib Hezbollah's spokesman?"
+    assert indexed.standalone("Which TV channel did he speak to?", [first]) == (
+        f"{first} Which TV channel did he speak to?"
+    )
+
+
+@pytest.mark.parametrize(
+    ("reply", "searched_for"),
+    [
+        ('Standalone question: "Which TV channel did Jaafar al-Husseini speak to?"',
+         "Which TV channel did Jaafar al-Husseini speak to?"),
+        ("\nWhich TV channel did Jaafar al-Husseini speak to?\nI replaced 'he' with the name.",
+         "Which TV channel did Jaafar al-Husseini speak to?"),
+        ("", "Who is Kataib Hezbollah's spokesman? Which TV channel did he speak to?"),
+    ],
+    ids=["label-and-quotes", "explanation-after", "empty-falls-back-to-joining"],
+)  # fmt: skip
+def test_a_rewritten_follow_up_is_cleaned(
+    generating: MakePipeline, reply: str, searched_for: str
+) -> None:
+    with OllamaStub([Reply(reply)]) as stub:
+        pipeline = generating(stub)
+        first = "Who is Kataib Hezbollah's spokesman?"
+        assert pipeline.standalone("Which TV channel did he speak to?", [first]) == searched_for
