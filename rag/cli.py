@@ -196,6 +196,8 @@ def _stream_answer(pipeline: Pipeline, question: str, history: list[str]) -> Non
 @click.option("--results-dir", type=click.Path(file_okay=False, path_type=Path),
               default=Path("eval/results"), show_default=True,
               help="Where the run's report folder is written.")  # fmt: skip
+@click.option("--judge", "judge_model", metavar="MODEL",
+              help="Also score faithfulness and correctness with this Ollama model.")  # fmt: skip
 @click.option("--limit", type=click.IntRange(min=1), help="Run only the first N items.")
 @click.option("--ids", help="Run only these item ids (comma-separated).")
 @click.option("--kind", help="Run only items of this kind.")
@@ -210,6 +212,7 @@ def eval_(
     limit: int | None,
     ids: str | None,
     kind: str | None,
+    judge_model: str | None,
     corpus: Path | None,
     index: Path | None,
 ) -> None:
@@ -232,7 +235,9 @@ def eval_(
             bar.total = total
             bar.update(done - bar.n)
 
-        folder = evaluation.run(gold, pipeline, progress, results_dir, baseline, items)
+        folder = evaluation.run(
+            gold, pipeline, progress, results_dir, baseline, items, judge_model
+        )
     summary = json.loads((folder / "summary.json").read_text())
     if out:
         out.parent.mkdir(parents=True, exist_ok=True)

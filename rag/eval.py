@@ -6,12 +6,16 @@ import json
 import re
 import time
 from collections import Counter
-from datetime import datetime, timezone
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import replace
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rag.types import Answer, Citation, EvalRecord, GoldItem, UserError
+
+if TYPE_CHECKING:
+    from rag.judge import Judge
 
 _FIELDS = {
     "id",
@@ -190,8 +194,10 @@ def evaluate(
     items: Sequence[GoldItem],
     stream: Streamer,
     progress: Callable[[int, int], None] | None = None,
+    judge: Judge | None = None,
 ) -> list[EvalRecord]:
-    """Run every gold item through `stream(question, history)` (e.g. `Pipeline.stream`)."""
+    """Run every gold item through `stream(question, history)` (e.g. `Pipeline.stream`),
+    with the LLM judge's verdict on each answer when a judge is given."""
     records = []
     for done, item in enumerate(items, start=1):
         started = time.perf_counter()
@@ -202,7 +208,13 @@ def evaluate(
                     first_text_ms = (time.perf_counter() - started) * 1000
             else:
                 answer = piece
-        records.append(score(item, answer, first_text_ms))
+        record = score(item, answer, first_text_ms)
+        if judge is not None:
+            verdict = judge.verdict(item, answer)
+            record = replace(
+                record, judge_faithfulness=verdict.faithfulness, judge_correct=verdict.correct
+            )
+        records.append(record)
         if progress:
             progress(done, len(items))
     return records
@@ -259,6 +271,21 @@ def summarize(records: Sequence[EvalRecord], k: int = 5) -> dict[str, float]:
         "latency_p50_ms": _percentile(latencies, 0.5),
         "latency_p95_ms": _percentile(latencies, 0.95),
         "first_text_p50_ms": _percentile(first_text, 0.5),
+        **_judged(records),
+    }
+
+
+def _judged(records: Sequence[EvalRecord]) -> dict[str, float]:
+    """The LLM judge's figures, when a judge ran: mean faithfulness, share judged correct."""
+    faithfulness = [r.judge_faithfulness for r in records if r.judge_faithfulness is not None]
+    correct = [r.judge_correct for r in records if r.judge_correct is not None]
+    if not faithfulness and not correct:
+        return {}
+    return {
+        "judge_faithfulness": round(sum(faithfulness) / len(faithfulness), 4)
+        if faithfulness
+        else 0.0,
+        "judge_correctness": _share(correct, correct),
     }
 
 
@@ -298,6 +325,8 @@ def record_json(record: EvalRecord) -> dict[str, Any]:
         "gold_source_files": list(record.item.source_files),
         "timings_ms": answer["timings_ms"],
         "first_text_ms": None if record.first_text_ms is None else round(record.first_text_ms, 1),
+        "judge_faithfulness": record.judge_faithfulness,
+        "judge_correct": record.judge_correct,
     }
 
 
@@ -324,6 +353,7 @@ def run(
     results_dir: Path = Path("eval/results"),
     baseline: bool = False,
     items: Sequence[GoldItem] | None = None,
+    judge_model: str | None = None,
 ) -> Path:
     """Evaluate `pipeline` (and optionally the LlamaIndex baseline) on a gold file and write
     the report folder (see rag/report.py); return that folder."""
@@ -333,8 +363,16 @@ def run(
     settings = pipeline.settings
     if items is None:
         items = load_gold(gold_path, [name for name, _ in discover(settings.corpus_dir)])
+    judge = None
+    if judge_model:
+        from rag.judge import Judge
+
+        judge = Judge(settings, judge_model)
+        judge.check()
     total = len(items) * (2 if baseline else 1)
-    records = evaluate(items, pipeline.stream, progress and (lambda d, _: progress(d, total)))
+    records = evaluate(
+        items, pipeline.stream, progress and (lambda d, _: progress(d, total)), judge
+    )
     baseline_records = None
     if baseline:
         from rag.baseline import Baseline
@@ -342,7 +380,7 @@ def run(
         reference = Baseline(settings.corpus_dir, pipeline.embedder)
         step = len(items)
         baseline_records = evaluate(
-            items, reference.stream, progress and (lambda d, _: progress(step + d, total))
+            items, reference.stream, progress and (lambda d, _: progress(step + d, total)), judge
         )
     modes = Counter(r.answer.mode for r in records)
     meta = {
@@ -355,5 +393,6 @@ def run(
             {name: entry.sha256 for name, entry in pipeline.index.manifest().files.items()}
         ),
         "settings": settings.model_dump(mode="json", exclude={"cache_dir"}),
+        "judge": judge_model,
     }
     return write(Run(records, meta, baseline_records), results_dir)

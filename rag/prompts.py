@@ -21,6 +21,8 @@ TEMPLATE_VARIABLES: Mapping[str, frozenset[str]] = {
     "system": frozenset({"cannot_answer"}),
     "answer": frozenset({"context", "question", "cannot_answer"}),
     "condense": frozenset({"history", "question"}),
+    "judge_faithfulness": frozenset({"claim", "passages"}),
+    "judge_correctness": frozenset({"question", "reference", "answer"}),
 }
 
 

@@ -235,6 +235,8 @@ class EvalRecord:
     f1: float = 0.0  # SQuAD token F1 of the answer against the first gold alias
     citations_correct: int = 0  # citations from a gold file whose quote holds a gold answer
     first_text_ms: float | None = None  # time to the first piece of answer text
+    judge_faithfulness: float | None = None  # LLM judge: share of claims supported
+    judge_correct: bool | None = None  # LLM judge: the answer states the gold answer
 
     @property
     def cited_correctly(self) -> bool:
