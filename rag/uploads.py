@@ -16,8 +16,8 @@ import unicodedata
 import uuid
 from pathlib import Path
 
-from rag.read import PDF_SUFFIXES, SUPPORTED_SUFFIXES, decode, pdf_to_text
-from rag.types import UserError
+from rag.read import SUPPORTED_SUFFIXES, read_source
+from rag.types import Skipped, UserError
 
 # Long enough for real article names, short enough for every file system (255 bytes).
 MAX_STEM_CHARS = 100

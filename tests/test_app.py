@@ -201,8 +201,8 @@ def test_a_bad_upload_is_refused_with_a_message(private: Settings) -> None:
     at.button(key="add").click().run()
     assert not at.exception
     assert [e.value for e in at.sidebar.error] == [
-        escape("'empty.txt' is empty: upload a file with article text."),
-        escape("'bin.txt' cannot be read as an article: upload text, HTML or a PDF with text."),
+        escape("'empty.txt' cannot be indexed (empty file): upload an article with text."),
+        escape("'bin.txt' cannot be indexed (binary file, not text): upload an article with text."),
     ]
     assert sorted(p.name for p in private.corpus_dir.iterdir() if p.is_file()) == [TROOPS_FILE]
 

@@ -93,10 +93,11 @@ def test_a_link_in_the_way_is_not_followed(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("data", "limit", "message"),
     [
-        (b"", LIMIT, "is empty"),
+        (b"", LIMIT, r"cannot be indexed \(empty file\): upload an article with text"),
+        (b" \n\t\n", LIMIT, r"cannot be indexed \(empty file\)"),
         (b"x" * (LIMIT + 1), LIMIT, "above the 0.001 MB limit: split it or raise RAG_MAX_FILE_MB"),
-        (b"\x00\x01\x02binary\x00" * 10, LIMIT, "cannot be read as an article"),
-        (bytes(range(1, 32)) * 10, LIMIT, "cannot be read as an article"),
+        (b"\x00\x01\x02binary\x00" * 10, LIMIT, r"cannot be indexed \(binary file, not text\)"),
+        (bytes(range(1, 32)) * 10, LIMIT, r"cannot be indexed \(binary file, not text\)"),
     ],
 )
 def test_bad_contents_are_refused_and_nothing_is_written(
@@ -104,7 +105,7 @@ def test_bad_contents_are_refused_and_nothing_is_written(
 ) -> None:
     with pytest.raises(UploadError, match=message):
         save_upload(tmp_path, "story.txt", data, limit)
-    assert list(tmp_path.iterdir()) == []
+    assert list(tmp_path.iterdir()) == [], "neither the file nor its staging copy is left"
 
 
 def test_a_file_at_the_limit_is_accepted(tmp_path: Path) -> None:
@@ -126,5 +127,6 @@ def test_a_pdf_with_text_is_accepted_and_a_fake_one_refused(tmp_path: Path) -> N
     from tests.test_pdf import FLOOD_PDF
 
     assert save_upload(tmp_path, "flood.pdf", FLOOD_PDF, 10**6).name == "flood.pdf"
-    with pytest.raises(UploadError, match="cannot be read as an article"):
+    with pytest.raises(UploadError, match=r"cannot be indexed \(unreadable PDF"):
         save_upload(tmp_path, "fake.pdf", b"%PDF-1.4 nothing else", 10**6)
+    assert [p.name for p in tmp_path.iterdir()] == ["flood.pdf"]
