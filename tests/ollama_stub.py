@@ -44,6 +44,7 @@ class Reply:
     error: str = "stub error"
     cut_after: int | None = None  # streamed: drop the connection after this many tokens
     no_done: bool = False  # streamed: end the body cleanly but never send the "done" line
+    garbage_after: int | None = None  # streamed: after this many tokens, a line that is not JSON
     done_reason: str = "stop"
     delay: float = 0.0  # seconds between streamed tokens
     hang: bool = False  # accept the request, never answer it
@@ -190,6 +191,8 @@ def _handler(stub: OllamaStub) -> type[BaseHTTPRequestHandler]:
             self.send_header("Transfer-Encoding", "chunked")
             self.end_headers()
             for n, piece in enumerate(tokens(reply.text)):
+                if reply.garbage_after is not None and n == reply.garbage_after:
+                    self._raw_chunk(b'{"model": "broken", "message": {"content": \n')
                 if reply.cut_after is not None and n == reply.cut_after:
                     # Drop the connection mid-body: no closing chunk, no "done" line.
                     self.wfile.flush()
@@ -204,7 +207,9 @@ def _handler(stub: OllamaStub) -> type[BaseHTTPRequestHandler]:
             self.wfile.flush()
 
         def _chunk(self, record: dict[str, Any]) -> None:
-            data = json.dumps(record).encode() + b"\n"
+            self._raw_chunk(json.dumps(record).encode() + b"\n")
+
+        def _raw_chunk(self, data: bytes) -> None:
             self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
             self.wfile.flush()
 

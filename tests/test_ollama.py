@@ -308,3 +308,24 @@ def test_a_rewritten_follow_up_is_cleaned(
         pipeline = generating(stub)
         first = "Who is Kataib Hezbollah's spokesman?"
         assert pipeline.standalone("Which TV channel did he speak to?", [first]) == searched_for
+
+
+def test_a_malformed_line_in_the_stream_ends_in_a_message_not_a_crash(
+    generating: MakePipeline,
+) -> None:
+    # Six good tokens, then a line that is not JSON: what came is kept and checked.
+    with OllamaStub([Reply(GOOD, garbage_after=6)]) as stub:
+        started = time.monotonic()
+        *pieces, answer = generating(stub).stream(TROOPS)
+    assert time.monotonic() - started < FEW_SECONDS
+    assert "".join(pieces) == "US troop levels fell to 2,500"
+    assert answer.mode == OLLAMA and answer.notice
+    assert answer.citations == []  # the half sentence is not presented as a cited fact
+
+
+def test_a_malformed_first_line_falls_back_to_quoting(generating: MakePipeline) -> None:
+    with OllamaStub([Reply(GOOD, garbage_after=0)]) as stub:
+        answer = generating(stub).ask(TROOPS)
+    assert answer.mode == EXTRACTIVE
+    assert "late 2020" in answer.answer and answer.citations[0].file == TROOPS_FILE
+    assert "Ollama" in answer.notice
