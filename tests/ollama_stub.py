@@ -193,6 +193,9 @@ def _handler(stub: OllamaStub) -> type[BaseHTTPRequestHandler]:
             for n, piece in enumerate(tokens(reply.text)):
                 if reply.garbage_after is not None and n == reply.garbage_after:
                     self._raw_chunk(b'{"model": "broken", "message": {"content": \n')
+                    self._raw_chunk(b"")  # end the body: the client has given up on it
+                    self.close_connection = True
+                    return
                 if reply.cut_after is not None and n == reply.cut_after:
                     # Drop the connection mid-body: no closing chunk, no "done" line.
                     self.wfile.flush()
