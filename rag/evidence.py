@@ -95,8 +95,14 @@ def gather(
         {"title": title, "start": 0, "end": len(source.text)},
     )
     marks = [quote] if chunk is None else [(chunk.start, chunk.end, PASSAGE), quote]
-    text = source.text[article["start"] : article["end"]]
-    return Evidence(passage, article["title"], mark(text, article["start"], marks))
+    # Indexes written before sections were recorded know only the article's outer span.
+    spans = article.get("sections") or [[article["start"], article["end"]]]
+    segments: list[Segment] = []
+    for start, end in spans:
+        if segments:
+            segments.append(Segment("\n\n", PLAIN))
+        segments += mark(source.text[start:end], start, marks)
+    return Evidence(passage, article["title"], tuple(segments))
 
 
 def unsupported_marks(text: str, claims: Sequence[Claim]) -> list[tuple[int, int, int]]:

@@ -346,6 +346,8 @@ def _entry(parsed: ParsedFile, complete: bool) -> FileEntry:
                 "date_text": a.date_text,
                 "start": a.start,
                 "end": a.end,
+                # The kept stretches: the article without the page clutter between them.
+                "sections": [[section.start, section.end] for section in a.sections],
             }
             for a in parsed.articles
         ],

@@ -179,3 +179,16 @@ def test_unsupported_marks(
     text: str, claims: list[Claim], marks: list[tuple[int, int, int]]
 ) -> None:
     assert unsupported_marks(text, claims) == marks
+
+
+def test_the_whole_article_leaves_out_the_page_clutter_between_its_parts(indexed) -> None:
+    answer = indexed.ask("When did US troop levels in Iraq drop to 2,500?")
+    citation = answer.citations[0]
+    entry = indexed.index.manifest().files[citation.file]
+    evidence = gather(citation, answer.hits, entry, indexed.settings)
+    article = "".join(segment.text for segment in evidence.article)
+    assert evidence.problem is None
+    assert article.startswith("The Associated Press\n\nAn Iraqi F-16 Fighting Falcon")
+    # The date line and the image file name sat between the byline and the story.
+    assert "21 hours ago" not in article and "1617629543300.png" not in article
+    assert citation.quote in article
