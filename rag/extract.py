@@ -269,9 +269,11 @@ def extract(
     A question that asks two things ("Who ..., and which ...?") is answered part by part.
     """
     questions = split_question(question)
-    # Later parts may refer back to the first ("which of *the group's* leaders ...").
+    # Later parts may refer back to the first ("which of *the group's* leaders ..."); the
+    # parts of "between 2018 and 2021" are the same question at two times, and do not.
+    linked = not _BETWEEN_TIMES.search(question)
     parts = [
-        _answer_part(part, [*history, *questions[:i]], hits, bm25, min_support)
+        _answer_part(part, [*history, *(questions[:i] if linked else ())], hits, bm25, min_support)
         for i, part in enumerate(questions)
     ]
     answered = [part for part in parts if not part.abstained]
