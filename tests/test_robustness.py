@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -98,9 +98,11 @@ def test_instructions_and_fake_markers_in_an_article_change_nothing(
     assert troops.citations[0].file == TROOPS_FILE
 
 
-def rag_process(corpus: Path, index: Path, cache: Path, *args: str) -> subprocess.Popen:
+def rag_process(
+    corpus: Path, index: Path, cache: Path, *args: str, batch_size: int = 4
+) -> subprocess.Popen:
     env = {**os.environ, "RAG_CORPUS_DIR": str(corpus), "RAG_INDEX_DIR": str(index),
-           "RAG_CACHE_DIR": str(cache), "RAG_EMBED_BATCH_SIZE": "4"}  # fmt: skip
+           "RAG_CACHE_DIR": str(cache), "RAG_EMBED_BATCH_SIZE": str(batch_size)}  # fmt: skip
     return subprocess.Popen(
         [sys.executable, "-m", "rag", *args], env=env, cwd=REPO,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -116,20 +118,19 @@ def test_killed_ingest_then_rerun_equals_a_fresh_build(
     corpus: Path, tmp_path: Path, model_cache: Path, make_settings
 ) -> None:
     index = tmp_path / "killed"
-    process = rag_process(corpus, index, model_cache, "ingest")
-    manifest = index  # becomes the manifest file once a first file is stored
+    # One chunk per batch, so the kill lands while chunks are being stored.
+    process = rag_process(corpus, index, model_cache, "ingest", batch_size=1)
+    assert process.stderr is not None
+    progress, done = "", 0
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        found = list(index.glob("manifest-*.json"))
-        if found and '"complete": true' in found[0].read_text():
-            manifest = found[0]
-            break
-        time.sleep(0.02)
+    while time.monotonic() < deadline and done < 10:
+        progress += process.stderr.read(1) or ""
+        counts = re.findall(r"(\d+)/55", progress)
+        done = int(counts[-1]) if counts else 0
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=10)
-    assert manifest.name.startswith("manifest-"), "ingest never got to embedding"
-    partial = json.loads(manifest.read_text())["files"]
-    assert not all(entry["complete"] for entry in partial.values()), "killed too late"
+    partial = stored(index, corpus, make_settings)
+    assert 10 <= len(partial) < 55, "the kill did not land mid-embedding"
 
     rerun = rag_process(corpus, index, model_cache, "ingest")
     assert rerun.wait(timeout=120) == 0, rerun.stderr.read()
