@@ -124,8 +124,8 @@ def table(results: dict[str, dict[str, dict]]) -> str:
         "| size | figure | newsdesk | LlamaIndex default | newsdesk advantage |",
         "| --- | --- | ---: | ---: | ---: |",
     ]
-    for size, by_system in results.items():
-        ours, base = by_system.get("newsdesk"), by_system.get("baseline")
+    for size in [size for size in SIZES if size in results]:
+        ours, base = results[size].get("newsdesk"), results[size].get("baseline")
         for label, read, form in ROWS:
             mine = read(ours) if ours else None
             theirs = read(base) if base and _applies_to_baseline(label) else None
@@ -193,18 +193,18 @@ def main() -> None:
             if done.returncode != 0:
                 sys.exit(f"{system} at {size} failed:\n{done.stderr[-3000:]}")
             results.setdefault(size, {})[system] = json.loads(done.stdout.splitlines()[-1])
-
-    report = {
-        "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "duration_s": time.perf_counter() - started,
-        "machine": _machine(),
-        "memory_measure": "getrusage ru_maxrss (peak resident set size) of each process",
-        "sentence_sources": sources,
-        "results": results,
-        "targets": verdicts(results),
-    }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=1))
+            # Written after every measurement, so a stopped run keeps what it measured.
+            report = {
+                "when": datetime.now(UTC).isoformat(timespec="seconds"),
+                "duration_s": time.perf_counter() - started,
+                "machine": _machine(),
+                "memory_measure": "getrusage ru_maxrss (peak resident set size) of each process",
+                "sentence_sources": sources,
+                "results": results,
+                "targets": verdicts(results),
+            }
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.write_text(json.dumps(report, indent=1))
     print(table(results))
     print()
     for verdict in report["targets"]:

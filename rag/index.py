@@ -17,6 +17,7 @@ import fcntl
 import hashlib
 import json
 import os
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -31,6 +32,16 @@ from rag.lexical import Bm25Index
 from rag.types import Chunk, ParsedFile, Skipped, UserError
 
 Progress = Callable[[int, int], None]  # (done, total) chunks embedded
+
+# Seconds of embedding between manifest saves during ingest, at least; and the largest
+# share of ingest time that saving the manifest may take.
+MANIFEST_CHECKPOINT_S = 10.0
+MANIFEST_SAVE_SHARE = 0.02
+# Chunks read from Chroma per call when rebuilding BM25: a single get() of every chunk
+# fails in the embedded store at about 100,000 chunks ("too many SQL variables").
+_READ_PAGE = 5_000
+# Files per Chroma delete call (one `$in` filter instead of one call per file).
+_DELETE_BATCH = 500
 
 
 class Embedder(Protocol):
@@ -247,8 +258,12 @@ class Index:
             or not manifest.files[name].complete
             or manifest.files[name].sha256 != file.source.sha256
         ]
+        # Only files the manifest knows can have chunks stored: an entry is saved before
+        # a file's first chunk is written.
+        stored = sorted(known & set(removed + stale))
+        for begin in range(0, len(stored), _DELETE_BATCH):
+            self.collection.delete(where={"file": {"$in": stored[begin : begin + _DELETE_BATCH]}})
         for name in removed + stale:
-            self.collection.delete(where={"file": name})
             manifest.files.pop(name, None)
         for name in stale:
             manifest.files[name] = _entry(parsed[name], complete=False)
@@ -258,16 +273,28 @@ class Index:
         todo = [chunk for name in stale for chunk in parsed[name].chunks]
         remaining = {name: len(parsed[name].chunks) for name in stale}
         batch_size = self.settings.embed_batch_size
+        saved_at, save_took = time.monotonic(), 0.0
         for begin in range(0, len(todo), batch_size):
             batch = todo[begin : begin + batch_size]
             self._store(batch, embedder.embed([chunk.indexed_text for chunk in batch]))
             for chunk in batch:
                 remaining[chunk.file] -= 1
-            self._mark_complete(manifest, [n for n, left in remaining.items() if left == 0])
-            remaining = {n: left for n, left in remaining.items() if left}
+            for name in {chunk.file for chunk in batch if not remaining[chunk.file]}:
+                manifest.files[name].complete = True
+                del remaining[name]
+            # Saving after every batch rewrote the whole manifest (40 MB at 100,000 chunks)
+            # thousands of times. Save every few seconds instead, and never spend more than
+            # a small share of the run on it; a kill loses only the work since the last save.
+            since = time.monotonic() - saved_at
+            if since >= max(MANIFEST_CHECKPOINT_S, save_took / MANIFEST_SAVE_SHARE):
+                save_started = time.monotonic()
+                manifest.save(self._manifest_path)
+                saved_at = time.monotonic()
+                save_took = saved_at - save_started
             if progress:
                 progress(min(begin + batch_size, len(todo)), len(todo))
-        self._mark_complete(manifest, list(remaining))  # files that had no chunks
+        for name in remaining:  # files that had no chunks
+            manifest.files[name].complete = True
 
         if removed or stale or not self._bm25_path.exists():
             self._rebuild_bm25()
@@ -296,21 +323,19 @@ class Index:
         ]
         self.vector_store.add(nodes)
 
-    def _mark_complete(self, manifest: Manifest, names: list[str]) -> None:
-        if names:
-            for name in names:
-                manifest.files[name].complete = True
-            manifest.save(self._manifest_path)
-
     def _rebuild_bm25(self) -> None:
-        stored = self.collection.get(include=["documents", "metadatas"])
-        texts = [
-            chunk_from_record(i, text, meta).indexed_text
-            for i, text, meta in zip(
-                stored["ids"], stored["documents"], stored["metadatas"], strict=True
+        ids: list[str] = []
+        texts: list[str] = []
+        for offset in range(0, self.collection.count(), _READ_PAGE):
+            page = self.collection.get(
+                include=["documents", "metadatas"], limit=_READ_PAGE, offset=offset
             )
-        ]
-        bm25 = Bm25Index.build(stored["ids"], texts)
+            for chunk_id, text, meta in zip(
+                page["ids"], page["documents"], page["metadatas"], strict=True
+            ):
+                ids.append(chunk_id)
+                texts.append(chunk_from_record(chunk_id, text, meta).indexed_text)
+        bm25 = Bm25Index.build(ids, texts)
         bm25.save(self._bm25_path)
         self._bm25 = bm25
 

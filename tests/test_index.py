@@ -125,3 +125,31 @@ def test_latin1_file_is_read_and_answerable(corpus: Path, make_settings) -> None
     answer = pipeline.ask("How big is the new tax on restaurant bills in Mosul?")
     assert "12 percent" in answer.answer
     assert pipeline.index.manifest().files["latin.txt"].encoding == "cp1252"
+
+
+def test_a_killed_ingest_resumes_without_losing_or_doubling_chunks(
+    corpus: Path, make_settings
+) -> None:
+    settings = make_settings(corpus, embed_batch_size=8)
+    pipeline = Pipeline(settings)
+    real = pipeline.embedder
+
+    class DiesOnThirdBatch:
+        name, dim, count_tokens = real.name, real.dim, real.count_tokens
+        batches = 0
+
+        def embed(self, texts):  # noqa: ANN001, ANN202
+            self.batches += 1
+            if self.batches == 3:
+                raise KeyboardInterrupt  # as if the user pressed Ctrl-C mid-ingest
+            return real.embed(texts)
+
+    pipeline.__dict__["embedder"] = DiesOnThirdBatch()  # replaces the cached_property
+    with pytest.raises(KeyboardInterrupt):
+        pipeline.ingest()
+    assert 0 < len(stored_ids(pipeline)) < 55  # two batches made it into the store
+
+    resumed = Pipeline(settings).ingest()
+    assert resumed.chunks_embedded > 0 and not resumed.removed
+    fresh = Pipeline(settings)
+    assert len(stored_ids(fresh)) == fresh.index.status().chunks == 55
