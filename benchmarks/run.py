@@ -175,11 +175,16 @@ def main() -> None:
     parser.add_argument("--sizes", nargs="+", choices=list(SIZES), default=list(SIZES))
     parser.add_argument("--systems", nargs="+", choices=SYSTEMS, default=list(SYSTEMS))
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument(
+        "--update", action="store_true", help="keep the other figures already in --out"
+    )
     args = parser.parse_args()
 
     started = time.perf_counter()
     _, sources = sentence_pool()
     results: dict[str, dict[str, dict]] = {}
+    if args.update and args.out.exists():
+        results = json.loads(args.out.read_text())["results"]
     for size in args.sizes:
         for system in args.systems:
             print(f"running {system} at {size} ...", file=sys.stderr, flush=True)

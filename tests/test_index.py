@@ -130,7 +130,8 @@ def test_latin1_file_is_read_and_answerable(corpus: Path, make_settings) -> None
 def test_a_killed_ingest_resumes_without_losing_or_doubling_chunks(
     corpus: Path, make_settings
 ) -> None:
-    settings = make_settings(corpus, embed_batch_size=8)
+    # Store each batch as it is embedded, so the kill leaves some chunks stored.
+    settings = make_settings(corpus, embed_batch_size=8, store_batch_size=8)
     pipeline = Pipeline(settings)
     real = pipeline.embedder
 

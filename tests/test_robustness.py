@@ -102,7 +102,8 @@ def rag_process(
     corpus: Path, index: Path, cache: Path, *args: str, batch_size: int = 4
 ) -> subprocess.Popen:
     env = {**os.environ, "RAG_CORPUS_DIR": str(corpus), "RAG_INDEX_DIR": str(index),
-           "RAG_CACHE_DIR": str(cache), "RAG_EMBED_BATCH_SIZE": str(batch_size)}  # fmt: skip
+           "RAG_CACHE_DIR": str(cache), "RAG_EMBED_BATCH_SIZE": str(batch_size),
+           "RAG_STORE_BATCH_SIZE": str(batch_size)}  # fmt: skip
     return subprocess.Popen(
         [sys.executable, "-m", "rag", *args], env=env, cwd=REPO,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -118,7 +119,7 @@ def test_killed_ingest_then_rerun_equals_a_fresh_build(
     corpus: Path, tmp_path: Path, model_cache: Path, make_settings
 ) -> None:
     index = tmp_path / "killed"
-    # One chunk per batch, so the kill lands while chunks are being stored.
+    # One chunk per batch, each stored at once, so the kill lands while chunks are stored.
     process = rag_process(corpus, index, model_cache, "ingest", batch_size=1)
     assert process.stderr is not None
     progress, done = "", 0
