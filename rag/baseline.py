@@ -17,7 +17,7 @@ from llama_index.core.embeddings import BaseEmbedding
 from pydantic import PrivateAttr
 
 from rag.index import Embedder
-from rag.types import Answer, Citation, Chunk, Hit
+from rag.types import Answer, Chunk, Citation, Hit
 
 BASELINE_TOP_K = 2  # LlamaIndex's default similarity_top_k
 MODE = "llamaindex-default"

@@ -8,7 +8,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -385,7 +385,7 @@ def run(
     modes = Counter(r.answer.mode for r in records)
     meta = {
         "gold_file": str(gold_path),
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "fingerprint": settings.fingerprint,
         "mode": modes.most_common(1)[0][0],
         "model": next((r.answer.model for r in records if r.answer.model), None),

@@ -11,7 +11,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +59,7 @@ def corpus_hash(file_hashes: dict[str, str]) -> str:
 
 def run_name(meta: dict[str, Any]) -> str:
     """Folder name of a run: time, settings fingerprint and mode, so runs never collide."""
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     return f"{stamp}-{meta['fingerprint']}-{meta['mode']}"
 
 

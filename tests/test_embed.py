@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import math
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import pytest
@@ -108,7 +108,7 @@ def test_order_restored_after_length_sort(embedder: MiniLMEmbedder, reference: d
     # Longest first, shortest last, mixed in between; batch_size=4 spreads them over batches.
     texts = [reference["texts"][-1], *SHORT_TEXTS[::-1], "Rates.", *reference["texts"][:3]]
     together = embedder.embed(texts)
-    for row, text in zip(together, texts):
+    for row, text in zip(together, texts, strict=True):
         np.testing.assert_allclose(row, embedder.embed([text])[0], atol=1e-6, err_msg=text[:40])
 
 
@@ -125,7 +125,7 @@ def test_count_tokens(embedder: MiniLMEmbedder, reference: dict) -> None:
     assert embedder.count_tokens("Hello, world!") == 4  # hello , world !
     assert embedder.count_tokens("") == 0
     # Counts from the Hugging Face tokenizer that sentence-transformers uses; not truncated at 256.
-    for text, n in zip(reference["texts"], reference["word_pieces_without_specials"]):
+    for text, n in zip(reference["texts"], reference["word_pieces_without_specials"], strict=True):
         assert embedder.count_tokens(text) == n
 
 
