@@ -213,7 +213,9 @@ def _article(file: str, lines: list[Line], text: str) -> Article | None:
     if first_body is None:
         return None
     header = lines[:first_body]
-    title_line = next((line for line in header if line.is_headline), None)
+    # A headline with no words ("#" alone in Markdown) cannot name the article.
+    headlines = (line for line in header if line.is_headline and _clean_title(line.text))
+    title_line = next(headlines, None)
     title = _clean_title(title_line.text) if title_line else _fallback_title(lines[first_body])
     date_line = next((line for line in header if line.kind is Kind.DATE), None)
     parsed = parse_date_line(date_line.text) if date_line else None
