@@ -80,9 +80,9 @@ class Pipeline:
         if not corpus.is_dir():
             raise UserError(f"Corpus folder {corpus} does not exist: create it or pass --corpus.")
         with self.index.lock():
-            chunker = Chunker(
-                self.settings.chunk_size, self.settings.chunk_overlap, self.embedder.count_tokens
-            )
+            # Made on the first file that needs chunking: it imports llama-index, seconds of
+            # start-up that an ingest with nothing changed does not need.
+            chunker: Chunker | None = None
             known = self.index.manifest().files
             parsed: dict[str, ParsedFile] = {}
             skipped: list[Skipped] = []
@@ -96,6 +96,11 @@ class Pipeline:
                 ):
                     parsed[name] = ParsedFile(source, (), ())  # unchanged: nothing to re-chunk
                 else:
+                    chunker = chunker or Chunker(
+                        self.settings.chunk_size,
+                        self.settings.chunk_overlap,
+                        self.embedder.count_tokens,
+                    )
                     parsed[name] = chunker.parse(source)
                     if not parsed[name].chunks:
                         skipped.append(Skipped(name, "no article text found"))
