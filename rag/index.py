@@ -29,7 +29,7 @@ import numpy as np
 
 from rag.config import Settings
 from rag.lexical import Bm25Index
-from rag.types import Chunk, ParsedFile, Skipped, UserError
+from rag.types import Chunk, ParsedFile, Skipped, SourceFile, UserError
 
 Progress = Callable[[int, int], None]  # (done, total) chunks embedded
 
@@ -66,6 +66,13 @@ class FileEntry:
     articles: list[dict[str, Any]] = field(default_factory=list)
     chunks: int = 0
     complete: bool = False
+    stamp: list[int] | None = None  # SourceFile.stamp when it was last read
+
+    def source(self, name: str) -> SourceFile:
+        """The file as recorded, for a file known to be unchanged (its text is not kept)."""
+        return SourceFile(
+            name, "", self.sha256, self.encoding, tuple(self.stamp) if self.stamp else None
+        )
 
 
 @dataclass
@@ -242,10 +249,12 @@ class Index:
         self,
         parsed: dict[str, ParsedFile],
         skipped: list[Skipped],
-        embedder: Embedder,
+        embed: Callable[[Sequence[str]], np.ndarray],
         progress: Progress | None = None,
     ) -> SyncReport:
         """Make the index hold exactly `parsed`: embed new and changed files, drop the rest.
+
+        `embed` turns texts into vectors; it is called only when some file is new or changed.
 
         Call inside `lock()`. Safe to kill at any point: a file's chunks are removed before
         it is (re)written and it is marked complete only after its last chunk is stored.
@@ -282,7 +291,7 @@ class Index:
         for begin in range(0, len(todo), batch_size):
             batch = todo[begin : begin + batch_size]
             pending += batch
-            vectors.append(embedder.embed([chunk.indexed_text for chunk in batch]))
+            vectors.append(embed([chunk.indexed_text for chunk in batch]))
             if progress:
                 progress(min(begin + batch_size, len(todo)), len(todo))
             # Writing every embedding batch of 32 on its own spent 2 ms a chunk, half of all
@@ -307,6 +316,8 @@ class Index:
                 save_took = saved_at - save_started
         for name in remaining:  # files that had no chunks
             manifest.files[name].complete = True
+        for name, file in parsed.items():  # recorded last: a killed run then reads them again
+            manifest.files[name].stamp = list(file.source.stamp) if file.source.stamp else None
 
         if removed or stale or not self._bm25_path.exists():
             self._rebuild_bm25()

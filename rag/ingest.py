@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable, Iterator
+import stat
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from rag.clean import articles_from_text
-from rag.read import read_source
+from rag.read import read_source, stamp
 from rag.sentences import split_keeping_text
 from rag.types import Article, Chunk, ParsedFile, Skipped, SourceFile
 
@@ -20,10 +21,12 @@ def discover(corpus_dir: Path) -> Iterator[tuple[str, Path]]:
     root = corpus_dir.resolve()
     for folder, dirs, files in os.walk(root):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        # Names are joined as strings: per-file Path arithmetic was a third of an unchanged
+        # re-ingest of 10,000 files.
+        prefix = Path(folder).relative_to(root).as_posix() + "/"
         for file in sorted(files):
             if not file.startswith("."):
-                path = Path(folder) / file
-                yield path.relative_to(root).as_posix(), path
+                yield (prefix + file).removeprefix("./"), Path(folder, file)
 
 
 def read_corpus_file(
@@ -37,6 +40,18 @@ def read_corpus_file(
     if not target.is_file():
         return Skipped(name, "not a regular file")
     return read_source(target, name, max_bytes)
+
+
+def unchanged(path: Path, recorded: Sequence[int] | None) -> bool:
+    """Whether `path` is still the regular file (not a link) that was read with this stamp."""
+    if recorded is None:
+        return False
+    try:
+        status = os.lstat(path)
+    except OSError:
+        return False
+    # A link is always read again: its target can change while the link itself does not.
+    return stat.S_ISREG(status.st_mode) and stamp(status) == tuple(recorded)
 
 
 class Chunker:

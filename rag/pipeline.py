@@ -9,12 +9,12 @@ from datetime import date
 from functools import cached_property
 
 from rag.citations import check_answer, cite, numbered_context
-from rag.config import OLLAMA_EMBED_PREFIX, Settings
+from rag.config import MINILM_INT8, OLLAMA_EMBED_PREFIX, Settings
 from rag.dates import relative_note
 from rag.extract import Want, extract, holds, split_question
 from rag.generate import Generator, OllamaError
 from rag.index import Index, SyncReport
-from rag.ingest import Chunker, discover, read_corpus_file
+from rag.ingest import Chunker, discover, read_corpus_file, unchanged
 from rag.prompts import CANNOT_ANSWER, render
 from rag.retrieve import Retriever
 from rag.types import Answer, Claim, Hit, ParsedFile, Skipped, UserError
@@ -61,6 +61,7 @@ class Pipeline:
                 settings.cache_dir,
                 threads=settings.embed_threads,
                 batch_size=settings.embed_batch_size,
+                quantized=settings.embed == MINILM_INT8,
             )
         embedder.warm_up()
         return embedder
@@ -88,12 +89,15 @@ class Pipeline:
             skipped: list[Skipped] = []
             max_bytes = int(self.settings.max_file_mb * 1e6)
             for name, path in discover(corpus):
+                entry = known.get(name)
+                if entry and entry.complete and unchanged(path, entry.stamp):
+                    # Neither read nor hashed: at 100,000 files reading took most of the run.
+                    parsed[name] = ParsedFile(entry.source(name), (), ())
+                    continue
                 source = read_corpus_file(corpus, name, path, max_bytes)
                 if isinstance(source, Skipped):
                     skipped.append(source)
-                elif (
-                    known.get(name) and known[name].complete and known[name].sha256 == source.sha256
-                ):
+                elif entry and entry.complete and entry.sha256 == source.sha256:
                     parsed[name] = ParsedFile(source, (), ())  # unchanged: nothing to re-chunk
                 else:
                     chunker = chunker or Chunker(
@@ -105,7 +109,10 @@ class Pipeline:
                     if not parsed[name].chunks:
                         skipped.append(Skipped(name, "no article text found"))
                         del parsed[name]
-            return self.index.sync(parsed, skipped, self.embedder, progress)
+            # The model is loaded only when a chunk needs embedding.
+            return self.index.sync(
+                parsed, skipped, lambda texts: self.embedder.embed(texts), progress
+            )
 
     def ask(self, question: str, history: Sequence[str] = ()) -> Answer:
         """Answer `question` (after the earlier questions in `history`) with citations."""

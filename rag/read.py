@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import codecs
 import hashlib
+import os
 import re
+import time
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -31,6 +33,9 @@ _PDF_RUN_ON = re.compile(r"(?<=[^.!?:\n])[ \t]*\n(?=[a-z])")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f]")
 # Text with more control characters than this share is not text.
 _MAX_CONTROL_SHARE = 0.01
+# A file whose status changed this recently may change again within the clock's resolution
+# while keeping its size and times, so its stamp is not trusted until it has settled.
+_SETTLED_NS = 2_000_000_000
 
 
 def read_source(path: Path, name: str, max_bytes: int) -> SourceFile | Skipped:
@@ -40,7 +45,8 @@ def read_source(path: Path, name: str, max_bytes: int) -> SourceFile | Skipped:
         return Skipped(
             name, f"unsupported type {suffix or '(none)'}; use .txt, .md, .html or .pdf"
         )
-    size = path.stat().st_size
+    status = path.stat()
+    size = status.st_size
     if size > max_bytes:
         return Skipped(
             name,
@@ -61,7 +67,19 @@ def read_source(path: Path, name: str, max_bytes: int) -> SourceFile | Skipped:
         text = html_to_text(text)
     if not text.strip():
         return Skipped(name, "empty file")
-    return SourceFile(name, text, hashlib.sha256(data).hexdigest(), encoding)
+    return SourceFile(name, text, hashlib.sha256(data).hexdigest(), encoding, stamp(status))
+
+
+def stamp(status: os.stat_result) -> tuple[int, ...] | None:
+    """Size and times that change whenever the file's content does, as git and rsync use them.
+
+    The change time (ctime) cannot be set back by tools that copy modification times, so a
+    file rewritten with the same size and an old mtime still gets a new stamp. None for a
+    file changed in the last moments (see _SETTLED_NS).
+    """
+    if time.time_ns() - status.st_ctime_ns < _SETTLED_NS:
+        return None
+    return (status.st_size, status.st_mtime_ns, status.st_ctime_ns)
 
 
 def decode(data: bytes) -> tuple[str, str] | None:

@@ -58,6 +58,9 @@ class SourceFile:
     text: str
     sha256: str
     encoding: str
+    # (size, mtime_ns, ctime_ns) when read, or None when the file had only just changed:
+    # an unchanged stamp lets the next ingest skip reading and hashing the file.
+    stamp: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True)

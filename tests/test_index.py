@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
+import rag.pipeline
 from rag.index import IndexUnavailable
 from rag.pipeline import Pipeline
 from tests.conftest import TROOPS_FILE, copy_corpus
@@ -42,6 +44,55 @@ def test_reingest_embeds_only_what_changed(corpus: Path, make_settings) -> None:
     assert third.updated == ["004_a2aa68af86f12e80.txt"] and third.added == []
     assert third.chunks_embedded == pipeline.index.manifest().files[changed.name].chunks
     assert len(stored_ids(pipeline)) == 55 - old_count + third.chunks_embedded
+
+
+def test_settled_unchanged_files_are_not_read_again(
+    corpus: Path, make_settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("rag.read._SETTLED_NS", 0)  # as if the files were copied long ago
+    (corpus / ".hidden").mkdir()
+    (corpus / ".hidden" / "linked.txt").write_text(LINKED_STORY)
+    (corpus / "link.txt").symlink_to(corpus / ".hidden" / "linked.txt")
+    pipeline = Pipeline(make_settings(corpus))
+    pipeline.ingest()
+    read: list[str] = []
+    reader = rag.pipeline.read_corpus_file
+    monkeypatch.setattr(
+        rag.pipeline, "read_corpus_file", lambda *args: read.append(args[1]) or reader(*args)
+    )
+
+    again = pipeline.ingest()
+    assert again.chunks_embedded == 0 and len(again.unchanged) == 6
+    assert read == ["link.txt"]  # a link is always read: its target may change behind it
+
+    # Same size and the old modification time put back: the change time still shows it.
+    path = corpus / TROOPS_FILE
+    before = path.stat()
+    path.write_text(path.read_text().replace("2,500", "2,600"))
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert path.stat().st_size == before.st_size
+    (corpus / ".hidden" / "linked.txt").write_text(LINKED_STORY.replace("Tuesday", "Friday"))
+    read.clear()
+    third = pipeline.ingest()
+    assert sorted(read) == [TROOPS_FILE, "link.txt"]
+    assert third.updated == [TROOPS_FILE, "link.txt"]
+    assert "2,600" in pipeline.ask("When did US troop levels in Iraq drop to 2,600?").answer
+
+
+def test_files_changed_moments_ago_are_hashed_on_the_next_ingest(
+    corpus: Path, make_settings
+) -> None:
+    pipeline = Pipeline(make_settings(corpus))
+    pipeline.ingest()
+    # The files were copied just now: a change within the clock's resolution could
+    # still keep their size and times, so they are not vouched for by them yet.
+    assert [entry.stamp for entry in pipeline.index.manifest().files.values()] == [None] * 5
+
+
+LINKED_STORY = (
+    "Council approves new bridge\n\nThe city council approved a new bridge over the river "
+    "on Tuesday. Construction will begin in the spring and cost 40 million dollars.\n"
+)
 
 
 def test_deleted_file_leaves_the_index(corpus: Path, make_settings) -> None:
