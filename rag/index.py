@@ -28,7 +28,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from rag.config import Settings
-from rag.lexical import Bm25Index
+from rag.lexical import Bm25Index, TermTable
 from rag.types import Chunk, ParsedFile, Skipped, SourceFile, UserError
 
 Progress = Callable[[int, int], None]  # (done, total) chunks embedded
@@ -37,8 +37,8 @@ Progress = Callable[[int, int], None]  # (done, total) chunks embedded
 # share of ingest time that saving the manifest may take.
 MANIFEST_CHECKPOINT_S = 10.0
 MANIFEST_SAVE_SHARE = 0.02
-# Chunks read from Chroma per call when rebuilding BM25: a single get() of every chunk
-# fails in the embedded store at about 100,000 chunks ("too many SQL variables").
+# Chunks read from Chroma per call when filling the BM25 index: a single get() of every
+# chunk fails in the embedded store at about 100,000 chunks ("too many SQL variables").
 _READ_PAGE = 5_000
 # Files per Chroma delete call (one `$in` filter instead of one call per file).
 _DELETE_BATCH = 500
@@ -247,6 +247,7 @@ class Index:
 
     def sync(
         self,
+        manifest: Manifest,
         parsed: dict[str, ParsedFile],
         skipped: list[Skipped],
         embed: Callable[[Sequence[str]], np.ndarray],
@@ -256,10 +257,11 @@ class Index:
 
         `embed` turns texts into vectors; it is called only when some file is new or changed.
 
-        Call inside `lock()`. Safe to kill at any point: a file's chunks are removed before
-        it is (re)written and it is marked complete only after its last chunk is stored.
+        `manifest` is this index's, loaded inside `lock()` (at 100,000 files it is tens of
+        megabytes, so it is loaded once per ingest). Safe to kill at any point: a file's
+        chunks are removed before it is (re)written and it is marked complete only after its
+        last chunk is stored.
         """
-        manifest = self.manifest()
         known = set(manifest.files)
         removed = sorted(known - set(parsed))
         stale = [
@@ -316,13 +318,17 @@ class Index:
                 save_took = saved_at - save_started
         for name in remaining:  # files that had no chunks
             manifest.files[name].complete = True
+        restamped = False
         for name, file in parsed.items():  # recorded last: a killed run then reads them again
-            manifest.files[name].stamp = list(file.source.stamp) if file.source.stamp else None
+            stamp = list(file.source.stamp) if file.source.stamp else None
+            restamped |= manifest.files[name].stamp != stamp
+            manifest.files[name].stamp = stamp
 
         if removed or stale or not self._bm25_path.exists():
-            self._rebuild_bm25()
-        manifest.last_indexed = datetime.now(UTC).isoformat(timespec="seconds")
-        manifest.save(self._manifest_path)
+            self._update_bm25(manifest, todo)
+            manifest.last_indexed = datetime.now(UTC).isoformat(timespec="seconds")
+        if removed or stale or restamped or manifest.skipped != skipped_before:
+            manifest.save(self._manifest_path)
         return SyncReport(
             added=[name for name in stale if name not in known],
             updated=[name for name in stale if name in known],
@@ -346,21 +352,42 @@ class Index:
         ]
         self.vector_store.add(nodes)
 
-    def _rebuild_bm25(self) -> None:
-        ids: list[str] = []
-        texts: list[str] = []
-        for offset in range(0, self.collection.count(), _READ_PAGE):
-            page = self.collection.get(
-                include=["documents", "metadatas"], limit=_READ_PAGE, offset=offset
-            )
-            for chunk_id, text, meta in zip(
-                page["ids"], page["documents"], page["metadatas"], strict=True
-            ):
-                ids.append(chunk_id)
-                texts.append(chunk_from_record(chunk_id, text, meta).indexed_text)
-        bm25 = Bm25Index.build(ids, texts)
+    def _update_bm25(self, manifest: Manifest, fresh: Sequence[Chunk]) -> None:
+        """Make the keyword index hold the chunks of exactly the complete files.
+
+        Rows of unchanged files are kept as stemmed, `fresh` (just embedded) chunks are
+        stemmed, and any other complete file's chunks are read back from Chroma: after a
+        killed run, or once for an index saved without its term table.
+        """
+        wanted = {name: entry.sha256 for name, entry in manifest.files.items() if entry.complete}
+        renewed = {chunk.file for chunk in fresh}
+        table = TermTable.load(self._bm25_path) or TermTable.empty()
+        table = table.keep({name: sha for name, sha in wanted.items() if name not in renewed})
+        missing = set(wanted) - set(table.shas) - renewed
+        chunks = [chunk for chunk in fresh if chunk.file in wanted]
+        chunks += self._stored_chunks(sorted(missing), manifest)
+        table = table.add([(c.id, c.file, c.file_sha256, c.indexed_text) for c in chunks])
+        bm25 = Bm25Index.from_table(table)
         bm25.save(self._bm25_path)
         self._bm25 = bm25
+
+    def _stored_chunks(self, names: Sequence[str], manifest: Manifest) -> Iterator[Chunk]:
+        """The stored chunks of files `names`, read in pages of about _READ_PAGE chunks."""
+        page: list[str] = []
+        size = 0
+        for i, name in enumerate(names):
+            page.append(name)
+            size += manifest.files[name].chunks
+            if size < _READ_PAGE and i + 1 < len(names):
+                continue
+            got = self.collection.get(
+                where={"file": {"$in": page}}, include=["documents", "metadatas"]
+            )
+            for chunk_id, text, meta in zip(
+                got["ids"], got["documents"], got["metadatas"], strict=True
+            ):
+                yield chunk_from_record(chunk_id, text, meta)
+            page, size = [], 0
 
 
 # Hex digits of the index folder's hash in server-side names: enough to keep the folders

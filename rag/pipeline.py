@@ -84,7 +84,8 @@ class Pipeline:
             # Made on the first file that needs chunking: it imports llama-index, seconds of
             # start-up that an ingest with nothing changed does not need.
             chunker: Chunker | None = None
-            known = self.index.manifest().files
+            manifest = self.index.manifest()
+            known = manifest.files
             parsed: dict[str, ParsedFile] = {}
             skipped: list[Skipped] = []
             max_bytes = int(self.settings.max_file_mb * 1e6)
@@ -111,7 +112,7 @@ class Pipeline:
                         del parsed[name]
             # The model is loaded only when a chunk needs embedding.
             return self.index.sync(
-                parsed, skipped, lambda texts: self.embedder.embed(texts), progress
+                manifest, parsed, skipped, lambda texts: self.embedder.embed(texts), progress
             )
 
     def ask(self, question: str, history: Sequence[str] = ()) -> Answer:

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 import rag.pipeline
-from rag.index import IndexUnavailable
+from rag.index import Index, IndexUnavailable, chunk_from_record
+from rag.lexical import Bm25Index
 from rag.pipeline import Pipeline
 from tests.conftest import TROOPS_FILE, copy_corpus
 
@@ -93,6 +94,54 @@ LINKED_STORY = (
     "Council approves new bridge\n\nThe city council approved a new bridge over the river "
     "on Tuesday. Construction will begin in the spring and cost 40 million dollars.\n"
 )
+
+
+def assert_keyword_index_is_a_fresh_build(pipeline: Pipeline) -> None:
+    """The saved BM25 index scores every query as one built from scratch from the store."""
+    stored = pipeline.index.collection.get(include=["documents", "metadatas"])
+    chunks = [
+        chunk_from_record(*record)
+        for record in zip(stored["ids"], stored["documents"], stored["metadatas"], strict=True)
+    ]
+    fresh = Bm25Index.build([c.id for c in chunks], [c.indexed_text for c in chunks])
+    saved = Bm25Index.load(pipeline.index._bm25_path)
+    assert sorted(saved.ids) == sorted(fresh.ids)
+    for query in ("troops Iraq 2,500", "Mosul restaurant tax", "bridge council river", "drone"):
+        assert dict(saved.search(query, 100)) == pytest.approx(dict(fresh.search(query, 100)))
+
+
+def test_keyword_index_follows_changes_stemming_only_new_chunks(
+    corpus: Path, make_settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = make_settings(corpus)
+    Pipeline(settings).ingest()
+    read_back: list[list[str]] = []
+    reader = Index._stored_chunks
+
+    def spy(index: Index, names: list[str], manifest):  # noqa: ANN001, ANN202
+        read_back.append(list(names))
+        return reader(index, names, manifest)
+
+    monkeypatch.setattr(Index, "_stored_chunks", spy)
+    (corpus / TROOPS_FILE).write_text((corpus / TROOPS_FILE).read_text() + "\nA drone flew.\n")
+    (corpus / "004_a2aa68af86f12e80.txt").unlink()
+    (corpus / "bridge.txt").write_text(LINKED_STORY)
+    pipeline = Pipeline(settings)
+    report = pipeline.ingest()
+    assert (report.updated, report.removed, report.added) == (
+        [TROOPS_FILE], ["004_a2aa68af86f12e80.txt"], ["bridge.txt"]
+    )
+    assert read_back == [[]]  # nothing read back from the store
+    assert_keyword_index_is_a_fresh_build(pipeline)
+
+    # An index saved without its term table (an older version) is filled from the store.
+    (pipeline.index._bm25_path / "terms.json").unlink()
+    (corpus / "bridge.txt").write_text(LINKED_STORY.replace("Tuesday", "Friday"))
+    pipeline = Pipeline(settings)
+    assert pipeline.ingest().updated == ["bridge.txt"]
+    assert read_back[-1] == sorted(set(pipeline.index.manifest().files) - {"bridge.txt"})
+    assert_keyword_index_is_a_fresh_build(pipeline)
+    assert "Friday" in pipeline.ask("When did the council approve the bridge?").answer
 
 
 def test_deleted_file_leaves_the_index(corpus: Path, make_settings) -> None:
@@ -205,3 +254,4 @@ def test_a_killed_ingest_resumes_without_losing_or_doubling_chunks(
     assert resumed.chunks_embedded > 0 and not resumed.removed
     fresh = Pipeline(settings)
     assert len(stored_ids(fresh)) == fresh.index.status().chunks == 55
+    assert_keyword_index_is_a_fresh_build(fresh)
