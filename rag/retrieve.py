@@ -1,7 +1,4 @@
-"""Hybrid retrieval: BM25 and dense similarity fused by reciprocal rank, copies collapsed.
-
-The one place where llama-index query results become `Hit`s.
-"""
+"""Hybrid retrieval: BM25 and dense similarity fused by reciprocal rank, copies collapsed."""
 
 from __future__ import annotations
 
@@ -63,10 +60,4 @@ class Retriever:
 
     def _dense(self, query: str, n: int) -> list[str]:
         """Ids of the `n` chunks nearest to the query's embedding, nearest first."""
-        from llama_index.core.vector_stores.types import VectorStoreQuery
-
-        vector = self.embedder.embed([query])[0]
-        result = self.index.vector_store.query(
-            VectorStoreQuery(query_embedding=vector.tolist(), similarity_top_k=n)
-        )
-        return list(result.ids or [])
+        return self.index.nearest(self.embedder.embed([query])[0], n)

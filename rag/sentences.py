@@ -1,7 +1,7 @@
 """Sentence boundaries for news copy, shared by chunking and the extractive answerer.
 
-nltk's punkt (shipped inside llama-index) with the titles and abbreviations of news
-writing added, so "Brig. Gen. Jonathan Braga said" stays one sentence everywhere.
+nltk's punkt splitter, untrained as llama-index uses it, with the titles and abbreviations
+of news writing added, so "Brig. Gen. Jonathan Braga said" stays one sentence everywhere.
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ _ABBREVIATIONS = f"{_TITLES} no u.s u.k u.n jan feb mar apr jun jul aug sep sept
 
 @cache
 def _punkt():  # noqa: ANN202 - nltk has no type hints
-    import copy
+    # Made here rather than taken from llama-index, whose import costs a question asked
+    # from the command line half a second.
+    from nltk.tokenize.punkt import PunktSentenceTokenizer
 
-    from llama_index.core.utils import globals_helper
-
-    splitter = copy.deepcopy(globals_helper.punkt_tokenizer)
+    splitter = PunktSentenceTokenizer()
     splitter._params.abbrev_types.update(_ABBREVIATIONS.split())
     return splitter
 
