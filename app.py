@@ -44,11 +44,16 @@ def settings_panel() -> None:
         "Answers", list(MODES), index=list(MODES).index(base.llm), format_func=MODES.get,
         key=ui.OVERRIDES["llm"],
     )  # fmt: skip
+    offline = st.session_state[ui.OVERRIDES["llm"]] == "extractive"
     st.text_input(
         "Ollama model", base.ollama_model, key=ui.OVERRIDES["ollama_model"],
         help=f"A model on the Ollama server at {base.ollama_host} (`ollama pull` it first).",
-        disabled=st.session_state[ui.OVERRIDES["llm"]] == "extractive",
+        disabled=offline,
     )  # fmt: skip
+    if not offline:
+        # The probe is cached with the pipeline for a few seconds, and the answer needs it too.
+        if models := ui.pipeline(ui.settings()).generator.health().models:
+            st.caption(escape(f"On the server: {', '.join(models)}"))
     st.slider(
         "Passages per answer", 1, MAX_TOP_K, min(base.top_k, MAX_TOP_K),
         key=ui.OVERRIDES["top_k"],
@@ -76,8 +81,8 @@ def corpus_panel() -> None:
         reindex(settings)
         st.rerun()
 
-    index = Index(settings)
-    status = index.status()
+    manifest = ui.manifest(settings)
+    status = Index(settings).status(manifest)
     left, middle, right = numbers.columns(3)
     left.metric("Files", status.files)
     middle.metric("Articles", status.articles)
@@ -87,7 +92,6 @@ def corpus_panel() -> None:
     if not status.files:
         numbers.warning("The index is empty: add articles here, or put them in the corpus "
                         "folder and press Re-index.")  # fmt: skip
-    manifest = index.manifest()
     with st.expander(f"Indexed files ({status.files})"):
         st.dataframe(
             [
@@ -149,7 +153,7 @@ def chat() -> None:
     if clear.button("New chat", icon=":material/add_comment:", key="new_chat"):
         turns.clear()
     settings = ui.settings()
-    manifest = Index(settings).manifest()
+    manifest = ui.manifest(settings)
     for question, answer in turns:
         with st.chat_message("user"):
             st.markdown(escape(question))
@@ -164,7 +168,7 @@ def chat() -> None:
         with st.chat_message("assistant"), ui.guard("answering"):
             answer = stream(question, [q for q, _ in turns], settings)
             turns.append((question, answer))
-            render(answer, Index(settings).manifest().files, settings)
+            render(answer, ui.manifest(settings).files, settings)
 
 
 def stream(question: str, history: list[str], settings: Settings) -> Answer:

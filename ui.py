@@ -3,7 +3,6 @@ shown as short messages instead of stack traces."""
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,7 +11,7 @@ from typing import Any
 import streamlit as st
 
 from rag.config import Settings
-from rag.index import Index
+from rag.index import Index, Manifest
 from rag.markdown import message
 from rag.pipeline import Pipeline
 from rag.types import UserError
@@ -48,17 +47,26 @@ def _pipeline(_settings: Settings, key: str) -> Pipeline:
 
 
 def pipeline(settings: Settings) -> Pipeline:
-    """One warm pipeline per settings and index state, shared by every browser session.
+    """One warm pipeline per settings and index version, shared by every browser session.
 
-    Keyed by what the index holds, so after an ingest (from any session or the CLI) every
-    session moves to a pipeline that sees the new files, while a question already running
-    finishes on the old one.
+    After an ingest (from any session or the CLI) every session moves to a pipeline that
+    sees the new files, while a question already running finishes on the old one.
     """
-    manifest = Index(settings).manifest()
-    files = sorted((name, entry.sha256, entry.complete) for name, entry in manifest.files.items())
-    # last_indexed alone has one-second resolution: two ingests can share it.
-    state = hashlib.sha256(repr((files, manifest.last_indexed)).encode()).hexdigest()
-    return _pipeline(settings, f"{settings.model_dump_json()}|{state}")
+    return _pipeline(settings, f"{settings.model_dump_json()}|{Index(settings).version()}")
+
+
+# The index's current version and the one before it (a question may still run on that).
+@st.cache_resource(max_entries=2, show_spinner=False)
+def _manifest(_index: Index, key: str) -> Manifest:
+    return _index.manifest()
+
+
+def manifest(settings: Settings) -> Manifest:
+    """The index's manifest, read once per index version and shared by every session (so
+    read it, never change it): each page run needs it several times, and at 100,000 files
+    one read takes over a second."""
+    index = Index(settings)
+    return _manifest(index, f"{index.root}|{index.collection_name}|{index.version()}")
 
 
 @contextmanager

@@ -56,6 +56,7 @@ class Health:
 
     ready: bool
     problem: str | None = None
+    models: tuple[str, ...] = ()  # the models the server has, when it answered
 
 
 class Generator:
@@ -88,10 +89,10 @@ class Generator:
             models = client.list().models
         except REQUEST_ERRORS as error:
             return Health(False, explain(error, self.host, self.model, PROBE_TIMEOUT_S))
-        names = {m.model for m in models}
+        names = tuple(sorted(m.model for m in models if m.model))
         if self.model in names or f"{self.model}:latest" in names:
-            return Health(True)
-        return Health(False, not_pulled(self.host, self.model))
+            return Health(True, models=names)
+        return Health(False, not_pulled(self.host, self.model), names)
 
     def stream(self, prompt: str, system: str | None = None) -> Iterator[str]:
         """The model's answer to `prompt`, piece by piece as Ollama sends it.

@@ -293,6 +293,22 @@ def test_an_ollama_answer_shows_the_model_and_marks_unsupported_sentences(
     assert escape(TROOPS_FILE) in text, "the supported sentence keeps its source card"
 
 
+def test_the_sidebar_lists_the_models_ollama_has(
+    shared: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with OllamaStub(models=["qwen2.5:7b", "llama3.2:3b"]) as stub:
+        monkeypatch.setenv("RAG_LLM", "auto")
+        monkeypatch.setenv("OLLAMA_HOST", stub.url)
+        at = start()
+        listed = [c.value for c in at.sidebar.caption if c.value.startswith("On the server")]
+        assert listed == [escape("On the server: llama3.2:3b, qwen2.5:7b")]
+        # Offline mode does not ask the server.
+        asked = len(stub.paths())
+        at.sidebar.selectbox(key="setting_llm").set_value("extractive").run()
+        assert not [c for c in at.sidebar.caption if c.value.startswith("On the server")]
+        assert len(stub.paths()) == asked
+
+
 def test_an_unexpected_failure_is_a_short_message_and_a_logged_traceback(
     shared: Settings, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
