@@ -11,6 +11,7 @@ import math
 import os
 import re
 import shutil
+import zipfile
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
@@ -82,20 +83,19 @@ class TermTable:
 
     @classmethod
     def load(cls, folder: Path) -> TermTable | None:
-        """The table saved in `folder`, or None when there is none (an older index)."""
+        """The table saved in `folder`, or None when there is none (an index saved before
+        tables were kept) or it cannot be read: then the caller rebuilds it."""
         try:
             meta = json.loads((folder / _TABLE_META).read_text())
-            arrays = np.load(folder / _TABLE_ARRAYS)
-        except (OSError, ValueError):
+            with np.load(folder / _TABLE_ARRAYS) as arrays:
+                term_ids, offsets = arrays["term_ids"], arrays["offsets"]
+                files = [meta["names"][i] for i in arrays["file_of_row"]]
+            table = cls(meta["ids"], files, meta["shas"], meta["vocab"], term_ids, offsets)
+        except (OSError, ValueError, KeyError, IndexError, zipfile.BadZipFile):
             return None
-        return cls(
-            meta["ids"],
-            [meta["names"][i] for i in arrays["file_of_row"]],
-            meta["shas"],
-            meta["vocab"],
-            arrays["term_ids"],
-            arrays["offsets"],
-        )
+        rows = len(table.ids)
+        whole = len(files) == rows and len(offsets) == rows + 1 and offsets[-1] == len(term_ids)
+        return table if whole else None
 
     def save(self, folder: Path) -> None:
         names = sorted(self.shas)

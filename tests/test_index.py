@@ -143,6 +143,14 @@ def test_keyword_index_follows_changes_stemming_only_new_chunks(
     assert_keyword_index_is_a_fresh_build(pipeline)
     assert "Friday" in pipeline.ask("When did the council approve the bridge?").answer
 
+    # A damaged table is rebuilt the same way.
+    (pipeline.index._bm25_path / "terms.npz").write_bytes(b"not an archive")
+    (corpus / "bridge.txt").write_text(LINKED_STORY.replace("Tuesday", "Monday"))
+    pipeline = Pipeline(settings)
+    assert pipeline.ingest().updated == ["bridge.txt"]
+    assert read_back[-1] == read_back[-2]
+    assert_keyword_index_is_a_fresh_build(pipeline)
+
 
 def test_deleted_file_leaves_the_index(corpus: Path, make_settings) -> None:
     pipeline = Pipeline(make_settings(corpus))
