@@ -11,7 +11,7 @@ from datetime import date
 import numpy as np
 
 from rag.dates import annotate_relative, format_day, month_number
-from rag.extract import Sentence, split_sentences
+from rag.extract import Sentence, same_text, split_sentences
 from rag.lexical import terms, words
 from rag.prompts import CANNOT_ANSWER
 from rag.sentences import sentence_spans
@@ -46,18 +46,46 @@ def cite(sentences: Sequence[Sentence], hits: Sequence[Hit]) -> tuple[list[int],
     return numbers, citations
 
 
-def passage(n: int, chunk: Chunk) -> str:
+def passage(n: int, hit: Hit) -> str:
     """Passage `n` as the LLM reads it: number, file, title, date, then the text with its
-    relative dates resolved ("on Monday (= April 5, 2021)")."""
-    published = date.fromisoformat(chunk.date) if chunk.date else None
-    when = format_day(published) if published else "date unknown"
-    header = f"[{n}] file: {chunk.file} | title: {chunk.title} | published: {when}"
-    return f"{header}\n{annotate_relative(chunk.text, published)}"
+    relative dates resolved ("on Monday (= April 5, 2021)"), then what copies folded into it
+    add ("Also in FILE: ...")."""
+    chunk = hit.chunk
+    header = f"[{n}] file: {chunk.file} | title: {chunk.title} | published: {_when(chunk)}"
+    lines = [header, annotate_relative(chunk.text, _published(chunk))]
+    added: dict[Chunk, list[str]] = {}
+    for sentence in passage_sentences(n, hit):
+        if sentence.chunk is not chunk:
+            added.setdefault(sentence.chunk, []).append(sentence.text)
+    for copy, sentences in added.items():
+        text = annotate_relative(" ".join(sentences), _published(copy))
+        lines.append(f"Also in {copy.file} (published {_when(copy)}): {text}")
+    return "\n".join(lines)
+
+
+def passage_sentences(n: int, hit: Hit) -> list[Sentence]:
+    """The sentences of passage `n`: its chunk's, then those of the copies folded into it that
+    say something the chunk does not (a version of a story may carry a fact the others lack)."""
+    sentences = split_sentences(n - 1, hit.chunk)
+    for copy in hit.copies:
+        for sentence in split_sentences(n - 1, copy):
+            if not any(same_text(sentence, kept) for kept in sentences):
+                sentences.append(sentence)
+    return sentences
+
+
+def _published(chunk: Chunk) -> date | None:
+    return date.fromisoformat(chunk.date) if chunk.date else None
+
+
+def _when(chunk: Chunk) -> str:
+    published = _published(chunk)
+    return format_day(published) if published else "date unknown"
 
 
 def numbered_context(hits: Sequence[Hit]) -> str:
     """The retrieved passages numbered from 1, in retrieval order, for the answer prompt."""
-    return "\n\n".join(passage(n, hit.chunk) for n, hit in enumerate(hits, start=1))
+    return "\n\n".join(passage(n, hit) for n, hit in enumerate(hits, start=1))
 
 
 @dataclass(frozen=True)
@@ -268,8 +296,8 @@ class _Support:
     def __init__(self, hits: Sequence[Hit], claims: Sequence[Claim], embed: Embed) -> None:
         self.hits = hits
         cited = sorted({n for claim in claims for n in claim.citations})
-        self.sentences = {n: split_sentences(n - 1, hits[n - 1].chunk) for n in cited}
-        self.terms = {n: _lexicon(passage(n, hits[n - 1].chunk)) for n in cited}
+        self.sentences = {n: passage_sentences(n, hits[n - 1]) for n in cited}
+        self.terms = {n: _lexicon(passage(n, hits[n - 1])) for n in cited}
         texts = [c.text for c in claims] + [s.text for n in cited for s in self.sentences[n]]
         vectors = embed(texts) if texts else np.zeros((0, 0), dtype=np.float32)
         self.claim_vectors = {c.text: vectors[i] for i, c in enumerate(claims)}
@@ -333,8 +361,16 @@ class _Support:
                 chosen.setdefault(n, []).append(self.best[(claim.text, n)])
         citations = []
         for n in sorted(chosen):
-            first = min(chosen[n], key=lambda s: s.start)
-            last = max(chosen[n], key=lambda s: s.end)
+            # One quote per passage, from one file: the chunk (passage or folded copy) that
+            # backs the most claims, the passage itself on a tie.
+            rank = [self.hits[n - 1].chunk, *self.hits[n - 1].copies]
+            chunk = max(
+                dict.fromkeys(s.chunk for s in chosen[n]),
+                key=lambda c: (sum(s.chunk is c for s in chosen[n]), -rank.index(c)),
+            )
+            quoted = [s for s in chosen[n] if s.chunk is chunk]
+            first = min(quoted, key=lambda s: s.start)
+            last = max(quoted, key=lambda s: s.end)
             text = first.chunk.text[first.start - first.chunk.start : last.end - first.chunk.start]
             span = Sentence(n - 1, first.chunk, first.start, last.end, text)
             citations.append(_citation(n, span, self.hits[n - 1]))

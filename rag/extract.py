@@ -342,7 +342,7 @@ def _second(best: Scored, others: Sequence[Scored], known: dict[str, float]) -> 
         )
 
     for candidate in others:
-        if _same_text(candidate.sentence, best.sentence):
+        if same_text(candidate.sentence, best.sentence):
             continue
         if candidate.score >= SECOND_SENTENCE_RATIO * best.score or gain(candidate) >= MIN_GAIN:
             return candidate
@@ -398,7 +398,7 @@ def _score_chunk(
     return scored
 
 
-def _same_text(a: Sentence, b: Sentence) -> bool:
+def same_text(a: Sentence, b: Sentence) -> bool:
     """Two sentences saying the same (copies of one story)."""
     ta, tb = set(terms(a.text)), set(terms(b.text))
     return bool(ta and tb) and len(ta & tb) / len(ta | tb) > 0.6

@@ -12,7 +12,6 @@ import os
 import re
 import shutil
 import zipfile
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -182,7 +181,8 @@ class Bm25Index:
     @classmethod
     def build(cls, ids: Sequence[str], texts: Sequence[str]) -> Bm25Index:
         """Index `texts`, remembering which chunk id each one is."""
-        return cls.from_table(TermTable.empty().add([(i, "", "", t) for i, t in zip(ids, texts)]))
+        rows = [(chunk_id, "", "", text) for chunk_id, text in zip(ids, texts, strict=True)]
+        return cls.from_table(TermTable.empty().add(rows))
 
     @classmethod
     def from_table(cls, table: TermTable) -> Bm25Index:

@@ -42,9 +42,7 @@ def read_source(path: Path, name: str, max_bytes: int) -> SourceFile | Skipped:
     """Decode one corpus file, or say in one line why it cannot be used."""
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
-        return Skipped(
-            name, f"unsupported type {suffix or '(none)'}; use .txt, .md, .html or .pdf"
-        )
+        return Skipped(name, f"unsupported type {suffix or '(none)'}; use .txt, .md, .html or .pdf")
     status = path.stat()
     size = status.st_size
     if size > max_bytes:

@@ -34,7 +34,11 @@ def chunk(file: str, title: str, day: str) -> Chunk:
 
 
 def day_iso(day: str) -> str:
-    return {"May 2, 2022": "2022-05-02", "March 3, 2021": "2021-03-03"}[day]
+    return {
+        "May 2, 2022": "2022-05-02",
+        "May 3, 2022": "2022-05-03",
+        "March 3, 2021": "2021-03-03",
+    }[day]
 
 
 HITS = [
@@ -204,3 +208,36 @@ def test_numbered_context_gives_number_file_title_date_and_resolved_dates() -> N
         "\n\n[2] file: flood.txt | title: Floods hit Mosul | published: March 3, 2021\n" in context
     )
     assert "Mosul on Sunday (= February 28, 2021)," in context
+
+
+# A second version of the port story, folded into passage [1] as a copy: one sentence repeats
+# the first version, one adds a fact the first version lacks.
+COPY_FILE = (
+    "Basra port strike over\n\nMay 3, 2022\n\n"
+    "Dock workers in Basra ended a nine-day strike on Monday after the port authority agreed "
+    "to raise their wages by 15 percent. Exports of dates resumed on Tuesday."
+)
+FILES["copy.txt"] = COPY_FILE
+ADDED = "Exports of dates resumed on Tuesday."
+WITH_COPY = [
+    Hit(HITS[0].chunk, 1.0, (chunk("copy.txt", "Basra port strike over", "May 3, 2022"),)),
+    HITS[1],
+]
+
+
+def test_a_folded_copy_adds_only_what_the_passage_lacks() -> None:
+    first = numbered_context(WITH_COPY).split("\n\n[2]")[0]
+    assert first.endswith(
+        "\nAlso in copy.txt (published May 3, 2022): Exports of dates resumed on Tuesday "
+        "(= May 3, 2022)."
+    )
+    assert first.count("ended a nine-day strike") == 1
+
+
+def test_a_claim_only_a_copy_holds_is_supported_and_quoted_from_the_copy(embed) -> None:  # noqa: ANN001
+    checked = check_answer("Exports of dates resumed on Tuesday [1].", WITH_COPY, embed, SIMILARITY)
+    assert [claim.supported for claim in checked.claims] == [True]
+    [citation] = checked.citations
+    assert (citation.n, citation.file, citation.quote) == (1, "copy.txt", ADDED)
+    assert COPY_FILE[citation.start : citation.end] == ADDED
+    assert citation.also_in == ("port.txt",)

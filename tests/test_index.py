@@ -129,7 +129,9 @@ def test_keyword_index_follows_changes_stemming_only_new_chunks(
     pipeline = Pipeline(settings)
     report = pipeline.ingest()
     assert (report.updated, report.removed, report.added) == (
-        [TROOPS_FILE], ["004_a2aa68af86f12e80.txt"], ["bridge.txt"]
+        [TROOPS_FILE],
+        ["004_a2aa68af86f12e80.txt"],
+        ["bridge.txt"],
     )
     assert read_back == [[]]  # nothing read back from the store
     assert_keyword_index_is_a_fresh_build(pipeline)
