@@ -143,6 +143,7 @@ def status(as_json: bool, corpus: Path | None, index: Path | None) -> None:
     click.echo(f"corpus:       {state.corpus_dir}")
     click.echo(f"index:        {state.index_dir} (collection {state.collection})")
     click.echo(f"fingerprint:  {state.fingerprint}")
+    click.echo(f"embedding:    {state.embed}")
     click.echo(f"files:        {state.files}")
     click.echo(f"articles:     {state.articles}")
     click.echo(f"chunks:       {state.chunks}")

@@ -137,6 +137,7 @@ class Status:
     chunks: int
     skipped: dict[str, str]
     last_indexed: str | None
+    embed: str  # the embedding model setting the index was built with
 
 
 class Index:
@@ -245,6 +246,7 @@ class Index:
             chunks=sum(entry.chunks for entry in complete),
             skipped=manifest.skipped,
             last_indexed=manifest.last_indexed,
+            embed=self.settings.embed,
         )
 
     # -- ingest --------------------------------------------------------------------------

@@ -74,6 +74,8 @@ def test_status_json(env: dict[str, str]) -> None:
     assert (record["files"], record["articles"], record["chunks"]) == (5, 11, 55)
     assert record["collection"] == f"newsdesk-{record['fingerprint']}"
     assert record["last_indexed"]
+    assert record["embed"] == "minilm"
+    assert "embedding:    minilm\n" in run(env, "status").stdout
 
 
 def test_chat_uses_the_earlier_turn(env: dict[str, str]) -> None:
