@@ -84,6 +84,9 @@ class Manifest:
     files: dict[str, FileEntry] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
     last_indexed: str | None = None
+    # Chunks were added or removed since the BM25 index was last updated (a run was killed
+    # before its update): the next ingest updates it even when no file changed.
+    keywords_pending: bool = False
 
     @classmethod
     def load(cls, path: Path, fingerprint: str, corpus_dir: str) -> Manifest:
@@ -100,6 +103,7 @@ class Manifest:
             "files": {name: entry.__dict__ for name, entry in sorted(self.files.items())},
             "skipped": dict(sorted(self.skipped.items())),
             "last_indexed": self.last_indexed,
+            "keywords_pending": self.keywords_pending,
         }
         staging = path.with_suffix(".tmp")
         # No indent: json only uses its C encoder without one, and an indented manifest of
@@ -300,6 +304,7 @@ class Index:
         for name in stale:
             manifest.files[name] = _entry(parsed[name], complete=False)
         skipped_before, manifest.skipped = manifest.skipped, {s.name: s.reason for s in skipped}
+        manifest.keywords_pending |= bool(removed or stale)
         if removed or stale or manifest.skipped != skipped_before:
             manifest.save(self._manifest_path)  # before any chunk is written (see above)
 
@@ -343,10 +348,12 @@ class Index:
             restamped |= manifest.files[name].stamp != stamp
             manifest.files[name].stamp = stamp
 
-        if removed or stale or not self._bm25_path.exists():
+        updated = manifest.keywords_pending or not self._bm25_path.exists()
+        if updated:
             self._update_bm25(manifest, todo)
+            manifest.keywords_pending = False
             manifest.last_indexed = datetime.now(UTC).isoformat(timespec="seconds")
-        if removed or stale or restamped or manifest.skipped != skipped_before:
+        if updated or restamped or manifest.skipped != skipped_before:
             manifest.save(self._manifest_path)
         return SyncReport(
             added=[name for name in stale if name not in known],

@@ -265,3 +265,24 @@ def test_a_killed_ingest_resumes_without_losing_or_doubling_chunks(
     fresh = Pipeline(settings)
     assert len(stored_ids(fresh)) == fresh.index.status().chunks == 55
     assert_keyword_index_is_a_fresh_build(fresh)
+
+
+def test_an_ingest_killed_before_its_keyword_update_is_finished_by_the_next(
+    corpus: Path, make_settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = make_settings(corpus)
+    Pipeline(settings).ingest()
+    (corpus / TROOPS_FILE).write_text((corpus / TROOPS_FILE).read_text() + "\nA drone flew.\n")
+    monkeypatch.setattr("rag.index.MANIFEST_CHECKPOINT_S", 0)  # every stored batch is saved
+
+    def killed(table):  # noqa: ANN001, ANN202
+        raise KeyboardInterrupt  # all chunks stored and saved, the BM25 index not yet updated
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Bm25Index, "from_table", killed)
+        with pytest.raises(KeyboardInterrupt):
+            Pipeline(settings).ingest()
+    resumed = Pipeline(settings)
+    report = resumed.ingest()
+    assert report.chunks_embedded == 0 and not report.changed  # every file was stored
+    assert_keyword_index_is_a_fresh_build(resumed)
