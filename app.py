@@ -17,7 +17,7 @@ import streamlit as st
 import ui
 from rag.config import Settings
 from rag.evidence import gather, mark, unsupported_marks
-from rag.index import FileEntry, Index
+from rag.index import EMBEDDING, READING, FileEntry, Index
 from rag.markdown import answer_markdown, escape, highlight, message
 from rag.pipeline import EXTRACTIVE_NOTICE
 from rag.read import SUPPORTED_SUFFIXES
@@ -30,6 +30,7 @@ MODES = {
     "extractive": "Offline extractive",
 }
 MAX_TOP_K = 20
+INGEST_STAGES = {READING: "Reading files", EMBEDDING: "Embedding passages"}
 CLOSEST_PASSAGES = 3
 
 
@@ -129,7 +130,9 @@ def reindex(settings: Settings) -> None:
     bar = st.progress(0.0, "Reading the corpus...")
     try:
         report = ui.pipeline(settings).ingest(
-            lambda done, total: bar.progress(done / total, f"Embedding passages: {done}/{total}")
+            lambda stage, done, total: bar.progress(
+                done / total, f"{INGEST_STAGES[stage]}: {done:,}/{total:,}"
+            )
         )
     except UserError as error:
         notes.append(("error", str(error)))

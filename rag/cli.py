@@ -63,19 +63,22 @@ def ingest(path: Path | None, corpus: Path | None, index: Path | None) -> None:
     """Index the articles in PATH (default: the corpus folder); only changes are embedded."""
     from tqdm import tqdm
 
+    from rag.index import READING
     from rag.pipeline import Pipeline
 
     pipeline = Pipeline(_settings(path or corpus, index))
-    bar: tqdm | None = None
+    bars: dict[str, tqdm] = {}
 
-    def progress(done: int, total: int) -> None:
-        nonlocal bar
-        if bar is None:
-            bar = tqdm(total=total, unit="chunk", desc="Embedding", file=sys.stderr)
-        bar.update(done - bar.n)
+    def progress(stage: str, done: int, total: int) -> None:
+        if stage not in bars:
+            for bar in bars.values():
+                bar.close()
+            unit = "file" if stage == READING else "chunk"
+            bars[stage] = tqdm(total=total, unit=unit, desc=stage, file=sys.stderr)
+        bars[stage].update(done - bars[stage].n)
 
     report = pipeline.ingest(progress)
-    if bar is not None:
+    for bar in bars.values():
         bar.close()
     click.echo(
         f"{len(report.added)} added, {len(report.updated)} updated, "

@@ -31,7 +31,10 @@ from rag.config import Settings
 from rag.lexical import Bm25Index, TermTable
 from rag.types import Chunk, ParsedFile, Skipped, SourceFile, UserError
 
-Progress = Callable[[int, int], None]  # (done, total) chunks embedded
+# (stage, done, total): READING counts files, EMBEDDING counts chunks.
+Progress = Callable[[str, int, int], None]
+READING = "Reading"
+EMBEDDING = "Embedding"
 
 # Seconds of embedding between manifest saves during ingest, at least; and the largest
 # share of ingest time that saving the manifest may take.
@@ -319,7 +322,7 @@ class Index:
             pending += batch
             vectors.append(embed([chunk.indexed_text for chunk in batch]))
             if progress:
-                progress(min(begin + batch_size, len(todo)), len(todo))
+                progress(EMBEDDING, min(begin + batch_size, len(todo)), len(todo))
             # Writing every embedding batch of 32 on its own spent 2 ms a chunk, half of all
             # ingest overhead at 10,000 chunks: embedded chunks wait in memory instead.
             if len(pending) < self.settings.store_batch_size and begin + batch_size < len(todo):

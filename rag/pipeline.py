@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from datetime import date
 from functools import cached_property
+from pathlib import Path
 
 from rag.citations import check_answer, cite, numbered_context
 from rag.config import MINILM_INT8, OLLAMA_EMBED_PREFIX, Settings
 from rag.dates import relative_note
 from rag.extract import Want, extract, holds, split_question
 from rag.generate import Generator, OllamaError
-from rag.index import Index, SyncReport
+from rag.index import READING, Index, Progress, SyncReport
 from rag.ingest import Chunker, discover, read_corpus_file, unchanged
 from rag.prompts import CANNOT_ANSWER, render
 from rag.retrieve import Retriever
@@ -31,6 +32,8 @@ _BACK_REFERENCE = re.compile(
 _MARKER = re.compile(r"\[(\d+)\]")
 # How many earlier turns a follow-up is searched with.
 _HISTORY_TURNS = 2
+# Most progress reports while reading the corpus (one per file would flood a progress bar).
+PROGRESS_UPDATES = 200
 # Rewritten follow-ups kept per pipeline, so the CLI can show one before streaming the answer.
 _STANDALONE_CACHE = 64
 
@@ -75,8 +78,8 @@ class Pipeline:
     def retriever(self) -> Retriever:
         return Retriever(self.index, self.embedder, self.settings)
 
-    def ingest(self, progress: Callable[[int, int], None] | None = None) -> SyncReport:
-        """Bring the index in line with the corpus folder; only new or changed files are embedded."""
+    def ingest(self, progress: Progress | None = None) -> SyncReport:
+        """Bring the index in line with the corpus folder; only new or changed files embed."""
         corpus = self.settings.corpus_dir
         if not corpus.is_dir():
             raise UserError(f"Corpus folder {corpus} does not exist: create it or pass --corpus.")
@@ -89,7 +92,7 @@ class Pipeline:
             parsed: dict[str, ParsedFile] = {}
             skipped: list[Skipped] = []
             max_bytes = int(self.settings.max_file_mb * 1e6)
-            for name, path in discover(corpus):
+            for name, path in _reported(list(discover(corpus)), progress):
                 entry = known.get(name)
                 if entry and entry.complete and unchanged(path, entry.stamp):
                     # Neither read nor hashed: at 100,000 files reading took most of the run.
@@ -288,6 +291,18 @@ class Pipeline:
             notice=notice,
             claims=claims,
         )
+
+
+def _reported(
+    files: list[tuple[str, Path]], progress: Progress | None
+) -> Iterator[tuple[str, Path]]:
+    """`files`, reporting how many were dealt with as the next one is asked for: reading and
+    chunking 100,000 files takes minutes before any embedding starts."""
+    step = max(1, len(files) // PROGRESS_UPDATES)
+    for number, file in enumerate(files, start=1):
+        yield file
+        if progress and (number % step == 0 or number == len(files)):
+            progress(READING, number, len(files))
 
 
 def _referred_to(question: str, history: Sequence[str]) -> tuple[str, ...]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -67,6 +68,8 @@ def test_empty_question_is_an_error_without_traceback(env: dict[str, str]) -> No
 def test_reingest_with_nothing_changed_embeds_nothing(env: dict[str, str]) -> None:
     result = run(env, "ingest")
     assert "0 added, 0 updated, 0 removed, 5 unchanged; 0 chunks embedded." in result.stdout
+    assert re.search(r"Reading: 100%.* 5/5 ", result.stderr), "a progress bar over the files"
+    assert "Embedding" not in result.stderr
 
 
 def test_status_json(env: dict[str, str]) -> None:
