@@ -28,7 +28,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from rag.config import Settings
-from rag.lexical import Bm25Index, TermTable
+from rag.lexical import Bm25Index, TermRow, TermTable
 from rag.types import Chunk, ParsedFile, Skipped, SourceFile, UserError
 
 # (stage, done, total): READING counts files, EMBEDDING counts chunks.
@@ -395,7 +395,7 @@ class Index:
         missing = set(wanted) - set(table.shas) - renewed
         chunks = [chunk for chunk in fresh if chunk.file in wanted]
         chunks += self._stored_chunks(sorted(missing), manifest)
-        table = table.add([(c.id, c.file, c.file_sha256, c.indexed_text) for c in chunks])
+        table = table.add([TermRow(c.id, c.file, c.file_sha256, c.indexed_text) for c in chunks])
         bm25 = Bm25Index.from_table(table)
         bm25.save(self._bm25_path)
         self._bm25 = bm25

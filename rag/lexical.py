@@ -13,8 +13,10 @@ import re
 import shutil
 import zipfile
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -51,6 +53,16 @@ def terms(text: str) -> list[str]:
     return _stemmer().stemWords(kept)
 
 
+class TermRow(NamedTuple):
+    """One chunk as the keyword index sees it."""
+
+    chunk_id: str
+    file: str
+    file_sha256: str
+    text: str
+
+
+@dataclass(frozen=True)
 class TermTable:
     """The stemmed terms of every chunk in a BM25 index, with the file each chunk came from.
 
@@ -60,21 +72,12 @@ class TermTable:
     `term_ids[offsets[i]:offsets[i + 1]]`.
     """
 
-    def __init__(
-        self,
-        ids: list[str],
-        files: list[str],
-        shas: dict[str, str],
-        vocab: list[str],
-        term_ids: np.ndarray,
-        offsets: np.ndarray,
-    ) -> None:
-        self.ids = ids
-        self.files = files  # the file of each row
-        self.shas = shas  # the content hash of each file the rows were made from
-        self.vocab = vocab
-        self.term_ids = term_ids
-        self.offsets = offsets
+    ids: list[str]  # the chunk of each row
+    files: list[str]  # the file of each row
+    shas: dict[str, str]  # the content hash of each file the rows were made from
+    vocab: list[str]
+    term_ids: np.ndarray
+    offsets: np.ndarray
 
     @classmethod
     def empty(cls) -> TermTable:
@@ -122,15 +125,15 @@ class TermTable:
             np.concatenate([[0], np.cumsum(lengths[rows])]).astype(np.int64),
         )
 
-    def add(self, chunks: Sequence[tuple[str, str, str, str]]) -> TermTable:
-        """This table plus rows for (chunk id, file, file's content hash, text) tuples."""
+    def add(self, rows: Sequence[TermRow]) -> TermTable:
+        """This table plus a row for each of `rows`, its text stemmed."""
         number = {term: i for i, term in enumerate(self.vocab)}
         vocab = list(self.vocab)
         new_ids: list[int] = []
         lengths: list[int] = []
-        for _, _, _, text in chunks:
+        for added in rows:
             # A chunk with no content words still needs a term to be a BM25 document.
-            row = terms(text) or ["\0"]
+            row = terms(added.text) or ["\0"]
             for term in row:
                 if term not in number:
                     number[term] = len(vocab)
@@ -138,9 +141,9 @@ class TermTable:
                 new_ids.append(number[term])
             lengths.append(len(row))
         return TermTable(
-            self.ids + [chunk_id for chunk_id, _, _, _ in chunks],
-            self.files + [file for _, file, _, _ in chunks],
-            self.shas | {file: sha for _, file, sha, _ in chunks},
+            self.ids + [row.chunk_id for row in rows],
+            self.files + [row.file for row in rows],
+            self.shas | {row.file: row.file_sha256 for row in rows},
             vocab,
             np.concatenate([self.term_ids, np.array(new_ids, np.int32)]),
             np.concatenate([self.offsets, self.offsets[-1] + np.cumsum(lengths, dtype=np.int64)]),
@@ -181,7 +184,7 @@ class Bm25Index:
     @classmethod
     def build(cls, ids: Sequence[str], texts: Sequence[str]) -> Bm25Index:
         """Index `texts`, remembering which chunk id each one is."""
-        rows = [(chunk_id, "", "", text) for chunk_id, text in zip(ids, texts, strict=True)]
+        rows = [TermRow(chunk_id, "", "", text) for chunk_id, text in zip(ids, texts, strict=True)]
         return cls.from_table(TermTable.empty().add(rows))
 
     @classmethod
