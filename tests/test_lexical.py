@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
-from rag.lexical import Bm25Index, terms
+from rag.lexical import Bm25Index, TermRow, TermTable, terms
 
 
 @pytest.mark.parametrize(
@@ -153,3 +154,52 @@ def test_empty_text_is_indexable() -> None:
     # A chunk with no content words still takes a slot, so ids and documents stay aligned.
     index = Bm25Index.build(["empty", "real"], ["it is what it is", "Balad air base"])
     assert [doc for doc, _ in index.search("Balad", k=5)] == ["real"]
+
+
+def test_term_table_keeps_current_files_and_round_trips(tmp_path: Path) -> None:
+    table = TermTable.empty().add(
+        [
+            TermRow("a1", "a.txt", "sha-a", "Rockets hit Balad air base."),
+            TermRow("b1", "b.txt", "sha-b", "Mosul was retaken."),
+            TermRow("b2", "b.txt", "sha-b", "Kirkuk airport was closed."),
+        ]
+    )
+    kept = table.keep({"a.txt": "sha-a", "b.txt": "sha-b-changed"})
+    assert (kept.ids, kept.files, kept.shas) == (["a1"], ["a.txt"], {"a.txt": "sha-a"})
+    assert [kept.vocab[i] for i in kept.term_ids] == ["rocket", "hit", "balad", "air", "base"]
+    assert "mosul" in kept.vocab  # terms of dropped rows linger until compacted
+    assert kept.compacted().vocab == ["rocket", "hit", "balad", "air", "base"]
+
+    table.save(tmp_path)
+    loaded = TermTable.load(tmp_path)
+    assert loaded is not None
+    assert (loaded.ids, loaded.files, loaded.shas, loaded.vocab) == (
+        table.ids,
+        table.files,
+        table.shas,
+        table.vocab,
+    )
+    assert loaded.term_ids.tolist() == table.term_ids.tolist()
+    assert loaded.offsets.tolist() == table.offsets.tolist()
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        pytest.param(lambda folder: (folder / "terms.json").unlink(), id="missing"),
+        pytest.param(lambda folder: (folder / "terms.npz").write_bytes(b"junk"), id="not-npz"),
+        pytest.param(lambda folder: (folder / "terms.json").write_text("{"), id="bad-json"),
+        pytest.param(
+            lambda folder: (folder / "terms.json").write_text(
+                json.dumps({"ids": ["a1"], "names": ["a.txt"], "shas": {}, "vocab": []})
+            ),
+            id="rows-disagree",
+        ),
+    ],
+)
+def test_a_damaged_term_table_loads_as_none(tmp_path: Path, damage) -> None:  # noqa: ANN001
+    rows = [TermRow("a1", "a.txt", "s", "Balad"), TermRow("a2", "a.txt", "s", "Mosul")]
+    TermTable.empty().add(rows).save(tmp_path)
+    assert TermTable.load(tmp_path) is not None
+    damage(tmp_path)
+    assert TermTable.load(tmp_path) is None
