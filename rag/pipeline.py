@@ -94,14 +94,16 @@ class Pipeline:
             max_bytes = int(self.settings.max_file_mb * 1e6)
             for name, path in _reported(list(discover(corpus)), progress):
                 entry = known.get(name)
-                if entry and entry.complete and unchanged(path, entry.stamp):
+                if entry is not None and not entry.complete:
+                    entry = None  # an interrupted file is redone whatever its content
+                if entry and unchanged(path, entry.stamp):
                     # Neither read nor hashed: at 100,000 files reading took most of the run.
                     parsed[name] = ParsedFile(entry.source(name), (), ())
                     continue
                 source = read_corpus_file(corpus, name, path, max_bytes)
                 if isinstance(source, Skipped):
                     skipped.append(source)
-                elif entry and entry.complete and entry.sha256 == source.sha256:
+                elif entry and entry.sha256 == source.sha256:
                     parsed[name] = ParsedFile(source, (), ())  # unchanged: nothing to re-chunk
                 else:
                     chunker = chunker or Chunker(
