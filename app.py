@@ -8,7 +8,6 @@ retrieval, parsing, safe saving and highlighting live in the package. Start it w
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from datetime import datetime
 from itertools import chain
 
@@ -176,16 +175,8 @@ def chat() -> None:
 
 def stream(question: str, history: list[str], settings: Settings) -> Answer:
     """Show the answer text as it is written; return the finished `Answer`."""
-    finished: list[Answer] = []
-
-    def text() -> Iterator[str]:
-        for piece in ui.pipeline(settings).stream(question, history):
-            if isinstance(piece, str):
-                yield escape(piece)
-            else:
-                finished.append(piece)  # the stream's last item
-
-    pieces = text()
+    answer = ui.pipeline(settings).stream(question, history)
+    pieces = (escape(piece) for piece in answer)
     placeholder = st.empty()
     with placeholder, st.spinner("Searching the articles..."):
         first = next(pieces, "")
@@ -193,7 +184,7 @@ def stream(question: str, history: list[str], settings: Settings) -> Answer:
         st.write_stream(chain([first], pieces))
     # The streamed text gives way to the full rendering of the finished answer.
     placeholder.empty()
-    return finished[0]
+    return answer.answer
 
 
 def render(answer: Answer, files: dict[str, FileEntry], settings: Settings) -> None:

@@ -9,7 +9,7 @@ answer is the retrieved text, which is what a reader of that pipeline would be s
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ from llama_index.core.embeddings import BaseEmbedding
 from pydantic import PrivateAttr
 
 from rag.index import Embedder
-from rag.types import Answer, Chunk, Citation, Hit
+from rag.types import Answer, AnswerStream, Chunk, Citation, Hit
 
 BASELINE_TOP_K = 2  # LlamaIndex's default similarity_top_k
 MODE = "llamaindex-default"
@@ -67,8 +67,11 @@ class Baseline:
         self._llm = llm
         self.model = getattr(llm, "model", None)
 
-    def stream(self, question: str, history: Sequence[str] = ()) -> Iterator[str | Answer]:
+    def stream(self, question: str, history: Sequence[str] = ()) -> AnswerStream:
         """Answer like LlamaIndex's default query engine would (history is not used)."""
+        return AnswerStream(self._pieces(question))
+
+    def _pieces(self, question: str) -> Generator[str, None, Answer]:
         started = time.perf_counter()
         retriever = self._index.as_retriever(similarity_top_k=BASELINE_TOP_K)
         nodes = retriever.retrieve(question)
@@ -78,14 +81,14 @@ class Baseline:
             engine = self._index.as_query_engine(llm=self._llm, similarity_top_k=BASELINE_TOP_K)
             text = str(engine.query(question))
         yield text
-        hits = [Hit(self._chunk(node), float(node.score or 0.0)) for node in nodes]
-        citations = [
+        hits = tuple(Hit(self._chunk(node), float(node.score or 0.0)) for node in nodes)
+        citations = tuple(
             Citation(n, hit.chunk.file, hit.chunk.title, None, hit.chunk.text,
                      hit.chunk.start, hit.chunk.end)
             for n, hit in enumerate(hits, start=1)
-        ]  # fmt: skip
+        )  # fmt: skip
         elapsed = (time.perf_counter() - started) * 1000
-        yield Answer(
+        return Answer(
             question=question,
             answer=text,
             abstained=False,

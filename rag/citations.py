@@ -75,7 +75,7 @@ def passage_sentences(n: int, hit: Hit) -> list[Sentence]:
 
 
 def _published(chunk: Chunk) -> date | None:
-    return date.fromisoformat(chunk.date) if chunk.date else None
+    return chunk.date
 
 
 def _when(chunk: Chunk) -> str:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from rag.config import Settings
-from rag.types import Answer, UserError
+from rag.types import UserError
 
 if TYPE_CHECKING:  # the pipeline imports the models' libraries: only commands that answer load it
     from rag.pipeline import Pipeline
@@ -164,13 +164,12 @@ def _stream_answer(pipeline: Pipeline, question: str, history: list[str]) -> Non
     label = f"{mode} {pipeline.settings.ollama_model}" if mode == OLLAMA else mode
     click.secho(f"[{label}] ", fg="cyan", nl=False)
     streamed = []
-    for item in pipeline.stream(question, history):
-        if isinstance(item, Answer):
-            answer = item
-        else:
-            streamed.append(item)
-            click.echo(item, nl=False)
+    stream = pipeline.stream(question, history)
+    for piece in stream:
+        streamed.append(piece)
+        click.echo(piece, nl=False)
     click.echo()
+    answer = stream.answer
     if "".join(streamed).strip() != answer.answer:
         click.secho("checked: ", fg="cyan", nl=False)
         click.echo(answer.answer)

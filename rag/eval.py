@@ -6,13 +6,13 @@ import json
 import re
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rag.types import Answer, Citation, EvalRecord, GoldItem, UserError
+from rag.types import Answer, AnswerStream, Citation, EvalRecord, GoldItem, UserError
 
 if TYPE_CHECKING:
     from rag.judge import Judge
@@ -187,7 +187,7 @@ def score(item: GoldItem, answer: Answer, first_text_ms: float | None = None) ->
     )
 
 
-Streamer = Callable[[str, Sequence[str]], Iterator["str | Answer"]]
+Streamer = Callable[[str, Sequence[str]], AnswerStream]
 
 
 def evaluate(
@@ -202,15 +202,13 @@ def evaluate(
     for done, item in enumerate(items, start=1):
         started = time.perf_counter()
         first_text_ms = None
-        for piece in stream(item.question, item.history):
-            if isinstance(piece, str):
-                if piece and first_text_ms is None:
-                    first_text_ms = (time.perf_counter() - started) * 1000
-            else:
-                answer = piece
-        record = score(item, answer, first_text_ms)
+        answer = stream(item.question, item.history)
+        for piece in answer:
+            if piece and first_text_ms is None:
+                first_text_ms = (time.perf_counter() - started) * 1000
+        record = score(item, answer.answer, first_text_ms)
         if judge is not None:
-            verdict = judge.verdict(item, answer)
+            verdict = judge.verdict(item, answer.answer)
             record = replace(
                 record, judge_faithfulness=verdict.faithfulness, judge_correct=verdict.correct
             )

@@ -59,7 +59,7 @@ class Health:
     models: tuple[str, ...] = ()  # the models the server has, when it answered
 
 
-class Generator:
+class OllamaClient:
     """The LLM behind `RAG_LLM=ollama|auto`: health probe, streamed answers, short completions."""
 
     def __init__(self, settings: Settings) -> None:

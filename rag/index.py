@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -466,6 +466,7 @@ _METADATA_FIELDS = ("file", "file_sha256", "article", "title", "date", "start", 
 def chunk_metadata(chunk: Chunk) -> dict[str, Any]:
     """Chunk fields as Chroma metadata (which cannot hold None)."""
     values = {name: getattr(chunk, name) for name in _METADATA_FIELDS}
+    values["date"] = chunk.date.isoformat() if chunk.date else None
     return {name: "" if value is None else value for name, value in values.items()}
 
 
@@ -477,7 +478,7 @@ def chunk_from_record(chunk_id: str, text: str, metadata: dict[str, Any]) -> Chu
         file_sha256=metadata["file_sha256"],
         article=int(metadata["article"]),
         title=metadata["title"],
-        date=metadata["date"] or None,
+        date=date.fromisoformat(metadata["date"]) if metadata["date"] else None,
         start=int(metadata["start"]),
         end=int(metadata["end"]),
         text=text,

@@ -83,7 +83,6 @@ class Chunker:
     def chunk_article(self, source: SourceFile, number: int, article: Article) -> list[Chunk]:
         """The chunks of one article; they never cross a removed line."""
         chunks = []
-        date = article.date.isoformat() if article.date else None
         for section in article.sections:
             cursor, reached = 0, 0
             for piece in self._splitter.split_text(section.text):
@@ -99,7 +98,7 @@ class Chunker:
                         file_sha256=source.sha256,
                         article=number,
                         title=article.title,
-                        date=date,
+                        date=article.date,
                         start=start,
                         end=start + len(piece),
                         text=piece,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rag.config import Settings
-from rag.generate import Generator, OllamaError
+from rag.generate import OllamaClient, OllamaError
 from rag.prompts import render
 from rag.types import Answer, Claim, GoldItem
 
@@ -28,7 +28,7 @@ class Judge:
 
     def __init__(self, settings: Settings, model: str) -> None:
         self.model = model
-        self._generator = Generator(settings.model_copy(update={"ollama_model": model}))
+        self._generator = OllamaClient(settings.model_copy(update={"ollama_model": model}))
 
     def check(self) -> None:
         """Fail at once, with the fixing command, when the judge model cannot answer."""

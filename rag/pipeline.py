@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator, Sequence
-from datetime import date
+from collections.abc import Generator, Iterator, Sequence
+from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
 
@@ -13,15 +13,15 @@ from rag.citations import check_answer, cite, numbered_context
 from rag.config import MINILM_INT8, OLLAMA_EMBED_PREFIX, Settings
 from rag.dates import relative_note
 from rag.extract import Want, extract, holds, split_question
-from rag.generate import Generator, OllamaError
+from rag.generate import OllamaClient, OllamaError
 from rag.index import READING, Index, Progress, SyncReport
 from rag.ingest import Chunker, discover, read_corpus_file, unchanged
 from rag.prompts import CANNOT_ANSWER, render
 from rag.retrieve import Retriever
-from rag.types import Answer, Claim, Hit, ParsedFile, Skipped, UserError
+from rag.types import Answer, AnswerStream, Claim, Hit, Mode, ParsedFile, Skipped, UserError
 
-EXTRACTIVE = "extractive"
-OLLAMA = "ollama"
+EXTRACTIVE = Mode.EXTRACTIVE
+OLLAMA = Mode.OLLAMA
 EXTRACTIVE_NOTICE = "Offline extractive mode: answers quote the articles word for word."
 MAX_QUESTION_CHARS = 2000
 # Words that point back to an earlier turn ("which channel did *he* speak to?").
@@ -70,9 +70,9 @@ class Pipeline:
         return embedder
 
     @cached_property
-    def generator(self) -> Generator:
+    def generator(self) -> OllamaClient:
         """The Ollama LLM, with its health probe cached for a few seconds."""
-        return Generator(self.settings)
+        return OllamaClient(self.settings)
 
     @cached_property
     def retriever(self) -> Retriever:
@@ -122,10 +122,9 @@ class Pipeline:
 
     def ask(self, question: str, history: Sequence[str] = ()) -> Answer:
         """Answer `question` (after the earlier questions in `history`) with citations."""
-        *_, answer = self.stream(question, history)
-        return answer
+        return self.stream(question, history).answer
 
-    def mode(self) -> str:
+    def mode(self) -> Mode:
         """How the next answer will be made: "ollama" or "extractive" (probes Ollama, cached).
 
         Raises OllamaError when RAG_LLM=ollama and Ollama cannot answer.
@@ -160,21 +159,24 @@ class Pipeline:
             self._standalone[key] = rewritten if fits else offline
         return self._standalone[key]
 
-    def stream(self, question: str, history: Sequence[str] = ()) -> Iterator[str | Answer]:
-        """Answer `question`, yielding the answer text in pieces as it is produced, then the
-        finished `Answer` (citations, checks, timings) as the last item.
+    def stream(self, question: str, history: Sequence[str] = ()) -> AnswerStream:
+        """Answer `question`: iterate for the text as it is produced, then read `.answer`
+        (citations, checks, timings).
 
         With Ollama the pieces are the model's tokens as they arrive, and the final Answer
         holds the checked text (bad citations removed, unsupported sentences marked);
-        offline the one piece is the whole extractive answer.
+        offline the one piece is the whole extractive answer. An empty or overlong question
+        raises UserError here, before any piece.
         """
-        started = time.perf_counter()
         question = _check_question(question)
+        return AnswerStream(self._pieces(question, history))
+
+    def _pieces(self, question: str, history: Sequence[str]) -> Generator[str, None, Answer]:
+        started = time.perf_counter()
         notice = self._offline_reason()
         if notice is None:
             try:
-                yield from self._generate(question, history, started)
-                return
+                return (yield from self._generate(question, history, started))
             except OllamaError as error:
                 if self.settings.llm == OLLAMA:
                     raise
@@ -185,7 +187,7 @@ class Pipeline:
         retrieved = time.perf_counter()
         answer = self._extractive(question, context, hits, searched_for, notice)
         yield answer.answer
-        yield _timed(answer, started, retrieved)
+        return _timed(answer, started, retrieved)
 
     def _offline_reason(self) -> str | None:
         """Why answers are extractive now, or None when Ollama writes them."""
@@ -200,7 +202,7 @@ class Pipeline:
 
     def _generate(
         self, question: str, history: Sequence[str], started: float
-    ) -> Iterator[str | Answer]:
+    ) -> Generator[str, None, Answer]:
         """The Ollama path: condense, retrieve, stream the model's answer, check its citations.
 
         Raises OllamaError only before the first piece; a reply that breaks off later ends
@@ -215,12 +217,12 @@ class Pipeline:
         found = extract(searched_for, (), hits, self.index.bm25(), self.settings.min_support)
         if found.off_topic:
             answer = Answer(
-                question, CANNOT_ANSWER, True, OLLAMA, [], hits, searched_for,
+                question=question, answer=CANNOT_ANSWER, abstained=True, mode=OLLAMA,
+                citations=(), hits=tuple(hits), searched_for=searched_for,
                 notice=f"Not asking {model}: {found.reason}.", model=model,
             )  # fmt: skip
             yield answer.answer
-            yield _timed(answer, started, retrieved)
-            return
+            return _timed(answer, started, retrieved)
         prompt = render("answer", context=numbered_context(hits), question=searched_for)
         pieces: list[str] = []
         broke_off = ""
@@ -237,10 +239,11 @@ class Pipeline:
         )
         notice = " ".join(filter(None, [broke_off, checked.note(len(hits))]))
         answer = Answer(
-            question, checked.text, checked.abstained, OLLAMA, checked.citations, hits,
-            searched_for, notice=notice or None, model=model, claims=checked.claims,
+            question=question, answer=checked.text, abstained=checked.abstained, mode=OLLAMA,
+            citations=tuple(checked.citations), hits=tuple(hits), searched_for=searched_for,
+            notice=notice or None, model=model, claims=tuple(checked.claims),
         )  # fmt: skip
-        yield _timed(answer, started, retrieved)
+        return _timed(answer, started, retrieved)
 
     def _search(self, query: str) -> list[Hit]:
         """Passages for a query; a question asking two things gets passages for each part."""
@@ -275,9 +278,7 @@ class Pipeline:
                 if found.want is Want.DATE and not holds(sentence.text, Want.DATE, question):
                     # The sentence says what happened; the article's date says when.
                     note = f" (from {sentence.chunk.heading})"
-                chunk_date = sentence.chunk.date
-                published = date.fromisoformat(chunk_date) if chunk_date else None
-                if relative := relative_note(sentence.text, published):
+                if relative := relative_note(sentence.text, sentence.chunk.date):
                     note += f" ({relative})"  # "Sunday = April 4, 2021": the quote stays verbatim
                 parts.append(f"{_defuse_markers(sentence.text)}{note} [{n}]")
                 claims.append(Claim(sentence.text, (n,), True))
@@ -287,11 +288,11 @@ class Pipeline:
             answer=text,
             abstained=found.abstained,
             mode=EXTRACTIVE,
-            citations=citations,
-            hits=hits,
+            citations=tuple(citations),
+            hits=tuple(hits),
             searched_for=searched_for,
             notice=notice,
-            claims=claims,
+            claims=tuple(claims),
         )
 
 
@@ -317,12 +318,12 @@ def _referred_to(question: str, history: Sequence[str]) -> tuple[str, ...]:
 def _timed(answer: Answer, started: float, retrieved: float) -> Answer:
     """`answer` with its timings: until the passages were found, then until it was done."""
     done = time.perf_counter()
-    answer.timings_ms = {
+    timings = {
         "retrieve": (retrieved - started) * 1000,
         "answer": (done - retrieved) * 1000,
         "total": (done - started) * 1000,
     }
-    return answer
+    return replace(answer, timings_ms=timings)
 
 
 def _check_question(question: str) -> str:

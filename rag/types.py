@@ -6,13 +6,22 @@ Plain dataclasses with no I/O, so every stage can be tested alone and library ob
 
 from __future__ import annotations
 
+from collections.abc import Generator, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import date
+from enum import StrEnum
 from typing import Any
 
 
 class UserError(Exception):
     """A problem the user can fix; its message is shown as is and says what to do."""
+
+
+class Mode(StrEnum):
+    """How an answer was made: quoted from the passages, or written by Ollama's model."""
+
+    EXTRACTIVE = "extractive"
+    OLLAMA = "ollama"
 
 
 @dataclass(frozen=True)
@@ -80,7 +89,7 @@ class Chunk:
     file_sha256: str
     article: int
     title: str
-    date: str | None
+    date: date | None
     start: int
     end: int
     text: str
@@ -90,8 +99,7 @@ class Chunk:
         """The article's title and date, e.g. "Rockets hit Balad (April 7, 2021)"."""
         if not self.date:
             return self.title
-        day = date.fromisoformat(self.date)
-        return f"{self.title} ({day:%B} {day.day}, {day.year})"
+        return f"{self.title} ({self.date:%B} {self.date.day}, {self.date.year})"
 
     @property
     def indexed_text(self) -> str:
@@ -129,7 +137,7 @@ class Citation:
     n: int
     file: str
     title: str
-    date: str | None
+    date: date | None
     quote: str
     start: int
     end: int
@@ -138,6 +146,7 @@ class Citation:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form, the `citations` entries of `rag ask --json`."""
         record = asdict(self)
+        record["date"] = self.date.isoformat() if self.date else None
         record["also_in"] = list(self.also_in)
         return record
 
@@ -164,21 +173,21 @@ class Claim:
         return record
 
 
-@dataclass
+@dataclass(frozen=True, kw_only=True)
 class Answer:
     """The result of one question: text, citations, the evidence, and how it was made."""
 
     question: str
     answer: str
     abstained: bool
-    mode: str
-    citations: list[Citation]
-    hits: list[Hit]
+    mode: Mode
+    citations: tuple[Citation, ...]
+    hits: tuple[Hit, ...]
     searched_for: str
     notice: str | None = None
     model: str | None = None
     timings_ms: dict[str, float] = field(default_factory=dict)
-    claims: list[Claim] = field(default_factory=list)
+    claims: tuple[Claim, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form printed by `rag ask --json` and stored by `rag eval --out`."""
@@ -186,7 +195,7 @@ class Answer:
             "question": self.question,
             "answer": self.answer,
             "abstained": self.abstained,
-            "mode": self.mode,
+            "mode": str(self.mode),
             "model": self.model,
             "notice": self.notice,
             "searched_for": self.searched_for,
@@ -205,6 +214,32 @@ class Answer:
             ],
             "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
         }
+
+
+class AnswerStream:
+    """An answer as it is produced: iterate for the pieces of its text, then read `.answer`.
+
+    With Ollama the pieces are the model's tokens as they arrive and `.answer` holds the
+    checked text; offline the one piece is the whole extractive answer. Reading `.answer`
+    before the pieces are used up reads the rest first, so it is never a stale answer.
+    """
+
+    def __init__(self, pieces: Generator[str, None, Answer]) -> None:
+        self._pieces = pieces
+        self._answer: Answer | None = None
+
+    def __iter__(self) -> Iterator[str]:
+        self._answer = yield from self._pieces
+
+    @property
+    def answer(self) -> Answer:
+        """The finished answer: citations, checks, timings."""
+        if self._answer is None:
+            for _ in self:
+                pass
+        if self._answer is None:  # the pieces were iterated elsewhere and not to the end
+            raise RuntimeError("the answer stream was abandoned before it finished")
+        return self._answer
 
 
 @dataclass(frozen=True)

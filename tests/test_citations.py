@@ -3,6 +3,7 @@ real embedding model."""
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -33,11 +34,11 @@ def chunk(file: str, title: str, day: str) -> Chunk:
     return Chunk(f"{file}#0", file, "sha", 0, title, day_iso(day), start, len(text), text[start:])
 
 
-def day_iso(day: str) -> str:
+def day_iso(day: str) -> date:
     return {
-        "May 2, 2022": "2022-05-02",
-        "May 3, 2022": "2022-05-03",
-        "March 3, 2021": "2021-03-03",
+        "May 2, 2022": date(2022, 5, 2),
+        "May 3, 2022": date(2022, 5, 3),
+        "March 3, 2021": date(2021, 3, 3),
     }[day]
 
 
@@ -151,7 +152,7 @@ def test_every_citation_quotes_its_file_exactly(embed) -> None:  # noqa: ANN001
     assert (first.file, first.title, first.date) == (
         "port.txt",
         "Port strike ends in Basra",
-        "2022-05-02",
+        date(2022, 5, 2),
     )
     assert (
         second.quote

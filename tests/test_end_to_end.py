@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 
 from rag.pipeline import Pipeline
@@ -44,7 +46,7 @@ def test_troop_question_is_answered_with_a_checkable_citation(indexed: Pipeline)
 def test_dated_article_gives_the_date_of_an_undated_sentence(indexed: Pipeline) -> None:
     answer = indexed.ask("On what date was the rocket attack near US troops at Irbil airport?")
     assert "September 30" in answer.answer
-    assert answer.citations[0].date == "2020-09-30"
+    assert answer.citations[0].date == date(2020, 9, 30)
 
 
 def test_copies_of_one_wire_story_collapse_into_one_hit(indexed: Pipeline) -> None:
@@ -61,7 +63,7 @@ def test_unanswerable_question_abstains_and_shows_closest_passages(indexed: Pipe
     answer = indexed.ask("Who won the 2018 FIFA World Cup?")
     assert answer.abstained
     assert answer.answer == CANNOT_ANSWER
-    assert answer.citations == []
+    assert answer.citations == ()
     assert answer.hits, "closest passages are still returned"
 
 

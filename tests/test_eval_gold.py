@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from rag.eval import GoldError, contains, gold_rank, is_correct, load_gold, normalize
-from rag.types import Answer, Chunk, GoldItem, Hit, UserError
+from rag.types import Answer, Chunk, GoldItem, Hit, Mode, UserError
 
 # ---------------------------------------------------------------------------------------------
 # normalize / contains
@@ -71,9 +71,9 @@ def answer(text: str = "", abstained: bool = False, hits: list[Hit] | None = Non
         question="q",
         answer=text,
         abstained=abstained,
-        mode="extractive",
-        citations=[],
-        hits=hits or [],
+        mode=Mode.EXTRACTIVE,
+        citations=(),
+        hits=tuple(hits or ()),
         searched_for="q",
     )
 

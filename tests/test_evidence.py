@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -38,7 +39,7 @@ QUOTED = "They went home."
 
 
 def chunk(file: str = "a.txt", start: int = PASSAGE_START, end: int = len(TEXT)) -> Chunk:
-    return Chunk("c", file, "sha", 1, "Troops leave", "2020-01-02", start, end, TEXT[start:end])
+    return Chunk("c", file, "sha", 1, "Troops leave", date(2020, 1, 2), start, end, TEXT[start:end])
 
 
 def citation(file: str = "a.txt") -> Citation:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rag.eval import breakdown, score, summarize, token_f1
-from rag.types import Answer, Chunk, Citation, GoldItem, Hit
+from rag.types import Answer, Chunk, Citation, GoldItem, Hit, Mode
 
 
 def chunk(file: str) -> Chunk:
@@ -14,8 +14,9 @@ def chunk(file: str) -> Chunk:
 
 def answer(text: str, files: list[str], citations: list[Citation], abstained: bool = False,
            total_ms: float = 10.0) -> Answer:  # fmt: skip
-    hits = [Hit(chunk(f), 1.0) for f in files]
-    return Answer("q", text, abstained, "extractive", citations, hits, "q",
+    hits = tuple(Hit(chunk(f), 1.0) for f in files)
+    return Answer(question="q", answer=text, abstained=abstained, mode=Mode.EXTRACTIVE,
+                  citations=tuple(citations), hits=hits, searched_for="q",
                   timings_ms={"total": total_ms})  # fmt: skip
 
 

@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 
 from rag.config import Settings
-from rag.generate import PROBE_TIMEOUT_S, Generator, OllamaError
+from rag.generate import PROBE_TIMEOUT_S, OllamaClient, OllamaError
 from rag.pipeline import EXTRACTIVE, OLLAMA, Pipeline
 from rag.prompts import CANNOT_ANSWER
 from rag.types import Answer
@@ -97,7 +97,7 @@ def test_an_unsupported_sentence_is_marked_not_cited(
     (claim,) = answer.claims
     assert not claim.supported and problem in claim.problem
     assert answer.answer.endswith(" [unsupported].") and "[1]" not in answer.answer
-    assert answer.citations == [], "nothing is presented as a cited fact"
+    assert answer.citations == (), "nothing is presented as a cited fact"
     assert not answer.abstained
     assert "1 of 1 sentences marked [unsupported]" in answer.notice
 
@@ -109,7 +109,7 @@ def test_the_cannot_answer_reply_abstains(generating: MakePipeline, reply: str) 
     with OllamaStub([Reply(reply)]) as stub:
         answer = generating(stub).ask(TROOPS)
     assert answer.abstained and answer.mode == OLLAMA
-    assert (answer.answer, answer.citations, answer.claims) == (CANNOT_ANSWER, [], [])
+    assert (answer.answer, answer.citations, answer.claims) == (CANNOT_ANSWER, (), ())
 
 
 def test_an_off_topic_question_never_reaches_the_model(generating: MakePipeline) -> None:
@@ -123,11 +123,12 @@ def test_an_off_topic_question_never_reaches_the_model(generating: MakePipeline)
 
 
 def test_tokens_stream_before_the_final_answer(generating: MakePipeline) -> None:
-    arrivals: list[tuple[float, str | Answer]] = []
+    pieces: list[tuple[float, str]] = []
     with OllamaStub([Reply(GOOD, delay=0.05)]) as stub:
-        for item in generating(stub).stream(TROOPS):
-            arrivals.append((time.perf_counter(), item))
-    *pieces, (last_at, answer) = arrivals
+        stream = generating(stub).stream(TROOPS)
+        for piece in stream:
+            pieces.append((time.perf_counter(), piece))
+        last_at, answer = time.perf_counter(), stream.answer
     assert isinstance(answer, Answer)
     assert all(isinstance(piece, str) for _, piece in pieces)
     assert "".join(piece for _, piece in pieces) == GOOD
@@ -148,14 +149,15 @@ def test_a_stream_cut_off_keeps_what_came_and_says_so(
     generating: MakePipeline, reply: Reply, said: str
 ) -> None:
     with OllamaStub([reply]) as stub:
-        *pieces, answer = generating(stub).stream(TROOPS)
+        stream = generating(stub).stream(TROOPS)
+        pieces, answer = list(stream), stream.answer
     assert answer.mode == OLLAMA
     assert said in answer.notice
     if reply.cut_after:
         assert "".join(pieces) == "US troop levels fell to 2,500"
         # The half sentence cites nothing: it is not shown as a cited fact.
         assert answer.answer == "US troop levels fell to 2,500 [unsupported]"
-        assert answer.citations == []
+        assert answer.citations == ()
 
 
 def test_the_length_limit_is_reported(generating: MakePipeline) -> None:
@@ -254,10 +256,10 @@ def test_the_prompt_numbers_the_passages_and_sizes_the_context(generating: MakeP
 
 
 def test_the_window_grows_with_the_prompt_up_to_the_largest_allowed(indexed: Pipeline) -> None:
-    generator = Generator(indexed.settings)  # 512 output tokens, 3 characters per token
+    generator = OllamaClient(indexed.settings)  # 512 output tokens, 3 characters per token
     assert generator.context_window("x" * 3000) == 2048  # Ollama's default is the floor
     assert generator.context_window("x" * 6000) == 3072
-    small = Generator(indexed.settings.model_copy(update={"ollama_max_context": 2048}))
+    small = OllamaClient(indexed.settings.model_copy(update={"ollama_max_context": 2048}))
     with pytest.raises(OllamaError, match="about 3,072 tokens, more than RAG_OLLAMA_MAX_CONTEXT"):
         small.context_window("x" * 6000)
 
@@ -316,11 +318,12 @@ def test_a_malformed_line_in_the_stream_ends_in_a_message_not_a_crash(
     # Six good tokens, then a line that is not JSON: what came is kept and checked.
     with OllamaStub([Reply(GOOD, garbage_after=6)]) as stub:
         started = time.monotonic()
-        *pieces, answer = generating(stub).stream(TROOPS)
+        stream = generating(stub).stream(TROOPS)
+        pieces, answer = list(stream), stream.answer
     assert time.monotonic() - started < FEW_SECONDS
     assert "".join(pieces) == "US troop levels fell to 2,500"
     assert answer.mode == OLLAMA and answer.notice
-    assert answer.citations == []  # the half sentence is not presented as a cited fact
+    assert answer.citations == ()  # the half sentence is not presented as a cited fact
 
 
 def test_a_malformed_first_line_falls_back_to_quoting(generating: MakePipeline) -> None:

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from rag.cli import main
 from rag.config import Settings
-from rag.generate import Generator
+from rag.generate import OllamaClient
 from rag.pipeline import Pipeline
 from tests.conftest import CORPUS, REPO, TROOPS_FILE
 from tests.ollama_stub import OllamaStub, Reply
@@ -112,7 +112,7 @@ def test_a_closed_port_is_detected_fast_and_the_answer_quotes(
 ) -> None:
     port = closed_port()
     started = time.perf_counter()
-    health = Generator(Settings(ollama_host=f"127.0.0.1:{port}")).probe()
+    health = OllamaClient(Settings(ollama_host=f"127.0.0.1:{port}")).probe()
     probe_took = time.perf_counter() - started
     assert not health.ready and "not reachable" in health.problem
     assert probe_took < 3

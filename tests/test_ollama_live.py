@@ -36,7 +36,8 @@ def live(indexed: Pipeline) -> Pipeline:
 
 
 def test_a_real_model_streams_a_cited_answer(live: Pipeline) -> None:
-    *pieces, answer = live.stream("When did US troop levels in Iraq drop to 2,500?")
+    stream = live.stream("When did US troop levels in Iraq drop to 2,500?")
+    pieces, answer = list(stream), stream.answer
     assert isinstance(answer, Answer) and len(pieces) > 1
     assert (answer.mode, answer.model) == (OLLAMA, live.settings.ollama_model)
     assert not answer.abstained, answer.answer

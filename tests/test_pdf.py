@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 from rag.pipeline import Pipeline
@@ -65,4 +66,4 @@ def test_pdf_article_is_answerable_with_a_citation(tmp_path: Path, make_settings
     assert "four days" in answer.answer
     cited = answer.citations[0]
     assert cited.quote.startswith("Heavy rain flooded the docks")
-    assert (cited.file, cited.date) == ("flood.pdf", "2022-03-03")
+    assert (cited.file, cited.date) == ("flood.pdf", date(2022, 3, 3))

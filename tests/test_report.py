@@ -9,7 +9,7 @@ import pytest
 
 from rag.eval import score, select
 from rag.report import Run, compare, corpus_hash, latest, markdown, write
-from rag.types import Answer, GoldItem, UserError
+from rag.types import Answer, GoldItem, Mode, UserError
 
 META = {"gold_file": "gold.jsonl", "date": "2026-01-01T00:00:00+00:00", "fingerprint": "abc",
         "mode": "extractive", "model": None, "corpus_hash": "h"}  # fmt: skip
@@ -17,7 +17,8 @@ ITEM = GoldItem("a", "Q?", answers=("late 2020",), source_files=("f.txt",), kind
 
 
 def answered(text: str) -> Answer:
-    return Answer("Q?", text, False, "extractive", [], [], "Q?", timings_ms={"total": 1.0})
+    return Answer(question="Q?", answer=text, abstained=False, mode=Mode.EXTRACTIVE,
+                  citations=(), hits=(), searched_for="Q?", timings_ms={"total": 1.0})
 
 
 def test_write_makes_every_file_and_points_latest_at_it(tmp_path: Path) -> None:

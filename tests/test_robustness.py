@@ -71,7 +71,7 @@ def test_bad_questions(indexed: Pipeline, question: str, outcome: str) -> None:
         return
     answer = indexed.ask(question)
     if outcome == "abstain":
-        assert answer.abstained and answer.citations == []
+        assert answer.abstained and answer.citations == ()
     else:
         assert outcome in answer.answer
 
