@@ -12,36 +12,17 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-_MONTHS = {
-    name: number
-    for number, names in enumerate(
-        [
-            ("january", "jan"),
-            ("february", "feb"),
-            ("march", "mar"),
-            ("april", "apr"),
-            ("may",),
-            ("june", "jun"),
-            ("july", "jul"),
-            ("august", "aug"),
-            ("september", "sep", "sept"),
-            ("october", "oct"),
-            ("november", "nov"),
-            ("december", "dec"),
-        ],
-        start=1,
-    )
-    for name in names
-}
-_MONTH = r"(?P<month>" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
+from rag.grammar import COUNT_WORDS, MONTH_NAMES, MONTH_WORDS, MONTHS, WEEKDAYS, YEAR
+
+_MONTH = rf"(?P<month>{MONTH_WORDS})\.?"
 _DAY = r"(?P<day>[0-3]?\d)(?:st|nd|rd|th)?"
-_YEAR = r"(?P<year>(?:19|20)\d\d)"
+_YEAR = rf"(?P<year>{YEAR})"
 
 # Month first ("May 11, 2020", "Feb 07,2018"), day first ("06 February 2018"), ISO.
 _DATE_PATTERNS = [
     re.compile(rf"\b{_MONTH}\s+{_DAY},?\s*{_YEAR}\b", re.IGNORECASE),
     re.compile(rf"\b{_DAY}\s+{_MONTH},?\s+{_YEAR}\b", re.IGNORECASE),
-    re.compile(r"\b(?P<year>(?:19|20)\d\d)-(?P<month>[01]\d)-(?P<day>[0-3]\d)\b"),
+    re.compile(rf"\b{_YEAR}-(?P<month>[01]\d)-(?P<day>[0-3]\d)\b"),
 ]
 
 # A date line says little besides the date: a verb like "Updated", a byline, a time.
@@ -62,11 +43,6 @@ def find_date(text: str) -> tuple[date, str] | None:
     return parsed, words
 
 
-def month_number(word: str) -> int | None:
-    """1 to 12 for a month name or its abbreviation ("Sept.", "september"), else None."""
-    return _MONTHS.get(word.lower().rstrip("."))
-
-
 def parse_date_line(line: str) -> tuple[date, str] | None:
     """The date of a line that is a dateline (short, carrying a date), else None."""
     if len(line.split()) > _DATE_LINE_MAX_WORDS or line.rstrip().endswith((".", '"', "”")):
@@ -76,7 +52,7 @@ def parse_date_line(line: str) -> tuple[date, str] | None:
 
 def _to_date(match: re.Match[str]) -> date | None:
     month_text = match.group("month").lower().rstrip(".")
-    month = int(month_text) if month_text.isdigit() else _MONTHS[month_text]
+    month = int(month_text) if month_text.isdigit() else MONTHS[month_text]
     try:
         return date(int(match.group("year")), month, int(match.group("day")))
     except ValueError:  # "February 30": words that look like a date but are not one
@@ -85,24 +61,18 @@ def _to_date(match: re.Match[str]) -> date | None:
 
 # --- Relative expressions ("last year", "on Monday", "21 hours ago") ---------------------
 
-_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-_COUNT_WORDS = {
-    "a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
-    "seven": 7, "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12,
-}  # fmt: skip
+# "a day ago" counts one day.
+_COUNT_WORDS = {"a": 1, "an": 1, **COUNT_WORDS}
 _UNIT = r"(?P<unit>hour|day|week|month|year)s?"
 _COUNT = r"(?P<count>\d{1,3}|" + "|".join(_COUNT_WORDS) + r")"
 _RELATIVE = re.compile(
     rf"\b(?:{_COUNT}\s+{_UNIT}\s+ago"
     r"|(?P<which>last|this|next)\s+(?P<period>year|month|week)"
     r"|(?P<day_word>yesterday|today|tonight|tomorrow)"
-    rf"|(?:(?P<day_which>last|next|this)\s+)?(?P<weekday>{'|'.join(_WEEKDAYS)})"
+    rf"|(?:(?P<day_which>last|next|this)\s+)?(?P<weekday>{'|'.join(WEEKDAYS)})"
     r")\b",
     re.IGNORECASE,
 )
-_MONTH_NAMES = (
-    "January February March April May June July August September October November December"
-).split()
 
 
 @dataclass(frozen=True)
@@ -151,7 +121,7 @@ def relative_note(text: str, published: date | None) -> str:
 
 def format_day(day: date) -> str:
     """A date as answers and notes write it: "April 4, 2021"."""
-    return f"{_MONTH_NAMES[day.month - 1]} {day.day}, {day.year}"
+    return f"{MONTH_NAMES[day.month - 1]} {day.day}, {day.year}"
 
 
 def _meaning(match: re.Match[str], published: date) -> str | None:
@@ -163,7 +133,7 @@ def _meaning(match: re.Match[str], published: date) -> str | None:
     if match.group("day_word"):
         offset = {"yesterday": -1, "today": 0, "tonight": 0, "tomorrow": 1}
         return format_day(published + timedelta(days=offset[match.group("day_word").lower()]))
-    weekday = _WEEKDAYS.index(match.group("weekday").lower())
+    weekday = WEEKDAYS.index(match.group("weekday").lower())
     which = (match.group("day_which") or "").lower()
     if which == "next":
         return format_day(published + timedelta(days=(weekday - published.weekday() - 1) % 7 + 1))
@@ -187,7 +157,7 @@ def _ago(count: int, unit: str, published: date) -> str | None:
         return "about " + format_day(published - timedelta(weeks=count))
     if unit == "month":
         months = published.year * 12 + published.month - 1 - count
-        return f"about {_MONTH_NAMES[months % 12]} {months // 12}"
+        return f"about {MONTH_NAMES[months % 12]} {months // 12}"
     return f"about {published.year - count}"
 
 
@@ -196,6 +166,6 @@ def _period(period: str, step: int, published: date) -> str:
         return str(published.year + step)
     if period == "month":
         months = published.year * 12 + published.month - 1 + step
-        return f"{_MONTH_NAMES[months % 12]} {months // 12}"
+        return f"{MONTH_NAMES[months % 12]} {months // 12}"
     monday = published - timedelta(days=published.weekday()) + timedelta(weeks=step)
     return f"the week of {format_day(monday)}"

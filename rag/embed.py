@@ -371,7 +371,7 @@ class OllamaEmbedder:
         import httpx
         import ollama
 
-        from rag.generate import PROBE_TIMEOUT_S
+        from rag.answer.ollama import PROBE_TIMEOUT_S
 
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
@@ -395,7 +395,7 @@ class OllamaEmbedder:
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Return float32 (len(texts), dim) L2-normalised embeddings, rows in input order."""
-        from rag.generate import REQUEST_ERRORS, explain
+        from rag.answer.ollama import REQUEST_ERRORS, explain
 
         if isinstance(texts, str):
             raise TypeError("embed() takes a sequence of texts, not a single str")

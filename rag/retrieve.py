@@ -58,6 +58,19 @@ class Retriever:
         ranked = [(stored[chunk_id], score) for chunk_id, score in fused if chunk_id in stored]
         return collapse_copies(ranked, self.settings.duplicate_overlap, top_k)
 
+    def search_all(self, queries: Sequence[str]) -> list[Hit]:
+        """The passages for several queries (the parts of one question), interleaved so each
+        part keeps its best passages; one query is searched as is."""
+        if len(queries) == 1:
+            return self.search(queries[0])
+        found = [self.search(query) for query in queries]
+        merged: dict[str, Hit] = {}
+        for rank in range(self.settings.top_k):
+            for hits in found:
+                if rank < len(hits):
+                    merged.setdefault(hits[rank].chunk.id, hits[rank])
+        return list(merged.values())
+
     def _dense(self, query: str, n: int) -> list[str]:
         """Ids of the `n` chunks nearest to the query's embedding, nearest first."""
         return self.index.nearest(self.embedder.embed([query])[0], n)

@@ -1,4 +1,4 @@
-"""Sentence boundaries for news copy, shared by chunking and the extractive answerer.
+"""Sentence boundaries for news copy, shared by chunking, answering and checking.
 
 nltk's punkt splitter, untrained as llama-index uses it, with the titles and abbreviations
 of news writing added, so "Brig. Gen. Jonathan Braga said" stays one sentence everywhere.
@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import re
 from functools import cache
+from typing import Any
+
+from rag.lexical import terms
+from rag.types import Chunk, Sentence
 
 # Titles before a name; punkt sometimes ends a sentence after them all the same.
 _TITLES = "maj gen brig lt col sgt capt cpl adm mr mrs ms dr gov sen rep st"
@@ -16,7 +20,7 @@ _ABBREVIATIONS = f"{_TITLES} no u.s u.k u.n jan feb mar apr jun jul aug sep sept
 
 
 @cache
-def _punkt():  # noqa: ANN202 - nltk has no type hints
+def _punkt() -> Any:  # nltk has no type hints
     # Made here rather than taken from llama-index, whose import costs a question asked
     # from the command line half a second.
     from nltk.tokenize.punkt import PunktSentenceTokenizer
@@ -47,3 +51,21 @@ def split_keeping_text(text: str) -> list[str]:
         return [text]
     starts[0] = 0
     return [text[a:b] for a, b in zip(starts, starts[1:] + [len(text)], strict=True)]
+
+
+def split_sentences(hit_number: int, chunk: Chunk) -> list[Sentence]:
+    """The sentences of a chunk, with file offsets."""
+    return [
+        Sentence(hit_number, chunk, chunk.start + a, chunk.start + b, chunk.text[a:b])
+        for a, b in sentence_spans(chunk.text)
+    ]
+
+
+# Share of their content terms (Jaccard) above which two sentences say the same thing.
+SAME_TEXT_OVERLAP = 0.6
+
+
+def same_text(a: Sentence, b: Sentence) -> bool:
+    """Two sentences saying the same (copies of one story)."""
+    ta, tb = set(terms(a.text)), set(terms(b.text))
+    return bool(ta and tb) and len(ta & tb) / len(ta | tb) > SAME_TEXT_OVERLAP

@@ -108,6 +108,17 @@ class Chunk:
 
 
 @dataclass(frozen=True)
+class Sentence:
+    """A sentence of a retrieved passage, located in its file."""
+
+    hit: int  # index of its hit in the retrieval results
+    chunk: Chunk
+    start: int  # offsets in the file
+    end: int
+    text: str
+
+
+@dataclass(frozen=True)
 class ParsedFile:
     """A corpus file turned into articles and the chunks to index."""
 

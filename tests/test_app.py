@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from rag.answer.prompts import CANNOT_ANSWER
 from rag.config import Settings
 from rag.evidence import QUOTE, Segment
 from rag.index import Index
 from rag.markdown import escape, highlight
 from rag.pipeline import Pipeline
-from rag.prompts import CANNOT_ANSWER
 from rag.uploads import save_upload
 from tests.browser import free_port
 from tests.conftest import REPO, TROOPS_FILE

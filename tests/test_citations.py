@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from rag.citations import UNSUPPORTED_MARK, check_answer, numbered_context
+from rag.answer.citations import UNSUPPORTED_MARK
+from rag.answer.context import numbered_context
+from rag.answer.prompts import CANNOT_ANSWER
+from rag.answer.verify import check_answer
 from rag.embed import MiniLMEmbedder
-from rag.prompts import CANNOT_ANSWER
 from rag.types import Chunk, Hit
 
 PORT_FILE = (

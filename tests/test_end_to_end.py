@@ -6,8 +6,8 @@ from datetime import date
 
 import pytest
 
+from rag.answer.prompts import CANNOT_ANSWER
 from rag.pipeline import Pipeline
-from rag.prompts import CANNOT_ANSWER
 from rag.types import UserError
 from tests.conftest import CORPUS, TROOPS_FILE, WIRE_COPIES
 

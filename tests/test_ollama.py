@@ -8,10 +8,10 @@ from collections.abc import Callable
 
 import pytest
 
+from rag.answer.ollama import PROBE_TIMEOUT_S, OllamaClient, OllamaError
+from rag.answer.prompts import CANNOT_ANSWER
 from rag.config import Settings
-from rag.generate import PROBE_TIMEOUT_S, OllamaClient, OllamaError
 from rag.pipeline import EXTRACTIVE, OLLAMA, Pipeline
-from rag.prompts import CANNOT_ANSWER
 from rag.types import Answer
 from tests.conftest import CORPUS, TROOPS_FILE, WIRE_COPIES
 from tests.ollama_stub import OllamaStub, Reply

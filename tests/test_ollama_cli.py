@@ -11,9 +11,9 @@ import time
 import pytest
 from click.testing import CliRunner
 
+from rag.answer.ollama import OllamaClient
 from rag.cli import main
 from rag.config import Settings
-from rag.generate import OllamaClient
 from rag.pipeline import Pipeline
 from tests.conftest import CORPUS, REPO, TROOPS_FILE
 from tests.ollama_stub import OllamaStub, Reply

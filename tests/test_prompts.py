@@ -6,7 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from rag.prompts import CANNOT_ANSWER, TEMPLATE_VARIABLES, PromptError, load_templates, render
+from rag.answer.prompts import (
+    CANNOT_ANSWER,
+    TEMPLATE_VARIABLES,
+    PromptError,
+    load_templates,
+    render,
+)
 
 
 def test_shipped_templates_load_and_ask_for_the_cannot_answer_phrase() -> None:

@@ -7,7 +7,9 @@ An answer cites passage n with "[n]" (or "[1, 2]"); a sentence no passage suppor
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+
+from rag.types import Citation, Hit, Sentence
 
 # A citation marker: "[1]", "[2, 3]".
 MARKER = re.compile(r"\[\s*(\d+(?:\s*,\s*\d+)*)\s*\]")
@@ -30,3 +32,34 @@ def strip_markers(text: str) -> str:
 def defuse_markers(text: str) -> str:
     """Quoted text may itself hold "[3]"; shown as "(3)" so the only [n] are our citations."""
     return MARKER.sub(lambda m: f"({m.group(1)})", text)
+
+
+def cite(sentences: Sequence[Sentence], hits: Sequence[Hit]) -> tuple[list[int], list[Citation]]:
+    """Number the quoted sentences: one citation per sentence, repeats share a number.
+
+    Returns the number of each sentence and the citations, numbered from 1.
+    """
+    numbers: list[int] = []
+    citations: list[Citation] = []
+    by_span: dict[tuple[str, int, int], int] = {}
+    for sentence in sentences:
+        key = (sentence.chunk.file, sentence.start, sentence.end)
+        if key not in by_span:
+            by_span[key] = len(citations) + 1
+            citations.append(citation(by_span[key], sentence, hits[sentence.hit]))
+        numbers.append(by_span[key])
+    return numbers, citations
+
+
+def citation(n: int, sentence: Sentence, hit: Hit) -> Citation:
+    """Citation `n`, quoting `sentence` of `hit` (whose other files are listed as copies)."""
+    return Citation(
+        n=n,
+        file=sentence.chunk.file,
+        title=sentence.chunk.title,
+        date=sentence.chunk.date,
+        quote=sentence.text,
+        start=sentence.start,
+        end=sentence.end,
+        also_in=tuple(f for f in hit.files if f != sentence.chunk.file),
+    )

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from rag.types import UserError
 
-PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
+PROMPTS_DIR = Path(__file__).resolve().parents[2] / "prompts"
 
 # Each template and the variables the code fills into it.
 TEMPLATE_VARIABLES: Mapping[str, frozenset[str]] = {

@@ -1,10 +1,19 @@
-"""Tests for the pure helpers of rag.extract and for rag.sentences."""
+"""Tests for reading a question (rag.answer.query), what the extractive answerer counts as
+holding the kind of thing asked for, and rag.sentences."""
 
 from __future__ import annotations
 
 import pytest
 
-from rag.extract import Want, holds, split_question, wanted, weighted_terms
+from rag.answer.extractive import holds
+from rag.answer.query import (
+    Want,
+    read_part,
+    read_question,
+    split_question,
+    wanted,
+    weighted_terms,
+)
 from rag.sentences import sentence_spans, split_keeping_text
 
 # ---------------------------------------------------------------------------------------------
@@ -93,7 +102,7 @@ AL_KHAFAJI = "Maj. Gen. Tahseen al-Khafaji said the rockets landed outside Balad
     ],
 )  # fmt: skip
 def test_holds(sentence: str, want: Want, question: str, expected: bool) -> None:
-    assert holds(sentence, want, question) is expected
+    assert holds(sentence, want, read_part(question)) is expected
 
 
 # ---------------------------------------------------------------------------------------------
@@ -223,3 +232,39 @@ def test_split_keeping_text_pieces() -> None:
         "U.S. troops were there.\n",
         "Next.",
     ]
+
+
+# ---------------------------------------------------------------------------------------------
+# read_question: the question read once for every stage
+
+
+def test_a_follow_up_is_read_with_the_turn_it_points_back_to() -> None:
+    query = read_question("Which TV channel did he speak to?", ["Who is the Badr spokesman?"])
+    assert query.context == ("Who is the Badr spokesman?",)
+    assert query.searched_for == "Who is the Badr spokesman? Which TV channel did he speak to?"
+    (part,) = query.parts
+    assert part.want is Want.NAME
+    assert part.weights["spokesman"] == 0.5 and part.weights["channel"] == 1.0
+
+
+def test_a_question_that_stands_alone_ignores_the_history() -> None:
+    query = read_question("When did rockets hit Balad?", ["Who is the Badr spokesman?"])
+    assert query.context == () and query.searched_for == "When did rockets hit Balad?"
+
+
+def test_the_parts_of_a_compound_question_are_read_apart() -> None:
+    query = read_question("Who is the Badr spokesman, and how many troops left in 2020?")
+    first, second = query.parts
+    assert (first.want, first.role) == (Want.PERSON, "spokesman")
+    assert (second.want, second.years, second.counted) == (
+        Want.NUMBER, frozenset({"2020"}), frozenset({"troop", "left"})
+    )  # fmt: skip
+    # The second part may refer to the first: its terms come with half weight.
+    assert second.weights["badr"] == 0.5
+    assert query.whole.text == query.question and len(query.search_texts) == 2
+
+
+def test_the_two_times_of_a_between_question_do_not_lean_on_each_other() -> None:
+    query = read_question("How many US troops were in Iraq between 2018 and 2021?")
+    assert [p.years for p in query.parts] == [frozenset({"2018"}), frozenset({"2021"})]
+    assert all(w == 1.0 for p in query.parts for w in p.weights.values())

@@ -1,4 +1,4 @@
-"""Answers written by an LLM that Ollama serves, through llama-index's Ollama integration.
+"""The Ollama client: answers streamed through llama-index's Ollama integration.
 
 Also the health probe that decides, within a few seconds, whether Ollama can answer at all:
 an unreachable host or a model that is not pulled must turn into a one-line reason with the
@@ -12,7 +12,7 @@ import math
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import ollama
@@ -22,6 +22,7 @@ from rag.config import Settings
 from rag.types import UserError
 
 if TYPE_CHECKING:  # llama-index is slow to import; only generation needs it
+    from llama_index.core.base.llms.types import ChatMessage
     from llama_index.llms.ollama import Ollama
 
 # An unreachable or silent host is given up after this long, on the probe and on connecting.
@@ -101,7 +102,7 @@ class OllamaClient:
         is done (the caller may already hold the pieces sent until then).
         """
         llm = self._llm(prompt, system)
-        last: dict | None = None
+        last: dict[str, Any] | None = None
         try:
             for response in llm.stream_chat(_messages(prompt, system)):
                 last = response.raw
@@ -200,7 +201,7 @@ def not_pulled(host: str, model: str) -> str:
     return f"Ollama at {host} does not have the model {model}: run `ollama pull {model}`."
 
 
-def _messages(prompt: str, system: str | None) -> list:
+def _messages(prompt: str, system: str | None) -> list[ChatMessage]:
     from llama_index.core.base.llms.types import ChatMessage, MessageRole
 
     messages = [ChatMessage(role=MessageRole.USER, content=prompt)]

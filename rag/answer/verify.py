@@ -1,91 +1,29 @@
-"""Citations: numbering quoted sentences, the numbered context an LLM reads, and checking the
-`[n]` markers of a generated answer against the passages they point to."""
+"""The citation check of a generated answer: parse its `[n]` markers and check each sentence
+against the passages it cites (numbers, names and dates present; meaning close by embedding).
+"""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date
 
 import numpy as np
 
-from rag.dates import annotate_relative, format_day, month_number
-from rag.extract import Sentence, same_text, split_sentences
+from rag.answer.citations import MARKER, UNSUPPORTED_MARK, citation, markers
+from rag.answer.context import passage, passage_sentences
+from rag.answer.prompts import CANNOT_ANSWER
+from rag.grammar import month_number
 from rag.lexical import terms, words
-from rag.prompts import CANNOT_ANSWER
 from rag.sentences import sentence_spans
-from rag.types import Chunk, Citation, Claim, Hit
+from rag.types import Citation, Claim, Hit, Sentence
 
-# A citation marker: "[1]", "[2, 3]".
-_MARKER = re.compile(r"\[\s*(\d+(?:\s*,\s*\d+)*)\s*\]")
 # Markers the sentence splitter put at the start of the next sentence ("... 2020. [1] Then").
-_LEADING_MARKERS = re.compile(r"\s*(?:\[\s*\d+(?:\s*,\s*\d+)*\s*\]\s*)+")
+_LEADING_MARKERS = re.compile(rf"\s*(?:{MARKER.pattern}\s*)+")
 _CAPITALISED = re.compile(r"\b[A-Z][\w'’.-]*")
 _SENTENCE_END = re.compile(r"[\s.!?…\"”’')]*$")
-# Put in place of the markers of a sentence the passages do not support.
-UNSUPPORTED_MARK = "[unsupported]"
 
 Embed = Callable[[Sequence[str]], np.ndarray]  # texts -> L2-normalised rows
-
-
-def cite(sentences: Sequence[Sentence], hits: Sequence[Hit]) -> tuple[list[int], list[Citation]]:
-    """Number the quoted sentences: one citation per sentence, repeats share a number.
-
-    Returns the number of each sentence and the citations, numbered from 1.
-    """
-    numbers: list[int] = []
-    citations: list[Citation] = []
-    by_span: dict[tuple[str, int, int], int] = {}
-    for sentence in sentences:
-        key = (sentence.chunk.file, sentence.start, sentence.end)
-        if key not in by_span:
-            by_span[key] = len(citations) + 1
-            citations.append(_citation(by_span[key], sentence, hits[sentence.hit]))
-        numbers.append(by_span[key])
-    return numbers, citations
-
-
-def passage(n: int, hit: Hit) -> str:
-    """Passage `n` as the LLM reads it: number, file, title, date, then the text with its
-    relative dates resolved ("on Monday (= April 5, 2021)"), then what copies folded into it
-    add ("Also in FILE: ...")."""
-    chunk = hit.chunk
-    header = f"[{n}] file: {chunk.file} | title: {chunk.title} | published: {_when(chunk)}"
-    lines = [header, annotate_relative(chunk.text, _published(chunk))]
-    added: dict[Chunk, list[str]] = {}
-    for sentence in passage_sentences(n, hit):
-        if sentence.chunk is not chunk:
-            added.setdefault(sentence.chunk, []).append(sentence.text)
-    for copy, sentences in added.items():
-        text = annotate_relative(" ".join(sentences), _published(copy))
-        lines.append(f"Also in {copy.file} (published {_when(copy)}): {text}")
-    return "\n".join(lines)
-
-
-def passage_sentences(n: int, hit: Hit) -> list[Sentence]:
-    """The sentences of passage `n`: its chunk's, then those of the copies folded into it that
-    say something the chunk does not (a version of a story may carry a fact the others lack)."""
-    sentences = split_sentences(n - 1, hit.chunk)
-    for copy in hit.copies:
-        for sentence in split_sentences(n - 1, copy):
-            if not any(same_text(sentence, kept) for kept in sentences):
-                sentences.append(sentence)
-    return sentences
-
-
-def _published(chunk: Chunk) -> date | None:
-    return chunk.date
-
-
-def _when(chunk: Chunk) -> str:
-    published = _published(chunk)
-    return format_day(published) if published else "date unknown"
-
-
-def numbered_context(hits: Sequence[Hit]) -> str:
-    """The retrieved passages numbered from 1, in retrieval order, for the answer prompt."""
-    return "\n\n".join(passage(n, hit) for n, hit in enumerate(hits, start=1))
 
 
 @dataclass(frozen=True)
@@ -104,12 +42,12 @@ class Checked:
         notes = []
         if self.dropped:
             notes.append(
-                f"Removed citation {_markers(self.dropped)}: the model was given passages "
+                f"Removed citation {markers(self.dropped)}: the model was given passages "
                 f"[1] to [{passages}] only."
             )
         if self.unrelated:
             notes.append(
-                f"Removed citation {_markers(self.unrelated)} from sentences that passage does "
+                f"Removed citation {markers(self.unrelated)} from sentences that passage does "
                 "not support."
             )
         unsupported = sum(not claim.supported for claim in self.claims)
@@ -158,7 +96,7 @@ def check_answer(text: str, hits: Sequence[Hit], embed: Embed, min_similarity: f
         if not claim.citations:
             why = "cites no passage"
             if any(m.numbers for m in spans[i].markers):
-                why = f"cites only {_markers(n for m in spans[i].markers for n in m.numbers)}, "
+                why = f"cites only {markers(n for m in spans[i].markers for n in m.numbers)}, "
                 why += f"but the context held passages [1] to [{len(hits)}]"
             checked[i] = Claim(claim.text, (), False, why)
         else:
@@ -203,7 +141,7 @@ def _spans(text: str) -> list[_Span]:
 
 def _find(text: str, start: int, end: int) -> tuple[_Marker, ...]:
     markers = []
-    for match in _MARKER.finditer(text, start, end):
+    for match in MARKER.finditer(text, start, end):
         gap = len(text[start : match.start()]) - len(text[start : match.start()].rstrip())
         numbers = tuple(int(n) for n in match.group(1).split(","))
         markers.append(_Marker(match.start() - gap, match.end(), numbers))
@@ -212,17 +150,13 @@ def _find(text: str, start: int, end: int) -> tuple[_Marker, ...]:
 
 def _clean(sentence: str) -> str:
     """A sentence without its markers and the spaces they leave."""
-    without = _MARKER.sub("", sentence)
+    without = MARKER.sub("", sentence)
     return re.sub(r"\s+([.,;:!?])", r"\1", re.sub(r"\s+", " ", without)).strip()
 
 
 def _is_cannot_answer(text: str) -> bool:
     phrase = " ".join(words(CANNOT_ANSWER))
-    return phrase in " ".join(words(_MARKER.sub(" ", text)))
-
-
-def _markers(numbers: Iterable[int]) -> str:
-    return "".join(f"[{n}]" for n in dict.fromkeys(numbers))
+    return phrase in " ".join(words(MARKER.sub(" ", text)))
 
 
 def _rewrite(text: str, spans: Sequence[_Span], checked: dict[int, Claim]) -> str:
@@ -246,7 +180,7 @@ def _rewrite(text: str, spans: Sequence[_Span], checked: dict[int, Claim]) -> st
             seen.update(keep)
             gap = text[marker.start : marker.end].split("[", 1)[0]
             if keep:
-                edits.append((marker.start, marker.end, (gap or held) + _markers(keep)))
+                edits.append((marker.start, marker.end, (gap or held) + markers(keep)))
                 held = ""
             else:
                 edits.append((marker.start, marker.end, ""))
@@ -259,7 +193,8 @@ def _rewrite(text: str, spans: Sequence[_Span], checked: dict[int, Claim]) -> st
 def _before_end(text: str, span: _Span) -> int:
     """Where a mark goes in a sentence: before its closing punctuation and quotes."""
     sentence = text[span.start : span.end]
-    return span.start + len(sentence) - len(_SENTENCE_END.search(sentence).group(0))
+    trailing = _SENTENCE_END.search(sentence)  # always matches, perhaps nothing
+    return span.start + len(sentence) - (len(trailing.group(0)) if trailing else 0)
 
 
 def _checkable(sentence: str) -> list[tuple[str, str]]:
@@ -316,7 +251,7 @@ class _Support:
         checkable = {term for _, term in written_terms}
         known = set().union(*(self.terms[n] for n in claim.citations))
         missing = [written for written, term in written_terms if term not in known]
-        cited = _markers(claim.citations)
+        cited = markers(claim.citations)
         if missing:
             return Claim(claim.text, claim.citations, False, f"{', '.join(missing)} not in {cited}")
         claim_terms = set(terms(claim.text))
@@ -373,18 +308,7 @@ class _Support:
             last = max(quoted, key=lambda s: s.end)
             text = first.chunk.text[first.start - first.chunk.start : last.end - first.chunk.start]
             span = Sentence(n - 1, first.chunk, first.start, last.end, text)
-            citations.append(_citation(n, span, self.hits[n - 1]))
+            citations.append(citation(n, span, self.hits[n - 1]))
         return citations
 
 
-def _citation(n: int, sentence: Sentence, hit: Hit) -> Citation:
-    return Citation(
-        n=n,
-        file=sentence.chunk.file,
-        title=sentence.chunk.title,
-        date=sentence.chunk.date,
-        quote=sentence.text,
-        start=sentence.start,
-        end=sentence.end,
-        also_in=tuple(f for f in hit.files if f != sentence.chunk.file),
-    )

@@ -1,0 +1,285 @@
+"""The offline answerer: quote the sentence or two of the retrieved passages that answer.
+
+Each sentence of the top passages is scored by how much of the question it covers
+(idf-weighted stemmed terms; the article title and the rest of its passage count half) and
+whether it holds what the question asks for: a date for "when", a number for "how many",
+a name for "who". It abstains, with the fixed cannot-answer phrase, when the question is
+mostly about words the articles never use, when no sentence covers enough of it, or when no
+well-covering sentence holds the kind of thing asked for.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from rag.answer.citations import cite, defuse_markers
+from rag.answer.prompts import CANNOT_ANSWER
+from rag.answer.query import ROLE_IN_TEXT, Part, Query, Want
+from rag.dates import relative_note
+from rag.grammar import MONTH_WORDS, NUMBER_PATTERN, YEAR
+from rag.lexical import Bm25Index, terms
+from rag.sentences import same_text, split_sentences
+from rag.types import Answer, Chunk, Citation, Claim, Hit, Mode, Sentence
+
+# Share of a sentence's credit for a term found only in its title or surrounding passage.
+CONTEXT_CREDIT = 0.5
+# Added to a sentence's score when it holds the kind of thing the question asks for.
+TYPE_BONUS = 0.3
+# Small preference for sentences from better-ranked passages.
+RANK_WEIGHT = 0.1
+# A second sentence is quoted when it scores at least this share of the best one.
+SECOND_SENTENCE_RATIO = 0.8
+# ... or when it covers at least this share of the question's weight the best one misses.
+MIN_GAIN = 0.2
+# Abstain when this share of the question's weight is on words the articles never use.
+MAX_UNKNOWN_SHARE = 0.5
+
+_DATE_EXPRESSION = re.compile(
+    rf"\b(?:(?:{MONTH_WORDS})\.?\s+\d{{1,2}}|\d{{1,2}}\s+(?:{MONTH_WORDS})|{YEAR}|"
+    r"(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)|"
+    r"(?:last|next|this) (?:year|month|week)|yesterday|today|"
+    rf"(?:early|mid|late|in) (?:{MONTH_WORDS}))\b",
+    re.IGNORECASE,
+)
+_CAPITALISED = re.compile(r"(?<!^)\b[A-Z][\w'’-]+")
+_MONEY = re.compile(
+    r"[£$€]\s?\d|\b\d[\d,.]*\s*(?:million|billion|bn|m)?\s*(?:dollars|pounds|euros)\b", re.I
+)
+# A full name: two or more capitalised words in a row, allowing "al-", "bin" and titles
+# ("Maj. Gen. Tahseen al-Khafaji"). A capitalised first word of a sentence may be caught
+# too ("The Pentagon"); holds() compares content terms, so "The" does not count.
+_NAME_WORD = r"(?:[A-Z][\w'’-]*\.?|al-\w+|bin)"
+_NAME = re.compile(rf"\b{_NAME_WORD}(?:\s+{_NAME_WORD})+")
+_KIND_PATTERNS = {
+    Want.DATE: _DATE_EXPRESSION,
+    Want.NUMBER: NUMBER_PATTERN,
+    Want.PERSON: _NAME,
+    Want.NAME: _CAPITALISED,
+}
+
+
+class Reason(StrEnum):
+    """Why the answerer answered or abstained (the text is shown in notices)."""
+
+    ANSWERED = "answered from the passages"
+    PART_BY_PART = "answered part by part"
+    NOTHING_TO_SEARCH = "nothing to search for"
+    UNKNOWN_WORDS = "the question is about words the articles never use"
+    NO_PASSAGE = "no passage to quote"
+    NOT_COVERED = "no passage covers enough of the question"
+    NO_DATE = "no passage that fits the question holds a date"
+    NO_NUMBER = "no passage that fits the question holds a number"
+    NO_PERSON = "no passage that fits the question holds a person"
+
+    @property
+    def answered(self) -> bool:
+        """Whether sentences were chosen to quote."""
+        return self in (Reason.ANSWERED, Reason.PART_BY_PART)
+
+    @property
+    def off_topic(self) -> bool:
+        """Abstained because nothing retrieved is about the question (as opposed to no
+        sentence holding the kind of thing asked for); an LLM is not asked either."""
+        return self in _OFF_TOPIC
+
+
+_OFF_TOPIC = frozenset(
+    {Reason.NOTHING_TO_SEARCH, Reason.UNKNOWN_WORDS, Reason.NO_PASSAGE, Reason.NOT_COVERED}
+)
+_LACKING = {Want.DATE: Reason.NO_DATE, Want.NUMBER: Reason.NO_NUMBER, Want.PERSON: Reason.NO_PERSON}
+
+
+@dataclass(frozen=True)
+class Scored:
+    """A candidate sentence with its score and question coverage."""
+
+    sentence: Sentence
+    score: float
+    support: float
+    has_wanted: bool
+    own: dict[str, float]  # question terms in the sentence itself
+    credit: dict[str, float]  # question terms in the sentence (1) or its context (half)
+
+
+@dataclass(frozen=True)
+class Extract:
+    """The extractive answerer's decision: the sentences to quote, or why it abstains."""
+
+    sentences: tuple[Sentence, ...]
+    reason: Reason
+    want: Want
+
+    @property
+    def abstained(self) -> bool:
+        """No sentence answers the question."""
+        return not self.reason.answered
+
+    @property
+    def off_topic(self) -> bool:
+        """Abstained because no retrieved passage is about the question."""
+        return self.reason.off_topic
+
+
+def answer(
+    query: Query, hits: Sequence[Hit], bm25: Bm25Index, min_support: float, notice: str
+) -> Answer:
+    """The extractive answer: the chosen sentences quoted with their citations, or the
+    cannot-answer phrase."""
+    found = extract(query, hits, bm25, min_support)
+    claims: list[Claim] = []
+    citations: list[Citation] = []
+    if found.abstained:
+        text = CANNOT_ANSWER
+    else:
+        numbers, citations = cite(found.sentences, hits)
+        parts = []
+        for sentence, n in zip(found.sentences, numbers, strict=True):
+            note = ""
+            if found.want is Want.DATE and not holds(sentence.text, Want.DATE, query.whole):
+                # The sentence says what happened; the article's date says when.
+                note = f" (from {sentence.chunk.heading})"
+            if relative := relative_note(sentence.text, sentence.chunk.date):
+                note += f" ({relative})"  # "Sunday = April 4, 2021": the quote stays verbatim
+            parts.append(f"{defuse_markers(sentence.text)}{note} [{n}]")
+            claims.append(Claim(sentence.text, (n,), True))
+        text = " ".join(parts)
+    return Answer(
+        question=query.question,
+        answer=text,
+        abstained=found.abstained,
+        mode=Mode.EXTRACTIVE,
+        citations=tuple(citations),
+        hits=tuple(hits),
+        searched_for=query.searched_for,
+        notice=notice,
+        claims=tuple(claims),
+    )
+
+
+def extract(query: Query, hits: Sequence[Hit], bm25: Bm25Index, min_support: float) -> Extract:
+    """Pick the sentence or two of `hits` that answer `query`, or abstain.
+
+    A question that asks two things ("Who ..., and which ...?") is answered part by part.
+    """
+    parts = [_answer_part(part, hits, bm25, min_support) for part in query.parts]
+    answered = [part for part in parts if not part.abstained]
+    if len(parts) == 1 or not answered:
+        return parts[0]
+    sentences = tuple(dict.fromkeys(s for part in answered for s in part.sentences))
+    return Extract(sentences, Reason.PART_BY_PART, parts[0].want)
+
+
+def holds(sentence: str, want: Want, part: Part) -> bool:
+    """Whether `sentence` holds something of the wanted kind that the question lacks.
+
+    The sentence must also mention what the question is about: the role in "who is the
+    ambassador?", the thing counted in "how many votes?", money in "how much did it cost?".
+    A name beside another role, or a number of something else, answers another question.
+    """
+    if want is Want.ANY:
+        return True
+    if want is Want.PERSON and part.role and not ROLE_IN_TEXT[part.role].search(sentence):
+        return False
+    if want is Want.NUMBER and not _counts_the_same_thing(sentence, part):
+        return False
+    # A name is new when it is not someone the question already names ("al-Kadhimi").
+    return any(
+        set(found) - part.asked and not (want is Want.PERSON and set(found) & part.named)
+        for found in (terms(m.group(0)) for m in _KIND_PATTERNS[want].finditer(sentence))
+    )
+
+
+def _counts_the_same_thing(sentence: str, part: Part) -> bool:
+    if part.counted and not part.counted & set(terms(sentence)):
+        return False
+    return not (part.asks_money and not _MONEY.search(sentence))
+
+
+def _answer_part(part: Part, hits: Sequence[Hit], bm25: Bm25Index, min_support: float) -> Extract:
+    want = part.want
+    mass = {term: weight * bm25.idf(term) for term, weight in part.weights.items()}
+    total = sum(mass.values())
+    if not hits or total == 0:
+        return Extract((), Reason.NOTHING_TO_SEARCH, want)
+    # Words no article uses cannot be matched; too many of them means the question is
+    # about something else. The rest is judged on the words the articles do use.
+    unknown = sum(m for term, m in mass.items() if bm25.document_frequency(term) == 0)
+    if unknown / total > MAX_UNKNOWN_SHARE:
+        return Extract((), Reason.UNKNOWN_WORDS, want)
+    known = {term: m for term, m in mass.items() if bm25.document_frequency(term) > 0}
+
+    scored = _score(part, hits, known)
+    if not scored:
+        return Extract((), Reason.NO_PASSAGE, want)
+    best = scored[0]
+    chosen = [best]
+    second = _second(best, scored[1:], known)
+    if second is not None:
+        chosen.append(second)
+    if _support([c.credit for c in chosen], known) < min_support:
+        return Extract((), Reason.NOT_COVERED, want)
+    if want is not Want.NAME and not any(c.has_wanted for c in chosen):
+        return Extract((), _LACKING[want], want)
+    return Extract(tuple(c.sentence for c in chosen), Reason.ANSWERED, want)
+
+
+def _second(best: Scored, others: Sequence[Scored], known: dict[str, float]) -> Scored | None:
+    """A sentence worth quoting beside the best: nearly as good, or covering what it misses."""
+    total = sum(known.values())
+
+    def gain(candidate: Scored) -> float:
+        return (
+            sum(m for t, m in known.items() if candidate.own.get(t) and not best.own.get(t)) / total
+        )
+
+    for candidate in others:
+        if same_text(candidate.sentence, best.sentence):
+            continue
+        if candidate.score >= SECOND_SENTENCE_RATIO * best.score or gain(candidate) >= MIN_GAIN:
+            return candidate
+    return None
+
+
+def _support(credits: Sequence[dict[str, float]], known: dict[str, float]) -> float:
+    """Share of the question's known-term weight the sentences cover together."""
+    total = sum(known.values())
+    covered = sum(m * max(c.get(t, 0.0) for c in credits) for t, m in known.items())
+    return covered / total if total else 0.0
+
+
+def _score(part: Part, hits: Sequence[Hit], known: dict[str, float]) -> list[Scored]:
+    seen: set[tuple[str, int]] = set()
+    scored = []
+    for number, hit in enumerate(hits):
+        for chunk in (hit.chunk, *hit.copies):
+            scored.extend(_score_chunk(part, number, chunk, known, seen))
+    return sorted(scored, key=lambda s: -s.score)
+
+
+def _score_chunk(
+    part: Part, number: int, chunk: Chunk, known: dict[str, float], seen: set[tuple[str, int]]
+) -> list[Scored]:
+    scored: list[Scored] = []
+    context = set(terms(chunk.indexed_text))
+    # A year in the question is a hard limit: "in 2019" rules out a story dated 2020 (with
+    # several years, as in a comparison, a story must match one of them).
+    if chunk.date and part.years and not part.years & context:
+        return scored
+    for sentence in split_sentences(number, chunk):
+        key = (sentence.chunk.file, sentence.start)
+        if key in seen:  # overlapping chunks repeat sentences
+            continue
+        seen.add(key)
+        own_terms = set(terms(sentence.text))
+        own = {t: 1.0 for t in known if t in own_terms}
+        credit = {t: 1.0 if t in own else CONTEXT_CREDIT for t in known if t in own or t in context}
+        support = _support([credit], known)
+        has_wanted = holds(sentence.text, part.want, part) or (
+            part.want is Want.DATE and chunk.date is not None
+        )
+        score = support + (TYPE_BONUS if has_wanted else 0.0) + RANK_WEIGHT / (1 + number)
+        scored.append(Scored(sentence, score, support, has_wanted, own, credit))
+    return scored

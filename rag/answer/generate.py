@@ -1,0 +1,71 @@
+"""The Ollama path: the model writes the answer from the numbered passages, streamed, and
+every sentence of it is checked against the passages it cites before it is shown."""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Sequence
+
+from rag.answer.context import numbered_context
+from rag.answer.extractive import Extract
+from rag.answer.ollama import OllamaClient, OllamaError
+from rag.answer.prompts import CANNOT_ANSWER, render
+from rag.answer.query import MAX_QUESTION_CHARS
+from rag.answer.verify import Embed, check_answer
+from rag.types import Answer, Hit, Mode
+
+
+def generate(
+    question: str,
+    searched_for: str,
+    hits: Sequence[Hit],
+    relevance: Extract,
+    client: OllamaClient,
+    embed: Embed,
+    min_similarity: float,
+) -> Generator[str, None, Answer]:
+    """Stream the model's answer to `searched_for` from `hits`, then return it checked.
+
+    `relevance` is the extractive answerer's judgement of the passages: when nothing
+    retrieved is about the question, the model is not asked, so it cannot answer from its
+    own knowledge. Raises OllamaError only before the first piece; a reply that breaks off
+    later ends as an answer that says so.
+    """
+    model = client.model
+    if relevance.off_topic:
+        answer = Answer(
+            question=question, answer=CANNOT_ANSWER, abstained=True, mode=Mode.OLLAMA,
+            citations=(), hits=tuple(hits), searched_for=searched_for,
+            notice=f"Not asking {model}: {relevance.reason}.", model=model,
+        )  # fmt: skip
+        yield answer.answer
+        return answer
+    prompt = render("answer", context=numbered_context(hits), question=searched_for)
+    pieces: list[str] = []
+    broke_off = ""
+    try:
+        for piece in client.stream(prompt, system=render("system")):
+            pieces.append(piece)
+            yield piece
+    except OllamaError as error:
+        if not pieces:
+            raise
+        broke_off = str(error)
+    checked = check_answer("".join(pieces), hits, embed, min_similarity)
+    notice = " ".join(filter(None, [broke_off, checked.note(len(hits))]))
+    return Answer(
+        question=question, answer=checked.text, abstained=checked.abstained, mode=Mode.OLLAMA,
+        citations=tuple(checked.citations), hits=tuple(hits), searched_for=searched_for,
+        notice=notice or None, model=model, claims=tuple(checked.claims),
+    )  # fmt: skip
+
+
+def condense(client: OllamaClient, question: str, history: Sequence[str]) -> str | None:
+    """A follow-up rewritten by the model into a question that stands alone, or None when
+    the reply is empty or too long to be one. Raises OllamaError."""
+    reply = client.complete(render("condense", history="\n".join(history), question=question))
+    # Small models sometimes repeat the label, quote the question or explain after it.
+    lines = (
+        line.removeprefix("Standalone question:").strip(" \"'") for line in reply.splitlines()
+    )
+    rewritten = next((line for line in lines if line), "")
+    return rewritten if 0 < len(rewritten) <= MAX_QUESTION_CHARS else None

@@ -1,0 +1,237 @@
+"""A question read once: its parts, what each asks for, its weighted terms, years and role.
+
+Every later stage (retrieval, the extractive answerer, the Ollama path) works from the
+`Query` built here instead of parsing the question again.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from rag.grammar import YEAR, YEAR_PATTERN
+from rag.lexical import terms
+from rag.types import UserError
+
+MAX_QUESTION_CHARS = 2000
+# Words that point back to an earlier turn ("which channel did *he* speak to?").
+_BACK_REFERENCE = re.compile(
+    r"\b(?:he|she|it|they|him|her|his|hers|its|their|them|there|then|that|this|these|those)\b",
+    re.IGNORECASE,
+)
+# How many earlier turns a follow-up is searched with.
+HISTORY_TURNS = 2
+# Words that frame a question without saying what it is about ("what is his job?").
+FRAME_WORDS = frozenset(
+    terms(
+        "name names job role position title kind type happen happened called call mean "
+        "many much long often number date year day time exactly roughly approximately "
+        "least happen did does do get gave give last lasted take took change changed compare "
+        "compared differ"
+    )
+)
+# Earlier turns of a conversation still steer a follow-up, at this weight.
+HISTORY_WEIGHT = 0.5
+# A question's time clause ("... when X happened") locates the answer, at this weight.
+CLAUSE_WEIGHT = 0.5
+# "..., and who ...?": where a second question begins.
+_COMPOUND = re.compile(
+    r",?\s+and\s+(?=(?:who|whom|whose|what|which|when|where|how|why)\b)"
+    r"|\s+(?:compared?\s+(?:with|to)|versus|vs\.?)\s+",  # "how did X compare with Y?"
+    re.I,
+)
+# "... between February 2018 and April 2021?": the same question at two times.
+_BETWEEN_TIMES = re.compile(
+    rf"\s+between\s+((?:\w+\s+)?{YEAR})\s+and\s+((?:\w+\s+)?{YEAR})\s*\?*$", re.I
+)
+# Where a time clause starts: a linking word after the question's first words.
+_TIME_CLAUSE = re.compile(r"(?<=\w )(?:when|while|after|before|during|as)\b", re.IGNORECASE)
+
+
+class Want(StrEnum):
+    """What kind of thing a question asks for."""
+
+    DATE = "date"
+    NUMBER = "number"
+    PERSON = "person"
+    NAME = "name"  # preferred, not required: "which base ...?" is often answered by a name
+    ANY = "any"
+
+
+_ABBREVIATED_ROLES = {"general": r"gen\.", "president": r"pres\.", "secretary": r"sec\."}
+PERSON_NOUNS = (
+    "spokesman|spokeswoman|spokesperson|official|general|minister|cleric|leader|president|"
+    "commander|chief|secretary|adviser|advisor|envoy|ambassador|person|man|woman|analyst|"
+    "contractor|soldier|civilian|protester|journalist|reporter|candidate|mayor|governor|judge"
+)
+_ROLE = re.compile(rf"\b(?:{PERSON_NOUNS})\b")
+# How a role is written in a sentence: "Maj. Gen. Tahseen al-Khafaji".
+ROLE_IN_TEXT = {
+    noun: re.compile(rf"\b(?:{noun}|{_ABBREVIATED_ROLES.get(noun, noun)})", re.I)
+    for noun in PERSON_NOUNS.split("|")
+}
+_WANT_PATTERNS = [
+    (
+        Want.DATE,
+        re.compile(r"^(?:when\b|(?:on |in |by )?(?:what|which) (?:date|day|year|month)\b)"),
+    ),
+    (
+        Want.NUMBER,
+        re.compile(
+            r"\bhow (?:many|much|long)\b|\b(?:number|percentage|share|figure)s? (?:of|for)\b|"
+            r"\bdeath toll\b"
+        ),
+    ),
+    (
+        Want.PERSON,
+        re.compile(
+            rf"^(?:who|whom|whose)\b|^what (?:is|was|are|were) the names? of\b|"
+            rf"^which (?:\w+ ){{0,2}}(?:{PERSON_NOUNS})\b|^what (?:{PERSON_NOUNS})\b"
+        ),
+    ),
+    (Want.NAME, re.compile(r"^which\b")),
+]
+_CAPITALISED = re.compile(r"(?<!^)\b[A-Z][\w'’-]+")
+# "How many US troops were ...": the words naming what is counted, up to the verb.
+_HOW_MANY = re.compile(
+    r"\bhow many ((?:(?!(?:did|do|does|were|was|are|is|had|have|has|will|would|could|can|"
+    r"remained|remain)\b)[\w'’-]+\s*){1,3})",
+    re.IGNORECASE,
+)
+_ASKS_MONEY = re.compile(
+    r"\bhow much\b.*\b(?:cost|costs|pay|paid|earn|spend|spent|price|worth|raise)", re.I
+)
+
+
+@dataclass(frozen=True)
+class Part:
+    """One thing a question asks ("Who ..., and which ...?" has two parts)."""
+
+    text: str
+    want: Want
+    weights: dict[str, float]  # stemmed term -> weight: 1 asked, less for clause and history
+    years: frozenset[str]  # years the part names: a story dated otherwise cannot answer it
+    role: str | None  # "spokesman" in "who is the spokesman?": the name must stand beside it
+    counted: frozenset[str] | None  # terms of what "how many ..." counts
+    asks_money: bool  # "how much did it cost?": the answer is an amount of money
+    asked: frozenset[str]  # every term of the part
+    named: frozenset[str]  # terms of the capitalised words: names the part already gives
+
+
+@dataclass(frozen=True)
+class Query:
+    """A question read once, with the earlier turns it refers back to."""
+
+    question: str
+    context: tuple[str, ...]  # earlier questions a follow-up points back to
+    parts: tuple[Part, ...]
+    whole: Part  # the question read as one part
+    search_texts: tuple[str, ...]  # what to search for: one text per part of searched_for
+
+    @property
+    def searched_for(self) -> str:
+        """The question joined to the earlier turns it refers to."""
+        return " ".join([*self.context, self.question])
+
+
+def check_question(question: str) -> str:
+    """The question without control characters; UserError when empty or too long."""
+    cleaned = re.sub(r"[\x00-\x08\x0b-\x1f\x7f]", " ", question).strip()
+    if not cleaned:
+        raise UserError("The question is empty: type what you want to know about the articles.")
+    if len(cleaned) > MAX_QUESTION_CHARS:
+        raise UserError(
+            f"The question is {len(cleaned):,} characters long; keep it under "
+            f"{MAX_QUESTION_CHARS:,} (ask about one thing at a time)."
+        )
+    return cleaned
+
+
+def read_question(question: str, history: Sequence[str] = ()) -> Query:
+    """Read `question` (after the earlier questions in `history`) once, for every stage."""
+    context = referred_to(question, history)
+    texts = split_question(question)
+    # Later parts may refer back to the first ("which of *the group's* leaders ..."); the
+    # parts of "between 2018 and 2021" are the same question at two times, and do not.
+    linked = not _BETWEEN_TIMES.search(question)
+    parts = tuple(
+        read_part(text, [*context, *(texts[:i] if linked else ())])
+        for i, text in enumerate(texts)
+    )
+    searched_for = " ".join([*context, question])
+    return Query(
+        question=question,
+        context=context,
+        parts=parts,
+        whole=parts[0] if len(parts) == 1 else read_part(question, context),
+        search_texts=tuple(split_question(searched_for)),
+    )
+
+
+def read_part(text: str, history: Sequence[str] = ()) -> Part:
+    """One part of a question, read: what it wants and which words matter how much."""
+    counted = _HOW_MANY.search(text)
+    role = _ROLE.search(text.lower())
+    return Part(
+        text=text,
+        want=wanted(text),
+        weights=weighted_terms(text, history),
+        years=frozenset(YEAR_PATTERN.findall(text)),
+        role=role.group(0) if role else None,
+        counted=frozenset(terms(counted.group(1))) if counted else None,
+        asks_money=bool(_ASKS_MONEY.search(text)),
+        asked=frozenset(terms(text)),
+        named=frozenset(terms(" ".join(_CAPITALISED.findall(text.strip())))),
+    )
+
+
+def referred_to(question: str, history: Sequence[str]) -> tuple[str, ...]:
+    """The earlier questions a follow-up points back to ("... did *he* ..."), offline."""
+    if history and _BACK_REFERENCE.search(question):
+        return tuple(history[-HISTORY_TURNS:])
+    return ()
+
+
+def wanted(question: str) -> Want:
+    """The kind of answer a question asks for."""
+    text = question.strip().lower()
+    for want, pattern in _WANT_PATTERNS:
+        if pattern.search(text):
+            return want
+    return Want.ANY
+
+
+def weighted_terms(question: str, history: Sequence[str]) -> dict[str, float]:
+    """Question terms with weights: what it asks fully; its time clause and earlier turns less.
+
+    In "How many troops did the Pentagon report when the groups demanded a withdrawal?" the
+    clause from "when" on only says which moment is meant; the answer is about the rest.
+    """
+    cut = _TIME_CLAUSE.search(question)
+    main, clause = (question[: cut.start()], question[cut.start() :]) if cut else (question, "")
+    weights: dict[str, float] = {}
+    for text, weight in [
+        *((t, HISTORY_WEIGHT) for t in history),
+        (clause, CLAUSE_WEIGHT),
+        (main, 1.0),
+    ]:
+        for term in terms(text):
+            if term not in FRAME_WORDS:
+                weights[term] = max(weight, weights.get(term, 0.0))
+    return weights
+
+
+def split_question(question: str) -> list[str]:
+    """The parts of a question that asks two things; the question itself otherwise.
+
+    "Who ..., and which ...?" and "How did X compare with Y?" split in two; "How did X
+    change between 2018 and 2021?" becomes "How did X ... in 2018" and "... in 2021".
+    """
+    span = _BETWEEN_TIMES.search(question)
+    if span:
+        stem = question[: span.start()]
+        return [f"{stem} in {span.group(1)}", f"{stem} in {span.group(2)}"]
+    parts = [p.strip(" ,") for p in _COMPOUND.split(question) if p.strip(" ,?")]
+    return parts if len(parts) > 1 else [question]

@@ -1,0 +1,118 @@
+"""The extractive answerer on tiny hand-made passages: which sentence it quotes, and why it
+abstains, with exact expected results (no index, no model)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from rag.answer.extractive import Reason, answer, extract
+from rag.answer.prompts import CANNOT_ANSWER
+from rag.answer.query import read_question
+from rag.lexical import Bm25Index
+from rag.types import AnswerStream, Chunk, Hit, Mode
+
+PORT = (
+    "Port strike ends in Basra\n\n"
+    "Dock workers in Basra ended their strike on Monday. "
+    "About 4,000 workers had walked out over pay. "
+    "Harbour master Ali Hamid said ships would dock again."
+)
+FLOOD = (
+    "Floods close Umm Qasr\n\n"
+    "Heavy rain flooded the docks of Umm Qasr. "
+    "The port authority said shipping would stay suspended for four days."
+)
+FILES = {"port.txt": PORT, "flood.txt": FLOOD}
+DATES = {"port.txt": date(2022, 5, 2), "flood.txt": date(2021, 3, 3)}
+
+
+def chunk(file: str) -> Chunk:
+    text = FILES[file]
+    start = text.index("\n\n") + 2
+    title = text[: start - 2]
+    return Chunk(f"{file}#0", file, "sha", 0, title, DATES[file], start, len(text), text[start:])
+
+
+HITS = [Hit(chunk("port.txt"), 1.0), Hit(chunk("flood.txt"), 0.5)]
+# Background documents give the idf of common words a realistic spread.
+BM25 = Bm25Index.build(
+    ["port", "flood", "other"],
+    [chunk("port.txt").indexed_text, chunk("flood.txt").indexed_text, "Elections were held."],
+)
+
+
+def ask(question: str, history: tuple[str, ...] = ()):  # noqa: ANN201 - the Answer
+    return answer(read_question(question, history), HITS, BM25, 0.5, "offline")
+
+
+def test_a_number_question_quotes_the_sentence_with_the_count() -> None:
+    result = ask("How many workers walked out in Basra?")
+    assert not result.abstained and result.mode is Mode.EXTRACTIVE
+    assert result.answer.startswith("About 4,000 workers had walked out over pay.")
+    first = result.citations[0]
+    assert (first.n, first.file, first.date) == (1, "port.txt", date(2022, 5, 2))
+    assert PORT[first.start : first.end] == first.quote == "About 4,000 workers had walked out over pay."
+
+
+def test_a_person_question_quotes_the_name_beside_the_role() -> None:
+    result = ask("Who is the harbour master in Basra?")
+    assert "Ali Hamid" in result.answer
+    assert result.citations[0].quote.startswith("Harbour master Ali Hamid")
+
+
+def test_a_relative_day_is_resolved_after_the_verbatim_quote() -> None:
+    result = ask("When did the dock workers in Basra end their strike?")
+    assert result.answer.startswith(
+        "Dock workers in Basra ended their strike on Monday. (Monday = May 2, 2022) [1]"
+    )
+
+
+@pytest.mark.parametrize(
+    ("question", "reason"),
+    [
+        ("Who won the football league in Madrid?", Reason.UNKNOWN_WORDS),
+        ("How many days did the elections last?", Reason.NOT_COVERED),
+        ("How many ships docked in Basra after the strike?", Reason.NO_NUMBER),
+    ],
+)
+def test_abstains_with_the_reason(question: str, reason: Reason) -> None:
+    found = extract(read_question(question), HITS, BM25, 0.5)
+    assert found.abstained and found.reason is reason and found.sentences == ()
+    assert found.off_topic is (reason is not Reason.NO_NUMBER)
+    result = ask(question)
+    assert (result.answer, result.citations, result.abstained) == (CANNOT_ANSWER, (), True)
+
+
+def test_a_year_in_the_question_rules_out_stories_dated_otherwise() -> None:
+    # The flood story is dated 2021: asked about 2022, it is not quoted.
+    found = extract(read_question("How long was shipping suspended in Umm Qasr in 2022?"),
+                    HITS, BM25, 0.5)  # fmt: skip
+    assert all(s.chunk.file != "flood.txt" for s in found.sentences)
+    found = extract(read_question("How long was shipping suspended in Umm Qasr in 2021?"),
+                    HITS, BM25, 0.5)  # fmt: skip
+    assert [s.chunk.file for s in found.sentences][:1] == ["flood.txt"]
+
+
+def test_a_question_asking_two_things_is_answered_part_by_part() -> None:
+    found = extract(
+        read_question("Who is the harbour master in Basra, and how long was shipping suspended "
+                      "in Umm Qasr?"),
+        HITS, BM25, 0.5,
+    )  # fmt: skip
+    assert found.reason is Reason.PART_BY_PART
+    assert {s.chunk.file for s in found.sentences} == {"port.txt", "flood.txt"}
+
+
+def test_the_stream_gives_its_answer_once_consumed_and_never_a_stale_one() -> None:
+    def pieces():  # noqa: ANN202 - a generator returning the answer
+        yield "About "
+        yield "4,000."
+        return ask("How many workers walked out in Basra?")
+
+    stream = AnswerStream(pieces())
+    assert "".join(stream) == "About 4,000."
+    assert stream.answer.answer.startswith("About 4,000 workers")
+    # Read before iterating: the rest is consumed first.
+    assert AnswerStream(pieces()).answer.citations[0].file == "port.txt"
