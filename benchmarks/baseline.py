@@ -4,9 +4,10 @@ What a developer gets from the LlamaIndex starter example pointed at Chroma:
 SimpleDirectoryReader, the default SentenceSplitter (1,024 tokens, 200 overlap), a
 VectorStoreIndex over a persistent Chroma collection, the default retriever (top 2) and the
 default query engine. The embedding model is the same all-MiniLM-L6-v2 (rag.embed), wrapped
-as a llama-index BaseEmbedding with newsdesk's batch size, so the comparison measures the
-pipelines around the model, not two models. The query engine gets MockLLM: there is no LLM
-here, and MockLLM costs nothing, so its time is the framework's own answer path.
+as a llama-index BaseEmbedding by the evaluation's adapter (rag.eval.baseline) with newsdesk's
+batch size, so the comparison measures the pipelines around the model, not two models. The
+query engine gets MockLLM: there is no LLM here, and MockLLM costs nothing, so its time is
+the framework's own answer path.
 
 Run as `python -m benchmarks.baseline ask CHROMA_DIR QUESTION` for the cold-start figure.
 """
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llama_index.core import SimpleDirectoryReader, StorageContext, VectorStoreIndex
 from llama_index.core.base.embeddings.base import BaseEmbedding
@@ -23,7 +24,11 @@ from llama_index.core.llms import MockLLM
 from llama_index.core.node_parser import SentenceSplitter
 from llama_index.core.schema import MetadataMode
 from llama_index.vector_stores.chroma import ChromaVectorStore
-from pydantic import PrivateAttr
+
+from rag.eval.baseline import LlamaIndexEmbedding
+
+if TYPE_CHECKING:
+    from rag.index import Embedder
 
 COLLECTION = "baseline"
 # newsdesk embeds 32 texts per call (Settings.embed_batch_size); llama-index's default of 10
@@ -31,26 +36,9 @@ COLLECTION = "baseline"
 EMBED_BATCH_SIZE = 32
 
 
-class MiniLMEmbedding(BaseEmbedding):
+def embed_model(embedder: Embedder) -> LlamaIndexEmbedding:
     """rag.embed.MiniLMEmbedder (or a stand-in with its `embed`) as a llama-index model."""
-
-    _embedder: Any = PrivateAttr()
-
-    def __init__(self, embedder: Any) -> None:
-        super().__init__(model_name="all-MiniLM-L6-v2", embed_batch_size=EMBED_BATCH_SIZE)
-        self._embedder = embedder
-
-    def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
-        return self._embedder.embed(texts).tolist()
-
-    def _get_text_embedding(self, text: str) -> list[float]:
-        return self._get_text_embeddings([text])[0]
-
-    def _get_query_embedding(self, query: str) -> list[float]:
-        return self._get_text_embedding(query)
-
-    async def _aget_query_embedding(self, query: str) -> list[float]:
-        return self._get_query_embedding(query)
+    return LlamaIndexEmbedding(embedder, embed_batch_size=EMBED_BATCH_SIZE)
 
 
 def _chroma(folder: Path) -> ChromaVectorStore:
@@ -98,7 +86,7 @@ def _ask(chroma_dir: str, question: str) -> None:
     from rag.embed import MiniLMEmbedder
 
     embedder = MiniLMEmbedder(Settings().cache_dir)
-    index = open_index(Path(chroma_dir), MiniLMEmbedding(embedder))
+    index = open_index(Path(chroma_dir), embed_model(embedder))
     response = query_engine(index).query(question)
     print(response.source_nodes[0].node.get_content()[:200] if response.source_nodes else "")
 

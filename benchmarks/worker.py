@@ -216,7 +216,7 @@ def measure_baseline(size: str, corpus: Path, generated: list[Document], pool: l
     real = MiniLMEmbedder(model_cache())
     real.warm_up()
     stand_in = _stand_in(size, real, pool)
-    model = baseline.MiniLMEmbedding(stand_in or real)
+    model = baseline.embed_model(stand_in or real)
 
     result: dict[str, Any] = {"embedding": EMBEDDED_FROM_CACHE if stand_in else EMBEDDED_BY_MODEL}
     if stand_in is None:
@@ -230,7 +230,7 @@ def measure_baseline(size: str, corpus: Path, generated: list[Document], pool: l
         "ingest_chunks_per_s": chunks / seconds,
     }
 
-    warm = baseline.open_index(run / "chroma", baseline.MiniLMEmbedding(real))
+    warm = baseline.open_index(run / "chroma", baseline.embed_model(real))
     asked = questions(generated)
     result["retrieve"] = _latency(warm.as_retriever().retrieve, asked)
     result["answer"] = _latency(baseline.query_engine(warm).query, asked)

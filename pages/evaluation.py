@@ -5,17 +5,18 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pandas as pd
+import pandas as pd  # type: ignore[import-untyped]  # pandas-stubs is not a dependency
 import streamlit as st
 
 import ui
-from rag import eval as evaluation
+from rag.eval.report import HEADLINE, latest
+from rag.eval.run import run
 from rag.markdown import escape
-from rag.report import HEADLINE, latest
 
-# Where `rag eval` reads and writes by default, relative to the folder the app runs in.
+# The gold set the button runs, relative to the folder the app runs in.
 GOLD_FILE = Path("eval/gold.jsonl")
-RESULTS_DIR = Path("eval/results")
+# Where `rag eval` writes its runs by default (setting results_dir, env RAG_RESULTS_DIR).
+RESULTS_DIR = ui.settings().results_dir
 
 st.set_page_config(layout="wide")  # tables of many metrics and long questions
 st.title("Evaluation")
@@ -26,12 +27,11 @@ if not GOLD_FILE.is_file():
 elif st.button(f"Run the evaluation ({GOLD_FILE})", icon=":material/play_arrow:", key="run_eval"):
     with ui.guard("running the evaluation"):
         bar = st.progress(0.0, "Starting...")
-        evaluation.run(
-            GOLD_FILE,
-            ui.pipeline(ui.settings()),
-            lambda done, total: bar.progress(done / total, f"Question {done} of {total}"),
-            RESULTS_DIR,
-        )
+
+        def progress(done: int, total: int) -> None:
+            bar.progress(done / total, f"Question {done} of {total}")
+
+        run(GOLD_FILE, ui.pipeline(ui.settings()), progress, RESULTS_DIR)
         bar.empty()
 
 folder = latest(RESULTS_DIR)

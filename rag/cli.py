@@ -192,13 +192,15 @@ def _stream_answer(pipeline: Pipeline, question: str, history: list[str]) -> Non
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write one JSON record per item to this file.")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print the summary figures as JSON.")
-@click.option("--baseline", is_flag=True,
-              help="Also run LlamaIndex's default pipeline and report both side by side.")  # fmt: skip
+@click.option(
+    "--baseline", is_flag=True,
+    help="Also run LlamaIndex's default pipeline and report both side by side.",
+)  # fmt: skip
 @click.option("--compare", "compare_to", type=click.Path(dir_okay=False, path_type=Path),
               help="summary.json of an earlier run: print what changed.")  # fmt: skip
 @click.option("--results-dir", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("eval/results"), show_default=True,
-              help="Where the run's report folder is written.")  # fmt: skip
+              help="Where the run's report folder is written (RAG_RESULTS_DIR); "
+                   "default: eval/results")  # fmt: skip
 @click.option("--judge", "judge_model", metavar="MODEL",
               help="Also score faithfulness and correctness with this Ollama model.")  # fmt: skip
 @click.option("--limit", type=click.IntRange(min=1), help="Run only the first N items.")
@@ -211,7 +213,7 @@ def eval_(
     as_json: bool,
     baseline: bool,
     compare_to: Path | None,
-    results_dir: Path,
+    results_dir: Path | None,
     limit: int | None,
     ids: str | None,
     kind: str | None,
@@ -222,15 +224,16 @@ def eval_(
     """Score retrieval, answers, citations and abstentions against GOLD (JSON lines)."""
     from tqdm import tqdm
 
-    from rag import eval as evaluation
+    from rag.eval.gold import load_gold, select
+    from rag.eval.report import compare
+    from rag.eval.run import run as run_eval
     from rag.ingest import discover
     from rag.pipeline import Pipeline
-    from rag.report import compare
 
     settings = _settings(corpus, index)
-    items = evaluation.load_gold(gold, [name for name, _ in discover(settings.corpus_dir)])
+    items = load_gold(gold, [name for name, _ in discover(settings.corpus_dir)])
     wanted = [i.strip() for i in ids.split(",") if i.strip()] if ids else []
-    items = evaluation.select(items, wanted, kind, limit)
+    items = select(items, wanted, kind, limit)
     pipeline = Pipeline(settings)
     with tqdm(unit="question", desc="Evaluating", file=sys.stderr) as bar:
 
@@ -238,7 +241,7 @@ def eval_(
             bar.total = total
             bar.update(done - bar.n)
 
-        folder = evaluation.run(
+        folder = run_eval(
             gold, pipeline, progress, results_dir, baseline, items, judge_model
         )
     summary = json.loads((folder / "summary.json").read_text())

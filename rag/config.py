@@ -50,6 +50,11 @@ class Settings(BaseSettings):
         Path.home() / ".cache" / "newsdesk",
         description="Cache for derived model files (the ONNX graph of the embedding model).",
     )
+    results_dir: Path = Field(
+        Path("eval/results"),
+        description="Where `rag eval` writes its report folders (unless --results-dir is given) "
+        "and `latest.json`, which the app's Evaluation page reads.",
+    )
     max_file_mb: float = Field(
         20, gt=0, description="Files larger than this many megabytes are skipped at ingest."
     )

@@ -52,9 +52,9 @@ def workdir(indexed: Pipeline, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     return tmp_path
 
 
-def write_report(root: Path) -> Path:
-    """A report folder as `rag eval` writes it, and the latest.json pointing at it."""
-    folder = root / "eval" / "results" / "20260101-000000-abc-extractive"
+def write_report(results: Path) -> Path:
+    """A report folder as `rag eval` writes it into `results`, and latest.json pointing at it."""
+    folder = results / "20260101-000000-abc-extractive"
     folder.mkdir(parents=True)
     summary = {
         "summary": METRICS,
@@ -64,7 +64,7 @@ def write_report(root: Path) -> Path:
     }  # fmt: skip
     (folder / "summary.json").write_text(json.dumps(summary))
     (folder / "items.jsonl").write_text("".join(json.dumps(item) + "\n" for item in ITEMS))
-    (root / "eval" / "results" / "latest.json").write_text(json.dumps({"path": str(folder)}))
+    (results / "latest.json").write_text(json.dumps({"path": str(folder)}))
     return folder
 
 
@@ -85,7 +85,7 @@ def test_without_results_the_page_says_how_to_make_them(workdir: Path) -> None:
 
 
 def test_the_latest_report_is_shown_as_tables_and_a_chart(workdir: Path) -> None:
-    folder = write_report(workdir)
+    folder = write_report(workdir / "eval" / "results")
     at = open_page()
     assert any(escape(folder.name) in c.value and "mode extractive" in c.value for c in at.caption)
     metrics, questions = at.dataframe
@@ -103,8 +103,19 @@ def test_the_latest_report_is_shown_as_tables_and_a_chart(workdir: Path) -> None
     assert list(at.dataframe[1].value["id"]) == ["q2"]
 
 
+def test_the_page_reads_the_results_dir_setting(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    results = workdir / "elsewhere"
+    monkeypatch.setenv("RAG_RESULTS_DIR", str(results))
+    folder = write_report(results)
+    at = open_page()
+    assert any(escape(folder.name) in c.value for c in at.caption)
+    assert not (workdir / "eval").exists()
+
+
 def test_the_gold_set_runs_from_the_page(workdir: Path) -> None:
-    write_report(workdir)
+    write_report(workdir / "eval" / "results")
     gold = workdir / "eval" / "gold.jsonl"
     gold.write_text("".join(json.dumps(item) + "\n" for item in GOLD))
     at = open_page()

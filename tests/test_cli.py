@@ -17,12 +17,14 @@ from tests.conftest import REPO, TROOPS_FILE, copy_corpus
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory, model_cache: Path) -> dict[str, str]:
-    """Settings by environment, as a user would give them; the corpus ingested once."""
+    """Settings by environment, as a user would give them; the corpus ingested once.
+    Evaluation reports go to a scratch folder, never into the checkout's eval/results."""
     root = tmp_path_factory.mktemp("cli")
     values = {
         "RAG_CORPUS_DIR": str(copy_corpus(root / "corpus")),
         "RAG_INDEX_DIR": str(root / "index"),
         "RAG_CACHE_DIR": str(model_cache),
+        "RAG_RESULTS_DIR": str(root / "results"),
     }
     result = CliRunner().invoke(main, ["ingest"], env=values)
     assert result.exit_code == 0, result.output

@@ -1,4 +1,4 @@
-"""Tests for the pure parts of rag.eval: answer matching, gold ranks, the summary, the gold file."""
+"""Answer matching, gold ranks, and reading gold files."""
 
 from __future__ import annotations
 
@@ -6,9 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
-from rag.eval import GoldError, contains, gold_rank, is_correct, load_gold, normalize
-from rag.types import Answer, Chunk, GoldItem, Hit, Mode, UserError
+from rag.eval.gold import GoldError, GoldItem, load_gold
+from rag.eval.metrics import contains, gold_rank, is_correct, normalize
+from rag.types import Answer, Chunk, Hit, Mode, UserError
 
 # ---------------------------------------------------------------------------------------------
 # normalize / contains
@@ -185,6 +187,11 @@ def line(**fields: object) -> str:
          "field 'question' must be a non-empty string"),
         (json.dumps({"question": "Q?", "answers": ["2,500"], "source_files": ["002.txt"]}),
          "field 'id' must be a non-empty string"),
+        (json.dumps({"id": 3, "question": "Q?", "answers": ["2,500"], "source_files": ["002.txt"]}),
+         "field 'id' must be a non-empty string"),
+        (line(answers=["2,500"], source_files=["002.txt"], unanswerable="no"),
+         "'unanswerable' must be true or false"),
+        (line(answers=["2,500"], source_files=["002.txt"], kind=3), "'kind' must be a string"),
         (line(answers=["2,500"], answers_all=[["2,500"]], source_files=["002.txt"]),
          "give exactly one of 'answers' or 'answers_all'"),
         (line(source_files=["002.txt"]), "give exactly one of 'answers' or 'answers_all'"),
@@ -209,8 +216,24 @@ def test_load_gold_names_the_line_and_the_problem(tmp_path: Path, third: str, pr
     assert problem in message
 
 
+def test_every_problem_of_a_line_is_named_at_once(tmp_path: Path) -> None:
+    path = gold_file(tmp_path, line(answers=[""], source_files=["002.txt"], kind=3, answer="x"))
+    with pytest.raises(GoldError) as error:
+        load_gold(path, CORPUS_FILES)
+    assert str(error.value) == (
+        f"{path}:3: unknown field(s) ['answer']; allowed: ['answers', 'answers_all', 'id', "
+        "'kind', 'question', 'source_files', 'turns', 'unanswerable']; "
+        "'answers' must be a list of strings; 'kind' must be a string"
+    )
+
+
 def test_gold_error_is_a_user_error() -> None:
     assert issubclass(GoldError, UserError)
+
+
+def test_gold_items_are_frozen() -> None:
+    with pytest.raises(ValidationError, match="frozen"):
+        setattr(SPOKESMAN, "question", "Who else?")  # noqa: B010 - mypy knows it is read-only
 
 
 def test_line_numbers_count_blank_lines(tmp_path: Path) -> None:
@@ -265,3 +288,4 @@ def test_valid_gold_file(tmp_path: Path) -> None:
         ),
     ]
     assert load_gold(path)[2].history == ("Who is the Badr spokesman?",)
+

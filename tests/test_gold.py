@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 
-from rag.eval import evaluate, load_gold, summarize
+from rag.eval.gold import load_gold
+from rag.eval.metrics import summarize
+from rag.eval.run import evaluate
 from rag.ingest import discover
 from rag.pipeline import Pipeline
 from tests.conftest import REPO

@@ -7,20 +7,23 @@ from pathlib import Path
 
 import pytest
 
+from rag.answer.ollama import OllamaError
 from rag.config import Settings
-from rag.eval import evaluate, run, summarize
-from rag.generate import OllamaError
-from rag.judge import Judge
+from rag.eval.gold import GoldItem
+from rag.eval.judge import Judge
+from rag.eval.metrics import summarize
+from rag.eval.run import evaluate, run
 from rag.pipeline import Pipeline
-from rag.types import GoldItem
 from tests.conftest import TROOPS_FILE
 from tests.ollama_stub import OllamaStub, Reply
 
-TROOPS = GoldItem("a", "When did US troop levels in Iraq drop to 2,500?", answers=("late 2020",),
-                  source_files=(TROOPS_FILE,), kind="date")  # fmt: skip
-BADR = GoldItem("b", "Who is the spokesman of the Badr Organization?",
+TROOPS = GoldItem(id="a", question="When did US troop levels in Iraq drop to 2,500?",
+                  answers=("late 2020",), source_files=(TROOPS_FILE,), kind="date")  # fmt: skip
+BADR = GoldItem(id="b", question="Who is the spokesman of the Badr Organization?",
                 answers=("Kareem Nuri",), source_files=("000_3457b9917c9ed967.txt",))  # fmt: skip
-WORLD_CUP = GoldItem("u", "Who won the 2018 FIFA World Cup?", unanswerable=True)
+WORLD_CUP = GoldItem(id="u", question="Who won the 2018 FIFA World Cup?", unanswerable=True)
+TROOPS_LINE = json.dumps({"id": "a", "question": TROOPS.question, "answers": ["late 2020"],
+                          "source_files": [TROOPS_FILE]}) + "\n"  # fmt: skip
 
 
 def judge_with(stub: OllamaStub, indexed: Pipeline) -> Judge:
@@ -59,8 +62,7 @@ def test_an_unreachable_judge_stops_before_any_question(indexed: Pipeline, tmp_p
     pipeline = Pipeline(settings)
     pipeline.embedder = indexed.embedder
     gold = tmp_path / "gold.jsonl"
-    gold.write_text(json.dumps({"id": "a", "question": TROOPS.question,
-                                "answers": ["late 2020"], "source_files": [TROOPS_FILE]}) + "\n")  # fmt: skip
+    gold.write_text(TROOPS_LINE)
     with pytest.raises(OllamaError, match="The judge cannot run: Ollama is not reachable"):
         run(gold, pipeline, results_dir=tmp_path / "results", judge_model="judge:7b")
     assert not (tmp_path / "results").exists()
@@ -68,8 +70,7 @@ def test_an_unreachable_judge_stops_before_any_question(indexed: Pipeline, tmp_p
 
 def test_a_judged_run_reports_the_judge(indexed: Pipeline, tmp_path: Path) -> None:
     gold = tmp_path / "gold.jsonl"
-    gold.write_text(json.dumps({"id": "a", "question": TROOPS.question,
-                                "answers": ["late 2020"], "source_files": [TROOPS_FILE]}) + "\n")  # fmt: skip
+    gold.write_text(TROOPS_LINE)
     with OllamaStub([Reply("yes"), Reply("yes")], models=("judge:7b",)) as stub:
         settings: Settings = indexed.settings.model_copy(update={"ollama_host": stub.url})
         pipeline = Pipeline(settings)

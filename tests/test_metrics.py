@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from rag.eval import breakdown, score, summarize, token_f1
-from rag.types import Answer, Chunk, Citation, GoldItem, Hit, Mode
+from rag.eval.gold import GoldItem
+from rag.eval.metrics import breakdown, score, summarize, token_f1
+from rag.types import Answer, Chunk, Citation, Hit, Mode
 
 
 def chunk(file: str) -> Chunk:
@@ -24,16 +25,18 @@ def cite(n: int, file: str, quote: str, also_in: tuple[str, ...] = ()) -> Citati
     return Citation(n, file, file, None, quote, 0, len(quote), also_in)
 
 
-TROOPS = GoldItem("a", "When did troops drop to 2,500?", answers=("late 2020",),
+TROOPS = GoldItem(id="a", question="When did troops drop to 2,500?", answers=("late 2020",),
                   source_files=("002.txt",), kind="date")  # fmt: skip
-SPOKESMAN = GoldItem("b", "Who speaks for Badr?", answers=("Kareem Nuri",),
+SPOKESMAN = GoldItem(id="b", question="Who speaks for Badr?", answers=("Kareem Nuri",),
                      source_files=("000.txt", "001.txt"), kind="person")  # fmt: skip
-CHIEF = GoldItem("c", "Who is Basra's police chief?", answers=("Rashid Fleih",),
+CHIEF = GoldItem(id="c", question="Who is Basra's police chief?", answers=("Rashid Fleih",),
                  source_files=("002.txt",), kind="person")  # fmt: skip
-TWO_PMS = GoldItem("d", "Who were the two prime ministers?",
+TWO_PMS = GoldItem(id="d", question="Who were the two prime ministers?",
                    answers_all=(("Abadi",), ("Kadhimi",)), source_files=("000.txt", "004.txt"),
-                   kind="multi", turns=("Earlier question?", "Who were the two prime ministers?"))  # fmt: skip
-WORLD_CUP = GoldItem("u", "Who won the World Cup?", unanswerable=True, kind="unanswerable")
+                   kind="multi",
+                   turns=("Earlier question?", "Who were the two prime ministers?"))  # fmt: skip
+WORLD_CUP = GoldItem(id="u", question="Who won the World Cup?", unanswerable=True,
+                     kind="unanswerable")  # fmt: skip
 
 
 @pytest.fixture
@@ -107,6 +110,12 @@ def test_answer_f1(records) -> None:
     spokesman_f1 = token_f1("Badr spokesman Kareem Nuri said.", "Kareem Nuri")
     two_pms_f1 = token_f1("Abadi said so. Nobody else.", "Abadi Kadhimi")
     assert summary["answer_f1"] == round((4 / 9 + spokesman_f1 + 0 + two_pms_f1) / 4, 4)
+
+
+def test_answer_f1_ignores_every_marker() -> None:
+    marked = answer("In late 2020 [1, 2] troops fell [unsupported] to 2,500. [3]", ["002.txt"], [])
+    plain = answer("In late 2020 troops fell to 2,500.", ["002.txt"], [])
+    assert score(TROOPS, marked).f1 == score(TROOPS, plain).f1 == pytest.approx(4 / 9)
 
 
 @pytest.mark.parametrize(

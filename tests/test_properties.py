@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from rag.clean import articles_from_text, is_clutter
 from rag.dates import find_date
-from rag.eval import contains
+from rag.eval.metrics import contains
 from rag.ingest import Chunker
 from rag.sentences import sentence_spans, split_keeping_text
 from rag.types import SourceFile

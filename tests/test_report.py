@@ -7,13 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from rag.eval import score, select
-from rag.report import Run, compare, corpus_hash, latest, markdown, write
-from rag.types import Answer, GoldItem, Mode, UserError
+from rag.eval.gold import GoldItem, select
+from rag.eval.metrics import score
+from rag.eval.report import Run, compare, corpus_hash, latest, markdown, write
+from rag.types import Answer, Mode, UserError
 
 META = {"gold_file": "gold.jsonl", "date": "2026-01-01T00:00:00+00:00", "fingerprint": "abc",
         "mode": "extractive", "model": None, "corpus_hash": "h"}  # fmt: skip
-ITEM = GoldItem("a", "Q?", answers=("late 2020",), source_files=("f.txt",), kind="date")
+ITEM = GoldItem(id="a", question="Q?", answers=("late 2020",), source_files=("f.txt",), kind="date")
 
 
 def answered(text: str) -> Answer:
@@ -63,7 +64,7 @@ def test_corpus_hash_changes_with_any_file() -> None:
 
 
 def test_select_by_ids_kind_and_limit() -> None:
-    items = [GoldItem(f"q{i}", "Q?", answers=("x",), source_files=("f",),
+    items = [GoldItem(id=f"q{i}", question="Q?", answers=("x",), source_files=("f",),
                       kind="date" if i % 2 else "fact") for i in range(6)]  # fmt: skip
     assert [i.id for i in select(items, ["q2", "q4"])] == ["q2", "q4"]
     assert [i.id for i in select(items, kind="date")] == ["q1", "q3", "q5"]

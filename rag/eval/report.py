@@ -1,8 +1,8 @@
 """Evaluation reports: a folder per run with summary JSON, per-item JSONL, Markdown and a chart.
 
 A run folder holds `summary.json`, `items.jsonl`, `report.md` and `chart.png` (and, with a
-baseline, `baseline-items.jsonl`); `eval/results/latest.json` points at the newest one, which
-is what the app's evaluation page shows.
+baseline, `baseline-items.jsonl`); `latest.json` in the results folder (setting `results_dir`,
+default `eval/results`) points at the newest one, which is what the app's evaluation page shows.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from rag.eval import breakdown, record_json, summarize
-from rag.types import EvalRecord, UserError
+from rag.eval.metrics import EvalRecord, breakdown, summarize
+from rag.types import UserError
 
 LATEST = "latest.json"
 # The figures shown in the Markdown table and the chart, in this order.
@@ -84,6 +84,37 @@ def write(run: Run, results_dir: Path) -> Path:
 
 def _write_items(path: Path, records: Sequence[EvalRecord]) -> None:
     path.write_text("".join(json.dumps(record_json(r), ensure_ascii=False) + "\n" for r in records))
+
+
+def record_json(record: EvalRecord) -> dict[str, Any]:
+    """One line of `items.jsonl` (and of `rag eval --out`)."""
+    answer = record.answer.to_dict()
+    return {
+        "id": record.item.id,
+        "kind": record.item.kind,
+        "question": record.item.question,
+        "turns": list(record.item.turns),
+        "answer": answer["answer"],
+        "abstained": answer["abstained"],
+        "mode": answer["mode"],
+        "searched_for": answer["searched_for"],
+        "citations": answer["citations"],
+        "hits": [
+            {"file": h["file"], "also_in": h["also_in"], "score": h["score"]}
+            for h in answer["hits"]
+        ],
+        "correct": record.correct,
+        "cited_correctly": record.cited_correctly,
+        "gold_rank": record.gold_rank,
+        "recall": round(record.recall, 4),
+        "f1": round(record.f1, 4),
+        "citations_correct": record.citations_correct,
+        "gold_source_files": list(record.item.source_files),
+        "timings_ms": answer["timings_ms"],
+        "first_text_ms": None if record.first_text_ms is None else round(record.first_text_ms, 1),
+        "judge_faithfulness": record.judge_faithfulness,
+        "judge_correct": record.judge_correct,
+    }
 
 
 def markdown(summary: dict[str, Any]) -> str:

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rag.answer.ollama import OllamaClient, OllamaError
+from rag.answer.prompts import render
 from rag.config import Settings
-from rag.generate import OllamaClient, OllamaError
-from rag.prompts import render
-from rag.types import Answer, Claim, GoldItem
+from rag.eval.gold import GoldItem
+from rag.types import Answer, Claim
 
 
 @dataclass(frozen=True)

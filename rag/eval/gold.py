@@ -1,0 +1,161 @@
+"""Gold files (format in the README, "Gold file format").
+
+Each line of a gold file is validated into a `GoldItem`; a bad line stops the load with
+`file:line: problem`, every problem of that line named at once.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Annotated, Any, Self
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from rag.types import UserError
+
+
+class GoldError(UserError):
+    """A gold file line that cannot be used; the message names the line and the problem."""
+
+
+def _non_blank(text: str) -> str:
+    if not text.strip():
+        raise ValueError("blank")  # reported as the field's problem in _FIELD_PROBLEMS
+    return text
+
+
+NonBlank = Annotated[StrictStr, AfterValidator(_non_blank)]
+Alternatives = Annotated[tuple[NonBlank, ...], Field(min_length=1)]
+
+# The one problem reported for a field whose value has the wrong type or is blank.
+_FIELD_PROBLEMS = {
+    "id": "field 'id' must be a non-empty string",
+    "question": "field 'question' must be a non-empty string",
+    "answers": "'answers' must be a list of strings",
+    "answers_all": "'answers_all' elements must be strings or lists of strings",
+    "source_files": "'source_files' must list the files that support the answer",
+    "unanswerable": "'unanswerable' must be true or false",
+    "turns": "'turns' must be strings ending with the question itself",
+    "kind": "'kind' must be a string",
+}
+
+
+class GoldItem(BaseModel):
+    """One line of a gold file (see README, "Gold file format")."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: NonBlank
+    question: NonBlank
+    answers: tuple[NonBlank, ...] = ()
+    # Every group must appear in the answer, any one alternative of it; a string is a group
+    # of one alternative.
+    answers_all: tuple[Alternatives, ...] = ()
+    source_files: tuple[NonBlank, ...] = ()
+    unanswerable: StrictBool = False
+    turns: tuple[NonBlank, ...] = ()
+    kind: StrictStr | None = None
+
+    @property
+    def history(self) -> tuple[str, ...]:
+        """The questions asked before the scored one."""
+        return self.turns[:-1]
+
+    @field_validator("answers_all", mode="before")
+    @classmethod
+    def _strings_are_groups(cls, value: Any) -> Any:
+        if isinstance(value, list | tuple):
+            return [[part] if isinstance(part, str) else part for part in value]
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.unanswerable and (self.answers or self.answers_all):
+            raise _problem("an unanswerable item has no answers")
+        if not self.unanswerable and bool(self.answers) == bool(self.answers_all):
+            raise _problem("give exactly one of 'answers' or 'answers_all'")
+        if not self.unanswerable and not self.source_files:
+            raise _problem(_FIELD_PROBLEMS["source_files"])
+        if self.turns and self.turns[-1] != self.question:
+            raise _problem(_FIELD_PROBLEMS["turns"])
+        return self
+
+
+def _problem(message: str) -> PydanticCustomError:
+    return PydanticCustomError("gold_item", message)
+
+
+def load_gold(path: Path, corpus_files: Iterable[str] | None = None) -> list[GoldItem]:
+    """Parse and check a gold file; stop at the first bad line, naming it."""
+    known = set(corpus_files) if corpus_files is not None else None
+    items: dict[str, GoldItem] = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        where = f"{path}:{number}"
+        item = _parse(line, where)
+        if item.id in items:
+            raise GoldError(f"{where}: id {item.id!r} is used twice")
+        missing = [f for f in item.source_files if known is not None and f not in known]
+        if missing:
+            raise GoldError(f"{where}: source_files names {missing}, not in the corpus")
+        items[item.id] = item
+    if not items:
+        raise GoldError(f"{path}: no questions in the file")
+    return list(items.values())
+
+
+def _parse(line: str, where: str) -> GoldItem:
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as error:
+        raise GoldError(f"{where}: not valid JSON ({error.msg})") from None
+    if not isinstance(record, dict):
+        raise GoldError(f"{where}: each line must be a JSON object")
+    try:
+        return GoldItem.model_validate(record)
+    except ValidationError as error:
+        raise GoldError(f"{where}: {'; '.join(_problems(error))}") from None
+
+
+def _problems(error: ValidationError) -> list[str]:
+    """pydantic's errors as the gold format's problems: unknown fields, then field by field."""
+    unknown = sorted(str(e["loc"][0]) for e in error.errors() if e["type"] == "extra_forbidden")
+    problems = []
+    if unknown:
+        problems.append(f"unknown field(s) {unknown}; allowed: {sorted(GoldItem.model_fields)}")
+    for e in error.errors():
+        if e["type"] != "extra_forbidden":
+            problem = _FIELD_PROBLEMS[str(e["loc"][0])] if e["loc"] else e["msg"]
+            if problem not in problems:
+                problems.append(problem)
+    return problems
+
+
+def select(
+    items: Sequence[GoldItem],
+    ids: Sequence[str] = (),
+    kind: str | None = None,
+    limit: int | None = None,
+) -> list[GoldItem]:
+    """The gold items to run: by id, by kind, then the first `limit`."""
+    unknown = sorted(set(ids) - {item.id for item in items})
+    if unknown:
+        raise GoldError(f"no gold item has id {', '.join(unknown)}")
+    chosen = [i for i in items if (not ids or i.id in ids) and (kind is None or i.kind == kind)]
+    if not chosen:
+        raise GoldError(f"no gold item matches kind {kind!r}" if kind else "no gold item selected")
+    return chosen[:limit] if limit else chosen
