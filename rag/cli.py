@@ -6,7 +6,7 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import click
 
@@ -206,6 +206,11 @@ def _stream_answer(pipeline: Pipeline, question: str, history: list[str]) -> Non
 @click.option("--limit", type=click.IntRange(min=1), help="Run only the first N items.")
 @click.option("--ids", help="Run only these item ids (comma-separated).")
 @click.option("--kind", help="Run only items of this kind.")
+@click.option("--split", "part", type=click.Choice(["dev", "test"]),
+              help="Run only the ids of this part of the split file.")  # fmt: skip
+@click.option("--split-file", type=click.Path(dir_okay=False, path_type=Path),
+              help="The split, JSON with about, seed, dev and test; default: split.json "
+                   "beside GOLD.")  # fmt: skip
 @_corpus_options
 def eval_(
     gold: Path,
@@ -217,6 +222,8 @@ def eval_(
     limit: int | None,
     ids: str | None,
     kind: str | None,
+    part: Literal["dev", "test"] | None,  # click.Choice gives only these
+    split_file: Path | None,
     judge_model: str | None,
     corpus: Path | None,
     index: Path | None,
@@ -224,16 +231,19 @@ def eval_(
     """Score retrieval, answers, citations and abstentions against GOLD (JSON lines)."""
     from tqdm import tqdm
 
-    from rag.eval.gold import load_gold, select
+    from rag.eval.gold import SPLIT_FILE, load_gold, load_split, select
     from rag.eval.report import compare
     from rag.eval.run import run as run_eval
     from rag.ingest import discover
     from rag.pipeline import Pipeline
 
+    if split_file and not part:
+        raise click.UsageError("--split-file needs --split dev or --split test.")
     settings = _settings(corpus, index)
     items = load_gold(gold, [name for name, _ in discover(settings.corpus_dir)])
+    split = load_split(split_file or gold.parent / SPLIT_FILE, part, items) if part else None
     wanted = [i.strip() for i in ids.split(",") if i.strip()] if ids else []
-    items = select(items, wanted, kind, limit)
+    items = select(items, wanted, kind, limit, split)
     pipeline = Pipeline(settings)
     with tqdm(unit="question", desc="Evaluating", file=sys.stderr) as bar:
 
@@ -242,7 +252,7 @@ def eval_(
             bar.update(done - bar.n)
 
         folder = run_eval(
-            gold, pipeline, progress, results_dir, baseline, items, judge_model
+            gold, pipeline, progress, results_dir, baseline, items, judge_model, split
         )
     summary = json.loads((folder / "summary.json").read_text())
     if out:
@@ -266,9 +276,11 @@ def eval_(
 def _print_summary(summary: dict[str, Any]) -> None:
     ours = summary["summary"]
     base = summary.get("baseline", {}).get("summary")
+    split = summary.get("split")
     click.echo(
         f"items: {ours['items']} ({ours['answerable']} answerable, "
         f"{ours['unanswerable']} unanswerable); mode {summary['mode']}"
+        + (f"; {split['part']} part of {split['file']}" if split else "")
     )
     click.echo(f"{'':<24}{'newsdesk':>10}" + (f"{'baseline':>10}" if base else ""))
     for name, value in ours.items():

@@ -149,6 +149,43 @@ def test_eval_on_a_small_gold_file_gives_known_figures(env: dict[str, str], tmp_
     assert records[0]["hits"][0]["file"] == TROOPS_FILE
 
 
+def test_eval_split_runs_one_part_and_records_it(env: dict[str, str], tmp_path: Path) -> None:
+    gold = tmp_path / "gold.jsonl"
+    lines = [
+        {"id": "a", "question": "When did US troop levels in Iraq drop to 2,500?",
+         "answers": ["late 2020"], "source_files": [TROOPS_FILE]},
+        {"id": "b", "question": "Who is Basra's police chief?", "answers": ["Rashid Fleih"],
+         "source_files": [TROOPS_FILE]},
+        {"id": "c", "question": "Who won the 2018 FIFA World Cup?", "unanswerable": True},
+    ]  # fmt: skip
+    gold.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    split = {"about": "by hand", "seed": 1, "dev": ["a"], "test": ["b", "c"]}
+    (tmp_path / "split.json").write_text(json.dumps(split))
+    result = run(env, "eval", str(gold), "--split", "test")
+    assert result.exit_code == 0, result.output
+    assert f"items: 2 (1 answerable, 1 unanswerable); mode extractive; test part of {tmp_path}" in (
+        result.stdout
+    )
+    # No --results-dir: the run goes to RAG_RESULTS_DIR.
+    pointer = Path(env["RAG_RESULTS_DIR"]) / "latest.json"
+    folder = Path(json.loads(pointer.read_text())["path"])
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["split"] == {
+        "file": str(tmp_path / "split.json"), "part": "test", "seed": 1, "ids": 2
+    }  # fmt: skip
+    assert [json.loads(r)["id"] for r in (folder / "items.jsonl").read_text().splitlines()] == [
+        "b", "c"
+    ]  # fmt: skip
+
+    overlapping = tmp_path / "overlap.json"
+    overlapping.write_text(json.dumps({**split, "dev": ["a", "b"]}))
+    result = run(env, "eval", str(gold), "--split", "dev", "--split-file", str(overlapping))
+    assert result.exit_code == 1
+    assert f"{overlapping}: ids ['b'] are in both dev and test" in result.stderr
+    result = run(env, "eval", str(gold), "--split-file", str(overlapping))
+    assert result.exit_code == 2 and "--split-file needs --split" in result.stderr
+
+
 def test_eval_stops_at_a_bad_gold_line(env: dict[str, str], tmp_path: Path) -> None:
     gold = tmp_path / "gold.jsonl"
     gold.write_text(

@@ -1,4 +1,4 @@
-"""Answer matching, gold ranks, and reading gold files."""
+"""Answer matching, gold ranks, and reading gold and split files."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from rag.eval.gold import GoldError, GoldItem, load_gold
+from rag.eval.gold import GoldError, GoldItem, load_gold, load_split, select
 from rag.eval.metrics import contains, gold_rank, is_correct, normalize
 from rag.types import Answer, Chunk, Hit, Mode, UserError
+from tests.conftest import REPO
 
 # ---------------------------------------------------------------------------------------------
 # normalize / contains
@@ -289,3 +290,66 @@ def test_valid_gold_file(tmp_path: Path) -> None:
     ]
     assert load_gold(path)[2].history == ("Who is the Badr spokesman?",)
 
+
+# ---------------------------------------------------------------------------------------------
+# split files
+
+SPLIT = {"about": "by hand", "seed": 3, "dev": ["q1"], "test": ["q2", "q3"]}
+
+
+def split_file(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "split.json"
+    path.write_text(text)
+    return path
+
+
+def three_items(tmp_path: Path) -> list[GoldItem]:
+    return load_gold(gold_file(tmp_path, line(answers=["2,500"], source_files=["002.txt"])))
+
+
+def test_a_split_selects_the_ids_of_its_part(tmp_path: Path) -> None:
+    items = three_items(tmp_path)
+    path = split_file(tmp_path, json.dumps(SPLIT))
+    dev, test = load_split(path, "dev", items), load_split(path, "test", items)
+    assert [item.id for item in select(items, split=dev)] == ["q1"]
+    assert [item.id for item in select(items, split=test)] == ["q2", "q3"]
+    assert [item.id for item in select(items, limit=1, split=test)] == ["q2"]
+    assert test.meta() == {"file": str(path), "part": "test", "seed": 3, "ids": 2}
+    with pytest.raises(GoldError, match="no gold item selected"):
+        select(items, ["q1"], split=test)
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        (json.dumps({**SPLIT, "dev": ["q1", "q9"]}), "ids ['q9'] are not in the gold file"),
+        (json.dumps({**SPLIT, "dev": ["q1", "q2"]}),
+         "ids ['q2'] are in both dev and test; the parts must not overlap"),
+        (json.dumps({**SPLIT, "test": ["q2", "q2"]}), "test lists ['q2'] more than once"),
+        (json.dumps({**SPLIT, "seed": "three"}), "seed: Input should be a valid integer"),
+        (json.dumps({**SPLIT, "train": []}), "train: Extra inputs are not permitted"),
+        (json.dumps({k: v for k, v in SPLIT.items() if k != "about"}), "about: Field required"),
+        ('{"about": ', "file: Invalid JSON"),
+    ],
+)
+def test_split_file_problems_name_the_file(tmp_path: Path, text: str, problem: str) -> None:
+    items = three_items(tmp_path)
+    path = split_file(tmp_path, text)
+    with pytest.raises(GoldError) as error:
+        load_split(path, "dev", items)
+    assert str(error.value).startswith(f"{path}: ")
+    assert problem in str(error.value)
+
+
+def test_a_missing_split_file_says_how_to_give_one(tmp_path: Path) -> None:
+    with pytest.raises(GoldError, match="split.json does not exist: .* --split-file FILE"):
+        load_split(tmp_path / "split.json", "dev", three_items(tmp_path))
+
+
+@pytest.mark.parametrize("folder", ["eval", "eval/extra", "eval/bbc"])
+def test_each_shipped_split_holds_every_gold_id_once(folder: str) -> None:
+    items = load_gold(REPO / folder / "gold.jsonl")
+    path = REPO / folder / "split.json"
+    dev, test = load_split(path, "dev", items), load_split(path, "test", items)
+    assert not dev.ids & test.ids
+    assert dev.ids | test.ids == {item.id for item in items}

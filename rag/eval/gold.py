@@ -1,4 +1,4 @@
-"""Gold files (format in the README, "Gold file format").
+"""Gold files (format in the README, "Gold file format") and their dev/test split files.
 
 Each line of a gold file is validated into a `GoldItem`; a bad line stops the load with
 `file:line: problem`, every problem of that line named at once.
@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
     AfterValidator,
@@ -17,6 +18,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StrictBool,
+    StrictInt,
     StrictStr,
     ValidationError,
     field_validator,
@@ -26,9 +28,13 @@ from pydantic_core import PydanticCustomError
 
 from rag.types import UserError
 
+# Where `rag eval GOLD --split PART` looks for the split when no --split-file is given.
+SPLIT_FILE = "split.json"
+Part = Literal["dev", "test"]
+
 
 class GoldError(UserError):
-    """A gold file line that cannot be used; the message names the line and the problem."""
+    """A gold or split file that cannot be used; the message names the line and the problem."""
 
 
 def _non_blank(text: str) -> str:
@@ -145,17 +151,75 @@ def _problems(error: ValidationError) -> list[str]:
     return problems
 
 
+class SplitFile(BaseModel):
+    """A split file: which gold ids are for tuning (dev) and which for reporting (test)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    about: StrictStr  # how the split was made
+    seed: StrictInt  # the seed it was drawn with
+    dev: tuple[NonBlank, ...]
+    test: tuple[NonBlank, ...]
+
+
+@dataclass(frozen=True)
+class Split:
+    """The part of a split file an evaluation runs on."""
+
+    file: Path
+    part: Part
+    seed: int
+    ids: frozenset[str]
+
+    def meta(self) -> dict[str, Any]:
+        """How `summary.json` records the split."""
+        return {"file": str(self.file), "part": self.part, "seed": self.seed, "ids": len(self.ids)}
+
+
+def load_split(path: Path, part: Part, items: Sequence[GoldItem]) -> Split:
+    """Read and check a split file against the gold items; return the ids of `part`."""
+    if not path.is_file():
+        raise GoldError(
+            f"{path} does not exist: write the split there or pass --split-file FILE "
+            '(a JSON object {"about": ..., "seed": ..., "dev": [ids], "test": [ids]}).'
+        )
+    try:
+        split = SplitFile.model_validate_json(path.read_text(encoding="utf-8"))
+    except ValidationError as error:
+        problems = [
+            f"{'.'.join(map(str, e['loc'])) or 'file'}: {e['msg']}" for e in error.errors()
+        ]
+        raise GoldError(f"{path}: {'; '.join(problems)}") from None
+    _check_split(path, split, {item.id for item in items})
+    return Split(path, part, split.seed, frozenset(getattr(split, part)))
+
+
+def _check_split(path: Path, split: SplitFile, gold_ids: set[str]) -> None:
+    for name, ids in (("dev", split.dev), ("test", split.test)):
+        twice = sorted({i for i in ids if ids.count(i) > 1})
+        if twice:
+            raise GoldError(f"{path}: {name} lists {twice} more than once")
+    unknown = sorted(set(split.dev + split.test) - gold_ids)
+    if unknown:
+        raise GoldError(f"{path}: ids {unknown} are not in the gold file")
+    both = sorted(set(split.dev) & set(split.test))
+    if both:
+        raise GoldError(f"{path}: ids {both} are in both dev and test; the parts must not overlap")
+
+
 def select(
     items: Sequence[GoldItem],
     ids: Sequence[str] = (),
     kind: str | None = None,
     limit: int | None = None,
+    split: Split | None = None,
 ) -> list[GoldItem]:
-    """The gold items to run: by id, by kind, then the first `limit`."""
+    """The gold items to run: the split's part, by id, by kind, then the first `limit`."""
     unknown = sorted(set(ids) - {item.id for item in items})
     if unknown:
         raise GoldError(f"no gold item has id {', '.join(unknown)}")
-    chosen = [i for i in items if (not ids or i.id in ids) and (kind is None or i.kind == kind)]
+    chosen = [i for i in items if split is None or i.id in split.ids]
+    chosen = [i for i in chosen if (not ids or i.id in ids) and (kind is None or i.kind == kind)]
     if not chosen:
         raise GoldError(f"no gold item matches kind {kind!r}" if kind else "no gold item selected")
     return chosen[:limit] if limit else chosen

@@ -121,12 +121,14 @@ def markdown(summary: dict[str, Any]) -> str:
     """The run as a Markdown report: settings, headline table, per-kind table."""
     ours = summary["summary"]
     base = summary.get("baseline", {}).get("summary")
+    split = summary.get("split")
     lines = [
         f"# Evaluation of {summary['gold_file']}",
         "",
         f"{ours['items']} items ({ours['answerable']} answerable, {ours['unanswerable']} "
         f"unanswerable); mode `{summary['mode']}`"
         + (f", model `{summary['model']}`" if summary.get("model") else "")
+        + (f"; {split['part']} part of `{split['file']}`" if split else "")
         + f"; settings `{summary['fingerprint']}`; corpus `{summary['corpus_hash']}`; "
         f"{summary['date']}.",
         "",

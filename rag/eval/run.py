@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rag.eval.gold import GoldItem, load_gold
+from rag.eval.gold import GoldItem, Split, load_gold
 from rag.eval.judge import Judge
 from rag.eval.metrics import EvalRecord, score
 from rag.eval.report import Run, corpus_hash, write
@@ -65,6 +65,7 @@ def run(
     baseline: bool = False,
     items: Sequence[GoldItem] | None = None,
     judge_model: str | None = None,
+    split: Split | None = None,
 ) -> Path:
     """Evaluate `pipeline` (and optionally the LlamaIndex baseline) on a gold file and write
     the report folder (see rag/eval/report.py) under `results_dir` (default: the setting
@@ -83,7 +84,7 @@ def run(
         reference = Baseline(settings.corpus_dir, pipeline.embedder)
         step = _offset(progress, len(items), total)
         baseline_records = evaluate(items, reference.stream, step, judge)
-    meta = _meta(gold_path, pipeline, records, judge_model)
+    meta = _meta(gold_path, pipeline, records, judge_model, split)
     return write(Run(records, meta, baseline_records), results_dir or settings.results_dir)
 
 
@@ -108,6 +109,7 @@ def _meta(
     pipeline: Pipeline,
     records: Sequence[EvalRecord],
     judge_model: str | None,
+    split: Split | None,
 ) -> dict[str, Any]:
     """What `summary.json` says about the run besides its figures."""
     settings = pipeline.settings
@@ -123,4 +125,5 @@ def _meta(
         # Where files are kept is not how the answers were made.
         "settings": settings.model_dump(mode="json", exclude={"cache_dir", "results_dir"}),
         "judge": judge_model,
+        "split": split.meta() if split else None,
     }
