@@ -218,8 +218,16 @@ def select(
     unknown = sorted(set(ids) - {item.id for item in items})
     if unknown:
         raise GoldError(f"no gold item has id {', '.join(unknown)}")
-    chosen = [i for i in items if split is None or i.id in split.ids]
-    chosen = [i for i in chosen if (not ids or i.id in ids) and (kind is None or i.kind == kind)]
+    chosen = [item for item in items if _chosen(item, ids, kind, split)]
     if not chosen:
         raise GoldError(f"no gold item matches kind {kind!r}" if kind else "no gold item selected")
     return chosen[:limit] if limit else chosen
+
+
+def _chosen(item: GoldItem, ids: Sequence[str], kind: str | None, split: Split | None) -> bool:
+    """In the split's part, among the ids and of the kind, each where given."""
+    return (
+        (split is None or item.id in split.ids)
+        and (not ids or item.id in ids)
+        and (kind is None or item.kind == kind)
+    )
