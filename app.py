@@ -16,7 +16,9 @@ import streamlit as st
 import ui
 from rag.config import Settings
 from rag.evidence import gather, mark, unsupported_marks
-from rag.index import EMBEDDING, READING, FileEntry, Index
+from rag.index import Index
+from rag.ingest import Stage
+from rag.manifest import FileEntry
 from rag.markdown import answer_markdown, escape, highlight, message
 from rag.pipeline import EXTRACTIVE_NOTICE
 from rag.read import SUPPORTED_SUFFIXES
@@ -29,7 +31,7 @@ MODES = {
     "extractive": "Offline extractive",
 }
 MAX_TOP_K = 20
-INGEST_STAGES = {READING: "Reading files", EMBEDDING: "Embedding passages"}
+INGEST_STAGES = {Stage.READING: "Reading files", Stage.EMBEDDING: "Embedding passages"}
 CLOSEST_PASSAGES = 3
 
 
@@ -127,12 +129,12 @@ def reindex(settings: Settings) -> None:
     """Bring the index in line with the corpus folder, with a progress bar."""
     notes = st.session_state.setdefault("corpus_notes", [])
     bar = st.progress(0.0, "Reading the corpus...")
+
+    def progress(stage: Stage, done: int, total: int) -> None:
+        bar.progress(done / total, f"{INGEST_STAGES[stage]}: {done:,}/{total:,}")
+
     try:
-        report = ui.pipeline(settings).ingest(
-            lambda stage, done, total: bar.progress(
-                done / total, f"{INGEST_STAGES[stage]}: {done:,}/{total:,}"
-            )
-        )
+        report = ui.pipeline(settings).ingest(progress)
     except UserError as error:
         notes.append(("error", str(error)))
     else:

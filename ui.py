@@ -11,7 +11,8 @@ from typing import Any
 import streamlit as st
 
 from rag.config import Settings
-from rag.index import Index, Manifest
+from rag.index import Index
+from rag.manifest import Manifest
 from rag.markdown import message
 from rag.pipeline import Pipeline
 from rag.types import UserError

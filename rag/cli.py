@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -63,18 +64,18 @@ def ingest(path: Path | None, corpus: Path | None, index: Path | None) -> None:
     """Index the articles in PATH (default: the corpus folder); only changes are embedded."""
     from tqdm import tqdm
 
-    from rag.index import READING
+    from rag.ingest import Stage
     from rag.pipeline import Pipeline
 
     pipeline = Pipeline(_settings(path or corpus, index))
-    bars: dict[str, tqdm] = {}
+    units = {Stage.READING: "file", Stage.EMBEDDING: "chunk"}
+    bars: dict[Stage, tqdm] = {}
 
-    def progress(stage: str, done: int, total: int) -> None:
+    def progress(stage: Stage, done: int, total: int) -> None:
         if stage not in bars:
             for bar in bars.values():
                 bar.close()
-            unit = "file" if stage == READING else "chunk"
-            bars[stage] = tqdm(total=total, unit=unit, desc=stage, file=sys.stderr)
+            bars[stage] = tqdm(total=total, unit=units[stage], desc=stage.value, file=sys.stderr)
         bars[stage].update(done - bars[stage].n)
 
     report = pipeline.ingest(progress)
@@ -141,7 +142,7 @@ def status(as_json: bool, corpus: Path | None, index: Path | None) -> None:
 
     state = Index(_settings(corpus, index)).status()
     if as_json:
-        click.echo(json.dumps(state.__dict__, indent=2, ensure_ascii=False))
+        click.echo(json.dumps(asdict(state), indent=2, ensure_ascii=False))
         return
     click.echo(f"corpus:       {state.corpus_dir}")
     click.echo(f"index:        {state.index_dir} (collection {state.collection})")

@@ -10,27 +10,42 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import IntEnum
 from itertools import pairwise
 
+from rag.answer.citations import MARKER, UNSUPPORTED_MARK
 from rag.config import Settings
-from rag.index import FileEntry
 from rag.ingest import read_corpus_file
+from rag.manifest import ArticleEntry, FileEntry
 from rag.types import Chunk, Citation, Claim, Hit, Skipped
 
-# How a segment of text is marked; a higher level wins where marks overlap.
-PLAIN, PASSAGE, QUOTE, UNSUPPORTED = 0, 1, 2, 3
-# What may follow a sentence's words in an answer: citation markers ("[1]", "[unsupported]")
-# and closing punctuation, which a claim's own text may hold in another order.
-_TAIL = re.compile(r"(?:\s*\[[^\]\n]*\]|[.!?…\"”’')])*")
-_TRAILING = re.compile(r"(?:\s*\[[^\]\n]*\]|[\s.!?…\"”’')])+$")
+
+class Level(IntEnum):
+    """How a segment of text is marked; a higher level wins where marks overlap."""
+
+    PLAIN = 0
+    PASSAGE = 1  # the retrieved passage the quote is from
+    QUOTE = 2  # the words the citation quotes
+    UNSUPPORTED = 3  # an answer sentence that failed the support check
+
+
+# A citation marker ("[1]") or the unsupported mark, after optional space.
+_MARK = rf"\s*(?:{MARKER.pattern}|{re.escape(UNSUPPORTED_MARK)})"
+# What may follow a sentence's words in an answer: markers and closing punctuation, which a
+# claim's own text may hold in another order.
+_TAIL = re.compile(rf"(?:{_MARK}|[.!?…\"”’')])*")
+_TRAILING = re.compile(rf"(?:{_MARK}|[\s.!?…\"”’')])+$")
+
+# (start, end, level): a stretch of a text to mark, as offsets in its file (or answer).
+Mark = tuple[int, int, Level]
 
 
 @dataclass(frozen=True)
 class Segment:
-    """A stretch of text and its mark: PLAIN, PASSAGE, QUOTE or UNSUPPORTED."""
+    """A stretch of text and its mark."""
 
     text: str
-    level: int
+    level: Level
 
 
 @dataclass(frozen=True)
@@ -43,7 +58,7 @@ class Evidence:
     problem: str | None = None  # why the article cannot be shown, and what to do
 
 
-def mark(text: str, offset: int, marks: Sequence[tuple[int, int, int]]) -> tuple[Segment, ...]:
+def mark(text: str, offset: int, marks: Sequence[Mark]) -> tuple[Segment, ...]:
     """Cut `text`, which starts at `offset` in its file, at the edges of the marks (start and
     end as file offsets, and a level); each segment takes the highest level covering it."""
     edges = {0, len(text)}
@@ -52,7 +67,7 @@ def mark(text: str, offset: int, marks: Sequence[tuple[int, int, int]]) -> tuple
     segments = []
     for begin, finish in pairwise(sorted(edges)):
         covering = [lvl for start, end, lvl in marks if start <= begin + offset < end]
-        segments.append(Segment(text[begin:finish], max(covering, default=PLAIN)))
+        segments.append(Segment(text[begin:finish], max(covering, default=Level.PLAIN)))
     return tuple(segments)
 
 
@@ -69,52 +84,64 @@ def gather(
     citation: Citation, hits: Sequence[Hit], entry: FileEntry | None, settings: Settings
 ) -> Evidence:
     """The passage around a citation's quote and, from the file itself, its whole article."""
-    quote = (citation.start, citation.end, QUOTE)
+    quote: Mark = (citation.start, citation.end, Level.QUOTE)
     chunk = passage_of(citation, hits)
     if chunk is None:
-        passage = (Segment(citation.quote, QUOTE),)
+        passage: tuple[Segment, ...] = (Segment(citation.quote, Level.QUOTE),)
     else:
         passage = mark(chunk.text, chunk.start, [quote])
-    title = citation.title
     if entry is None:
-        return Evidence(passage, title, problem="The file is no longer indexed: re-index.")
-    source = read_corpus_file(
-        settings.corpus_dir,
-        citation.file,
-        settings.corpus_dir / citation.file,
-        int(settings.max_file_mb * 1e6),
-    )
-    if isinstance(source, Skipped) or source.sha256 != entry.sha256:
+        return Evidence(passage, citation.title, problem="The file is no longer indexed: re-index.")
+    text = _indexed_text(citation.file, entry, settings)
+    if text is None:
         return Evidence(
             passage,
-            title,
+            citation.title,
             problem="The file is gone or changed since it was indexed: re-index to check it.",
         )
-    article = next(
-        (a for a in entry.articles if a["start"] <= citation.start < a["end"]),
-        {"title": title, "start": 0, "end": len(source.text)},
+    marks = [quote] if chunk is None else [(chunk.start, chunk.end, Level.PASSAGE), quote]
+    article = _article_at(entry.articles, citation.start)
+    if article is None:  # shown as the whole file
+        return Evidence(passage, citation.title, mark(text, 0, marks))
+    return Evidence(passage, article.title, _sections(text, article, marks))
+
+
+def _indexed_text(name: str, entry: FileEntry, settings: Settings) -> str | None:
+    """The text of corpus file `name`, or None when it is gone or no longer the file indexed."""
+    source = read_corpus_file(
+        settings.corpus_dir, name, settings.corpus_dir / name, int(settings.max_file_mb * 1e6)
     )
-    marks = [quote] if chunk is None else [(chunk.start, chunk.end, PASSAGE), quote]
-    # Indexes written before sections were recorded know only the article's outer span.
-    spans = article.get("sections") or [[article["start"], article["end"]]]
+    if isinstance(source, Skipped) or source.sha256 != entry.sha256:
+        return None
+    return source.text
+
+
+def _article_at(articles: Sequence[ArticleEntry], offset: int) -> ArticleEntry | None:
+    return next((article for article in articles if article.holds(offset)), None)
+
+
+def _sections(text: str, article: ArticleEntry, marks: Sequence[Mark]) -> tuple[Segment, ...]:
+    """The article's kept sections of `text`, marked, a blank line between them."""
     segments: list[Segment] = []
-    for start, end in spans:
+    for start, end in article.sections:
         if segments:
-            segments.append(Segment("\n\n", PLAIN))
-        segments += mark(source.text[start:end], start, marks)
-    return Evidence(passage, article["title"], tuple(segments))
+            segments.append(Segment("\n\n", Level.PLAIN))
+        segments += mark(text[start:end], start, marks)
+    return tuple(segments)
 
 
-def unsupported_marks(text: str, claims: Sequence[Claim]) -> list[tuple[int, int, int]]:
+def unsupported_marks(text: str, claims: Sequence[Claim]) -> list[Mark]:
     """Marks for `mark` on the answer sentences that failed the support check, each with the
     markers and closing punctuation that follow its words."""
-    marks, cursor = [], 0
+    marks: list[Mark] = []
+    cursor = 0
     for claim in claims:
         words = _TRAILING.sub("", claim.text)
         # Claims come in answer order; searching on from the last one keeps repeats apart.
         at = text.find(words, cursor) if words else -1
         if at >= 0:
-            cursor = _TAIL.match(text, at + len(words)).end()
+            tail = _TAIL.match(text, at + len(words))  # matches, if only the empty string
+            cursor = tail.end() if tail else at + len(words)
             if not claim.supported:
-                marks.append((at, cursor, UNSUPPORTED))
+                marks.append((at, cursor, Level.UNSUPPORTED))
     return marks

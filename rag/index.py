@@ -2,8 +2,9 @@
 
 The Chroma collection and every file beside it are named by the settings fingerprint, so
 an index built with another embedding model or chunking is never reused by mistake. The
-manifest records, per file, the content hash and whether all its chunks are stored; ingest
-uses it to embed only new or changed files, and to clean up after a killed run.
+manifest (rag/manifest.py) records, per file, the content hash and whether all its chunks
+are stored; `Index.sync` uses it to embed only new or changed files, and to clean up after a
+killed run. The collection itself is wrapped in rag/store.py; this module orchestrates.
 
 With a Chroma server the vectors live on the server, but the manifest and the BM25 index
 still live in the local index folder. A server is shared by every index folder that points
@@ -15,36 +16,27 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
-import json
-import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
-from pathlib import Path
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import numpy as np
 
 from rag.config import Settings
+from rag.ingest import Progress, Stage
 from rag.lexical import Bm25Index, TermRow, TermTable
-from rag.types import Chunk, ParsedFile, Skipped, SourceFile, UserError
-
-# (stage, done, total): READING counts files, EMBEDDING counts chunks.
-Progress = Callable[[str, int, int], None]
-READING = "Reading"
-EMBEDDING = "Embedding"
+from rag.manifest import FileEntry, Manifest
+from rag.store import Store
+from rag.types import Chunk, ParsedFile, Skipped, UserError
 
 # Seconds of embedding between manifest saves during ingest, at least; and the largest
 # share of ingest time that saving the manifest may take.
 MANIFEST_CHECKPOINT_S = 10.0
 MANIFEST_SAVE_SHARE = 0.02
-# Chunks read from Chroma per call when filling the BM25 index: a single get() of every
-# chunk fails in the embedded store at about 100,000 chunks ("too many SQL variables").
-_READ_PAGE = 5_000
-# Files per Chroma delete call (one `$in` filter instead of one call per file).
-_DELETE_BATCH = 500
 
 
 class Embedder(Protocol):
@@ -58,61 +50,6 @@ class Embedder(Protocol):
 
 class IndexUnavailable(UserError):
     """The index cannot be used or changed; the message says what to do."""
-
-
-@dataclass
-class FileEntry:
-    """What the manifest knows about one corpus file."""
-
-    sha256: str
-    encoding: str = "utf-8"
-    articles: list[dict[str, Any]] = field(default_factory=list)
-    chunks: int = 0
-    complete: bool = False
-    stamp: list[int] | None = None  # SourceFile.stamp when it was last read
-
-    def source(self, name: str) -> SourceFile:
-        """The file as recorded, for a file known to be unchanged (its text is not kept)."""
-        return SourceFile(
-            name, "", self.sha256, self.encoding, tuple(self.stamp) if self.stamp else None
-        )
-
-
-@dataclass
-class Manifest:
-    """The index's record of the corpus it holds; written atomically after each step."""
-
-    fingerprint: str
-    corpus_dir: str
-    files: dict[str, FileEntry] = field(default_factory=dict)
-    skipped: dict[str, str] = field(default_factory=dict)
-    last_indexed: str | None = None
-    # Chunks were added or removed since the BM25 index was last updated (a run was killed
-    # before its update): the next ingest updates it even when no file changed.
-    keywords_pending: bool = False
-
-    @classmethod
-    def load(cls, path: Path, fingerprint: str, corpus_dir: str) -> Manifest:
-        if not path.exists():
-            return cls(fingerprint, corpus_dir)
-        data = json.loads(path.read_text())
-        data["files"] = {name: FileEntry(**entry) for name, entry in data["files"].items()}
-        return cls(**data)
-
-    def save(self, path: Path) -> None:
-        data = {
-            "fingerprint": self.fingerprint,
-            "corpus_dir": self.corpus_dir,
-            "files": {name: entry.__dict__ for name, entry in sorted(self.files.items())},
-            "skipped": dict(sorted(self.skipped.items())),
-            "last_indexed": self.last_indexed,
-            "keywords_pending": self.keywords_pending,
-        }
-        staging = path.with_suffix(".tmp")
-        # No indent: json only uses its C encoder without one, and an indented manifest of
-        # 100,000 chunks took 5 s to write. `rag status` is the readable view.
-        staging.write_text(json.dumps(data, ensure_ascii=False, separators=(",", ":")))
-        os.replace(staging, path)
 
 
 @dataclass(frozen=True)
@@ -147,6 +84,85 @@ class Status:
     embed: str  # the embedding model setting the index was built with
 
 
+@dataclass(frozen=True)
+class Plan:
+    """What one sync changes, decided from the manifest and the files just read."""
+
+    embed: list[str]  # new, changed and interrupted files, in corpus order
+    added: list[str]  # of those, the files the manifest did not know
+    updated: list[str]  # ... and the files it knew
+    removed: list[str]  # files the manifest knows that are no longer in the corpus
+    unchanged: list[str]
+
+    @classmethod
+    def of(cls, manifest: Manifest, parsed: Mapping[str, ParsedFile]) -> Plan:
+        """The plan that makes the index hold exactly `parsed`."""
+        known = manifest.files
+        embed = [name for name, file in parsed.items() if _stale(known.get(name), file)]
+        return cls(
+            embed=embed,
+            added=[name for name in embed if name not in known],
+            updated=[name for name in embed if name in known],
+            removed=sorted(set(known) - set(parsed)),
+            unchanged=sorted(set(parsed) - set(embed)),
+        )
+
+    @property
+    def dropped(self) -> list[str]:
+        """Files whose stored chunks go: removed, or about to be stored again. Only files
+        the manifest knows can have chunks stored: an entry is saved before a file's first
+        chunk is written."""
+        return sorted(self.removed + self.updated)
+
+    @property
+    def changes(self) -> bool:
+        """Whether any chunk is added or removed."""
+        return bool(self.embed or self.removed)
+
+
+def _stale(entry: FileEntry | None, file: ParsedFile) -> bool:
+    return entry is None or not entry.complete or entry.sha256 != file.source.sha256
+
+
+class Checkpoint:
+    """When to save the manifest while chunks are stored.
+
+    Saving after every stored batch rewrote the whole manifest (40 MB at 100,000 chunks)
+    thousands of times. It is saved every MANIFEST_CHECKPOINT_S seconds instead, and never
+    takes more than MANIFEST_SAVE_SHARE of the run; a kill loses only the work since the last
+    save (those files are stored again).
+    """
+
+    def __init__(
+        self, save: Callable[[], None], clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._save = save
+        self._clock = clock
+        self._every = MANIFEST_CHECKPOINT_S  # read now, so tests can change it
+        self._saved_at = clock()
+        self._took = 0.0
+
+    def reached(self) -> bool:
+        """Save the manifest if it is time to; whether it was saved."""
+        if self._clock() - self._saved_at < max(self._every, self._took / MANIFEST_SAVE_SHARE):
+            return False
+        started = self._clock()
+        self._save()
+        self._saved_at = self._clock()
+        self._took = self._saved_at - started
+        return True
+
+
+def restamp(manifest: Manifest, parsed: Mapping[str, ParsedFile]) -> bool:
+    """Record each file's stamp as it was read; whether any changed."""
+    changed = False
+    for name, file in parsed.items():
+        entry = manifest.files[name]
+        changed |= entry.stamp != file.source.stamp
+        entry.stamp = file.source.stamp
+    return changed
+
+
 class Index:
     """One corpus's index for one settings fingerprint."""
 
@@ -155,43 +171,17 @@ class Index:
         self.root = settings.index_path
         key = store_key(settings)
         self.collection_name = f"newsdesk-{key}"
+        self.store = Store(settings, self.collection_name)
         self._manifest_path = self.root / f"manifest-{key}.json"
         self._bm25_path = self.root / f"bm25-{key}"
-        self._collection: Any = None
         self._bm25: Bm25Index | None = None
 
-    # -- storage -------------------------------------------------------------------------
+    # -- reading -------------------------------------------------------------------------
 
     @property
     def collection(self) -> Any:
-        """The Chroma collection (embedded, or on a Chroma server), opened on first use."""
-        if self._collection is None:
-            import chromadb
-            from chromadb.config import Settings as ChromaSettings
-
-            chroma_settings = ChromaSettings(anonymized_telemetry=False)
-            if self.settings.chroma_host:
-                client = chromadb.HttpClient(
-                    host=self.settings.chroma_host,
-                    port=self.settings.chroma_port,
-                    settings=chroma_settings,
-                )
-            else:
-                self.root.mkdir(parents=True, exist_ok=True)
-                client = chromadb.PersistentClient(
-                    path=str(self.root / "chroma"), settings=chroma_settings
-                )
-            self._collection = client.get_or_create_collection(
-                self.collection_name, metadata={"hnsw:space": "cosine"}
-            )
-        return self._collection
-
-    @property
-    def vector_store(self) -> Any:
-        """llama-index's view of the Chroma collection."""
-        from llama_index.vector_stores.chroma import ChromaVectorStore
-
-        return ChromaVectorStore(chroma_collection=self.collection)
+        """The raw Chroma collection (embedded, or on a Chroma server), for inspection."""
+        return self.store.collection
 
     def manifest(self) -> Manifest:
         """The manifest as last saved."""
@@ -222,27 +212,16 @@ class Index:
 
     def chunks(self, ids: Sequence[str]) -> dict[str, Chunk]:
         """Stored chunks by id (missing ids are left out)."""
-        if not ids:
-            return {}
-        got = self.collection.get(ids=list(ids), include=["documents", "metadatas"])
-        return {
-            chunk_id: chunk_from_record(chunk_id, text, meta)
-            for chunk_id, text, meta in zip(
-                got["ids"], got["documents"], got["metadatas"], strict=True
-            )
-        }
+        return self.store.get(ids)
 
     def nearest(self, vector: np.ndarray, n: int) -> list[str]:
         """Ids of the `n` stored chunks nearest to `vector` (cosine), nearest first."""
-        # Chroma is asked directly: going through llama-index's vector store costs every
-        # command-line question half a second of imports, for the same query.
-        found = self.collection.query(query_embeddings=[vector.tolist()], n_results=n, include=[])
-        return found["ids"][0]
+        return self.store.nearest(vector, n)
 
     def status(self, manifest: Manifest | None = None) -> Status:
         """Counts and dates for `rag status`, from `manifest` if it was already read."""
         manifest = manifest or self.manifest()
-        complete = [entry for entry in manifest.files.values() if entry.complete]
+        complete = manifest.complete_files().values()
         return Status(
             corpus_dir=str(self.settings.corpus_dir),
             index_dir=str(self.root),
@@ -288,98 +267,91 @@ class Index:
         chunks are removed before it is (re)written and it is marked complete only after its
         last chunk is stored.
         """
-        known = set(manifest.files)
-        removed = sorted(known - set(parsed))
-        stale = [
-            name
-            for name, file in parsed.items()
-            if name not in manifest.files
-            or not manifest.files[name].complete
-            or manifest.files[name].sha256 != file.source.sha256
-        ]
-        # Only files the manifest knows can have chunks stored: an entry is saved before
-        # a file's first chunk is written.
-        stored = sorted(known & set(removed + stale))
-        for begin in range(0, len(stored), _DELETE_BATCH):
-            self.collection.delete(where={"file": {"$in": stored[begin : begin + _DELETE_BATCH]}})
-        for name in removed + stale:
-            manifest.files.pop(name, None)
-        for name in stale:
-            manifest.files[name] = _entry(parsed[name], complete=False)
-        skipped_before, manifest.skipped = manifest.skipped, {s.name: s.reason for s in skipped}
-        manifest.keywords_pending |= bool(removed or stale)
-        if removed or stale or manifest.skipped != skipped_before:
-            manifest.save(self._manifest_path)  # before any chunk is written (see above)
+        plan = Plan.of(manifest, parsed)
+        reasons = {file.name: file.reason for file in skipped}
+        skipped_changed, manifest.skipped = reasons != manifest.skipped, reasons
+        self._drop(manifest, plan, parsed)
+        if plan.changes or skipped_changed:
+            self._save(manifest)  # before any chunk is written (see Plan.dropped)
+        fresh = [chunk for name in plan.embed for chunk in parsed[name].chunks]
+        self._embed_and_store(manifest, fresh, embed, progress)
+        # Stamps are recorded last: a killed run then reads its files again.
+        restamped = restamp(manifest, parsed)
+        refreshed = self._refresh_keywords(manifest, fresh)
+        if refreshed or restamped or skipped_changed:
+            self._save(manifest)
+        return SyncReport(
+            added=plan.added,
+            updated=plan.updated,
+            removed=plan.removed,
+            unchanged=plan.unchanged,
+            skipped=skipped,
+            chunks_embedded=len(fresh),
+        )
 
-        todo = [chunk for name in stale for chunk in parsed[name].chunks]
-        remaining = {name: len(parsed[name].chunks) for name in stale}
-        batch_size = self.settings.embed_batch_size
-        saved_at, save_took = time.monotonic(), 0.0
+    def _save(self, manifest: Manifest) -> None:
+        manifest.save(self._manifest_path)
+
+    def _drop(self, manifest: Manifest, plan: Plan, parsed: Mapping[str, ParsedFile]) -> None:
+        """Delete the stored chunks of removed and changed files, and record the files to
+        store as not complete."""
+        self.store.delete_files(plan.dropped)
+        for name in plan.removed + plan.embed:
+            manifest.files.pop(name, None)
+        for name in plan.embed:
+            manifest.files[name] = FileEntry.of(parsed[name])
+            manifest.files[name].complete = not parsed[name].chunks  # nothing to wait for
+        manifest.keywords_pending |= plan.changes
+
+    def _embed_and_store(
+        self,
+        manifest: Manifest,
+        fresh: Sequence[Chunk],
+        embed: Callable[[Sequence[str]], np.ndarray],
+        progress: Progress | None,
+    ) -> None:
+        """Embed and store `fresh`, marking each file complete once its last chunk is stored
+        and saving the manifest at checkpoints."""
+        checkpoint = Checkpoint(lambda: self._save(manifest))
+        unstored = Counter(chunk.file for chunk in fresh)
+        for chunks, vectors in self._embedded(fresh, embed, progress):
+            self.store.add(chunks, vectors)
+            unstored.subtract(chunk.file for chunk in chunks)
+            for name in {chunk.file for chunk in chunks if not unstored[chunk.file]}:
+                manifest.files[name].complete = True
+            checkpoint.reached()
+
+    def _embedded(
+        self,
+        chunks: Sequence[Chunk],
+        embed: Callable[[Sequence[str]], np.ndarray],
+        progress: Progress | None,
+    ) -> Iterator[tuple[list[Chunk], np.ndarray]]:
+        """`chunks` embedded batch by batch, gathered into groups to store with their vectors."""
+        size = self.settings.embed_batch_size
         pending: list[Chunk] = []
         vectors: list[np.ndarray] = []
-        for begin in range(0, len(todo), batch_size):
-            batch = todo[begin : begin + batch_size]
+        for begin in range(0, len(chunks), size):
+            batch = chunks[begin : begin + size]
             pending += batch
             vectors.append(embed([chunk.indexed_text for chunk in batch]))
             if progress:
-                progress(EMBEDDING, min(begin + batch_size, len(todo)), len(todo))
+                progress(Stage.EMBEDDING, min(begin + size, len(chunks)), len(chunks))
             # Writing every embedding batch of 32 on its own spent 2 ms a chunk, half of all
             # ingest overhead at 10,000 chunks: embedded chunks wait in memory instead.
-            if len(pending) < self.settings.store_batch_size and begin + batch_size < len(todo):
-                continue
-            self._store(pending, np.concatenate(vectors))
-            for chunk in pending:
-                remaining[chunk.file] -= 1
-            for name in {chunk.file for chunk in pending if not remaining[chunk.file]}:
-                manifest.files[name].complete = True
-                del remaining[name]
-            pending, vectors = [], []
-            # Saving after every batch rewrote the whole manifest (40 MB at 100,000 chunks)
-            # thousands of times. Save every few seconds instead, and never spend more than
-            # a small share of the run on it; a kill loses only the work since the last save.
-            since = time.monotonic() - saved_at
-            if since >= max(MANIFEST_CHECKPOINT_S, save_took / MANIFEST_SAVE_SHARE):
-                save_started = time.monotonic()
-                manifest.save(self._manifest_path)
-                saved_at = time.monotonic()
-                save_took = saved_at - save_started
-        for name in remaining:  # files that had no chunks
-            manifest.files[name].complete = True
-        restamped = False
-        for name, file in parsed.items():  # recorded last: a killed run then reads them again
-            stamp = list(file.source.stamp) if file.source.stamp else None
-            restamped |= manifest.files[name].stamp != stamp
-            manifest.files[name].stamp = stamp
+            if len(pending) >= self.settings.store_batch_size or begin + size >= len(chunks):
+                yield pending, np.concatenate(vectors)
+                pending, vectors = [], []
 
-        updated = manifest.keywords_pending or not self._bm25_path.exists()
-        if updated:
-            self._update_bm25(manifest, todo)
-            manifest.keywords_pending = False
-            manifest.last_indexed = datetime.now(UTC).isoformat(timespec="seconds")
-        if updated or restamped or manifest.skipped != skipped_before:
-            manifest.save(self._manifest_path)
-        return SyncReport(
-            added=[name for name in stale if name not in known],
-            updated=[name for name in stale if name in known],
-            removed=removed,
-            unchanged=sorted(set(parsed) - set(stale)),
-            skipped=skipped,
-            chunks_embedded=len(todo),
-        )
-
-    def _store(self, chunks: list[Chunk], vectors: np.ndarray) -> None:
-        from llama_index.core.schema import TextNode
-
-        nodes = [
-            TextNode(
-                id_=chunk.id,
-                text=chunk.text,
-                metadata=chunk_metadata(chunk),
-                embedding=vector.tolist(),
-            )
-            for chunk, vector in zip(chunks, vectors, strict=True)
-        ]
-        self.vector_store.add(nodes)
+    def _refresh_keywords(self, manifest: Manifest, fresh: Sequence[Chunk]) -> bool:
+        """Update the keyword index if chunks were added or removed since it was last
+        updated, or it is missing; whether it was updated."""
+        if not manifest.keywords_pending and self._bm25_path.exists():
+            return False
+        self._update_bm25(manifest, fresh)
+        manifest.keywords_pending = False
+        manifest.last_indexed = datetime.now(UTC).isoformat(timespec="seconds")
+        return True
 
     def _update_bm25(self, manifest: Manifest, fresh: Sequence[Chunk]) -> None:
         """Make the keyword index hold the chunks of exactly the complete files.
@@ -388,35 +360,18 @@ class Index:
         stemmed, and any other complete file's chunks are read back from Chroma: after a
         killed run, or once for an index saved without its term table.
         """
-        wanted = {name: entry.sha256 for name, entry in manifest.files.items() if entry.complete}
+        complete = manifest.complete_files()
+        wanted = {name: entry.sha256 for name, entry in complete.items()}
         renewed = {chunk.file for chunk in fresh}
         table = TermTable.load(self._bm25_path) or TermTable.empty()
         table = table.keep({name: sha for name, sha in wanted.items() if name not in renewed})
         missing = set(wanted) - set(table.shas) - renewed
         chunks = [chunk for chunk in fresh if chunk.file in wanted]
-        chunks += self._stored_chunks(sorted(missing), manifest)
+        chunks += self.store.chunks_of({name: complete[name].chunks for name in sorted(missing)})
         table = table.add([TermRow(c.id, c.file, c.file_sha256, c.indexed_text) for c in chunks])
         bm25 = Bm25Index.from_table(table)
         bm25.save(self._bm25_path)
         self._bm25 = bm25
-
-    def _stored_chunks(self, names: Sequence[str], manifest: Manifest) -> Iterator[Chunk]:
-        """The stored chunks of files `names`, read in pages of about _READ_PAGE chunks."""
-        page: list[str] = []
-        size = 0
-        for i, name in enumerate(names):
-            page.append(name)
-            size += manifest.files[name].chunks
-            if size < _READ_PAGE and i + 1 < len(names):
-                continue
-            got = self.collection.get(
-                where={"file": {"$in": page}}, include=["documents", "metadatas"]
-            )
-            for chunk_id, text, meta in zip(
-                got["ids"], got["documents"], got["metadatas"], strict=True
-            ):
-                yield chunk_from_record(chunk_id, text, meta)
-            page, size = [], 0
 
 
 # Hex digits of the index folder's hash in server-side names: enough to keep the folders
@@ -437,49 +392,3 @@ def store_key(settings: Settings) -> str:
     place = f"{settings.index_path.resolve()}\0{settings.chroma_host}:{settings.chroma_port}"
     digest = hashlib.sha256(place.encode()).hexdigest()[:_SERVER_KEY_DIGITS]
     return f"{settings.fingerprint}-{digest}"
-
-
-def _entry(parsed: ParsedFile, complete: bool) -> FileEntry:
-    return FileEntry(
-        sha256=parsed.source.sha256,
-        encoding=parsed.source.encoding,
-        articles=[
-            {
-                "title": a.title,
-                "date": a.date.isoformat() if a.date else None,
-                "date_text": a.date_text,
-                "start": a.start,
-                "end": a.end,
-                # The kept stretches: the article without the page clutter between them.
-                "sections": [[section.start, section.end] for section in a.sections],
-            }
-            for a in parsed.articles
-        ],
-        chunks=len(parsed.chunks),
-        complete=complete,
-    )
-
-
-_METADATA_FIELDS = ("file", "file_sha256", "article", "title", "date", "start", "end")
-
-
-def chunk_metadata(chunk: Chunk) -> dict[str, Any]:
-    """Chunk fields as Chroma metadata (which cannot hold None)."""
-    values = {name: getattr(chunk, name) for name in _METADATA_FIELDS}
-    values["date"] = chunk.date.isoformat() if chunk.date else None
-    return {name: "" if value is None else value for name, value in values.items()}
-
-
-def chunk_from_record(chunk_id: str, text: str, metadata: dict[str, Any]) -> Chunk:
-    """Rebuild a `Chunk` from what Chroma stored."""
-    return Chunk(
-        id=chunk_id,
-        file=metadata["file"],
-        file_sha256=metadata["file_sha256"],
-        article=int(metadata["article"]),
-        title=metadata["title"],
-        date=date.fromisoformat(metadata["date"]) if metadata["date"] else None,
-        start=int(metadata["start"]),
-        end=int(metadata["end"]),
-        text=text,
-    )

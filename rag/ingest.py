@@ -5,15 +5,104 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import cache
 from pathlib import Path
 
 from rag.clean import articles_from_text
+from rag.config import Settings
+from rag.manifest import FileEntry
 from rag.read import read_source, stamp
 from rag.sentences import split_keeping_text
 from rag.types import Article, Chunk, ParsedFile, Skipped, SourceFile
 
 TokenCounter = Callable[[str], int]
+
+
+class Stage(StrEnum):
+    """The steps of an ingest that report progress; the value is the CLI's bar label."""
+
+    READING = "Reading"  # counts files
+    EMBEDDING = "Embedding"  # counts chunks
+
+
+# (stage, done, total), called as an ingest goes.
+Progress = Callable[[Stage, int, int], None]
+# Most progress reports while reading the corpus (one per file would flood a progress bar).
+PROGRESS_UPDATES = 200
+NO_ARTICLE_TEXT = "no article text found"
+
+
+@dataclass(frozen=True)
+class CorpusFiles:
+    """The corpus as read for one ingest: the files to index, and those that cannot be."""
+
+    parsed: dict[str, ParsedFile]  # unchanged files carry no articles or chunks
+    skipped: list[Skipped]
+
+
+def read_corpus(
+    settings: Settings,
+    known: Mapping[str, FileEntry],
+    count_tokens: TokenCounter,
+    progress: Progress | None = None,
+) -> CorpusFiles:
+    """Every file of the corpus folder parsed into chunks, or skipped with its reason.
+
+    Files `known` to the index as complete and unchanged are not chunked again, and not even
+    read when their size and times are as recorded. `count_tokens` is called only when a
+    file needs chunking, so the embedding model loads only then.
+    """
+    max_bytes = int(settings.max_file_mb * 1e6)
+    # Made on the first file that needs chunking: it imports llama-index, seconds of
+    # start-up that an ingest with nothing changed does not need.
+    chunker = cache(lambda: Chunker(settings.chunk_size, settings.chunk_overlap, count_tokens))
+    parsed: dict[str, ParsedFile] = {}
+    skipped: list[Skipped] = []
+    for name, path in reported(list(discover(settings.corpus_dir)), progress):
+        file = _read(settings.corpus_dir, name, path, known.get(name), max_bytes, chunker)
+        if isinstance(file, Skipped):
+            skipped.append(file)
+        else:
+            parsed[name] = file
+    return CorpusFiles(parsed, skipped)
+
+
+def _read(
+    corpus_dir: Path,
+    name: str,
+    path: Path,
+    entry: FileEntry | None,
+    max_bytes: int,
+    chunker: Callable[[], Chunker],
+) -> ParsedFile | Skipped:
+    """One corpus file, parsed unless the index holds it unchanged (`entry`)."""
+    if entry is not None and not entry.complete:
+        entry = None  # an interrupted file is redone whatever its content
+    if entry and unchanged(path, entry.stamp):
+        # Neither read nor hashed: at 100,000 files reading took most of the run.
+        return ParsedFile(entry.source(name), (), ())
+    source = read_corpus_file(corpus_dir, name, path, max_bytes)
+    if isinstance(source, Skipped):
+        return source
+    if entry and entry.sha256 == source.sha256:
+        return ParsedFile(source, (), ())  # unchanged: nothing to re-chunk
+    file = chunker().parse(source)
+    return file if file.chunks else Skipped(name, NO_ARTICLE_TEXT)
+
+
+def reported(
+    files: list[tuple[str, Path]], progress: Progress | None
+) -> Iterator[tuple[str, Path]]:
+    """`files`, reporting how many were dealt with as the next one is asked for: reading and
+    chunking 100,000 files takes minutes before any embedding starts."""
+    step = max(1, len(files) // PROGRESS_UPDATES)
+    for number, file in enumerate(files, start=1):
+        yield file
+        if progress and (number % step == 0 or number == len(files)):
+            progress(Stage.READING, number, len(files))
 
 
 def discover(corpus_dir: Path) -> Iterator[tuple[str, Path]]:

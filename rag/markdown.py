@@ -12,16 +12,20 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from rag.evidence import PASSAGE, QUOTE, UNSUPPORTED, Segment
+from rag.answer.citations import MARKER
+from rag.evidence import Level, Segment
 
 _PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
 # Indentation at the start of a line would turn it into a code block.
 _INDENT = re.compile(r"\n[ \t]+")
-_MARKER = re.compile(r"\[(\d+)\]")
 # `code` in messages: Markdown shows a code span's characters as they are.
 _CODE = re.compile(r"(`[^`\n]+`)")
 HARD_BREAK = "  \n"
-STYLES = {PASSAGE: "blue-background", QUOTE: "orange-background", UNSUPPORTED: "red-background"}
+STYLES = {
+    Level.PASSAGE: "blue-background",
+    Level.QUOTE: "orange-background",
+    Level.UNSUPPORTED: "red-background",
+}
 
 
 def escape(text: str) -> str:
@@ -56,16 +60,17 @@ def highlight(segments: Iterable[Segment]) -> str:
 
 
 def with_markers(text: str) -> str:
-    """Answer text as Markdown with its `[n]` citation markers shown as badges."""
+    """Answer text as Markdown with its citation markers shown as badges, one per number."""
     markdown = ""
-    # split() alternates text and captured marker numbers: text, n, text, n, ..., text.
-    for i, piece in enumerate(_MARKER.split(text)):
+    # split() alternates text and a marker's captured numbers: text, "1", text, "2, 3", text.
+    for i, piece in enumerate(MARKER.split(text)):
         if i % 2 == 0:
             markdown += escape(piece)
-        else:
+            continue
+        for number in piece.split(","):
             # A badge directive needs a space before it ("2,500[1]" has none).
             space = " " if markdown and not markdown[-1].isspace() else ""
-            markdown += f"{space}:blue-badge[\\[{piece}\\]]"
+            markdown += f"{space}:blue-badge[\\[{number.strip()}\\]]"
     return markdown
 
 

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import replace
 from functools import cached_property
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rag.answer import extractive
@@ -14,10 +13,10 @@ from rag.answer.generate import condense, generate
 from rag.answer.ollama import OllamaClient, OllamaError
 from rag.answer.query import Query, check_question, read_question
 from rag.config import MINILM_INT8, OLLAMA_EMBED_PREFIX, Settings
-from rag.index import READING, Index, Progress, SyncReport
-from rag.ingest import Chunker, discover, read_corpus_file, unchanged
+from rag.index import Index, SyncReport
+from rag.ingest import Progress, read_corpus
 from rag.retrieve import Retriever
-from rag.types import Answer, AnswerStream, Hit, Mode, ParsedFile, Skipped, UserError
+from rag.types import Answer, AnswerStream, Hit, Mode, UserError
 
 if TYPE_CHECKING:  # onnxruntime and tokenizers load only when a chunk or question is embedded
     from rag.embed import MiniLMEmbedder, OllamaEmbedder
@@ -25,8 +24,6 @@ if TYPE_CHECKING:  # onnxruntime and tokenizers load only when a chunk or questi
 EXTRACTIVE = Mode.EXTRACTIVE
 OLLAMA = Mode.OLLAMA
 EXTRACTIVE_NOTICE = "Offline extractive mode: answers quote the articles word for word."
-# Most progress reports while reading the corpus (one per file would flood a progress bar).
-PROGRESS_UPDATES = 200
 # Rewritten follow-ups kept per pipeline, so the CLI can show one before streaming the answer.
 _STANDALONE_CACHE = 64
 
@@ -79,41 +76,16 @@ class Pipeline:
         if not corpus.is_dir():
             raise UserError(f"Corpus folder {corpus} does not exist: create it or pass --corpus.")
         with self.index.lock():
-            # Made on the first file that needs chunking: it imports llama-index, seconds of
-            # start-up that an ingest with nothing changed does not need.
-            chunker: Chunker | None = None
             manifest = self.index.manifest()
-            known = manifest.files
-            parsed: dict[str, ParsedFile] = {}
-            skipped: list[Skipped] = []
-            max_bytes = int(self.settings.max_file_mb * 1e6)
-            for name, path in _reported(list(discover(corpus)), progress):
-                entry = known.get(name)
-                if entry is not None and not entry.complete:
-                    entry = None  # an interrupted file is redone whatever its content
-                if entry and unchanged(path, entry.stamp):
-                    # Neither read nor hashed: at 100,000 files reading took most of the run.
-                    parsed[name] = ParsedFile(entry.source(name), (), ())
-                    continue
-                source = read_corpus_file(corpus, name, path, max_bytes)
-                if isinstance(source, Skipped):
-                    skipped.append(source)
-                elif entry and entry.sha256 == source.sha256:
-                    parsed[name] = ParsedFile(source, (), ())  # unchanged: nothing to re-chunk
-                else:
-                    chunker = chunker or Chunker(
-                        self.settings.chunk_size,
-                        self.settings.chunk_overlap,
-                        self.embedder.count_tokens,
-                    )
-                    parsed[name] = chunker.parse(source)
-                    if not parsed[name].chunks:
-                        skipped.append(Skipped(name, "no article text found"))
-                        del parsed[name]
-            # The model is loaded only when a chunk needs embedding.
+            # The model is loaded only when a file needs chunking or a chunk embedding.
+            files = read_corpus(
+                self.settings, manifest.files, lambda text: self.embedder.count_tokens(text),
+                progress,
+            )  # fmt: skip
             return self.index.sync(
-                manifest, parsed, skipped, lambda texts: self.embedder.embed(texts), progress
-            )
+                manifest, files.parsed, files.skipped, lambda texts: self.embedder.embed(texts),
+                progress,
+            )  # fmt: skip
 
     def ask(self, question: str, history: Sequence[str] = ()) -> Answer:
         """Answer `question` (after the earlier questions in `history`) with citations."""
@@ -211,18 +183,6 @@ class Pipeline:
     def _search(self, query: Query) -> list[Hit]:
         """Passages for a query; a question asking two things gets passages for each part."""
         return self.retriever.search_all(query.search_texts)
-
-
-def _reported(
-    files: list[tuple[str, Path]], progress: Progress | None
-) -> Iterator[tuple[str, Path]]:
-    """`files`, reporting how many were dealt with as the next one is asked for: reading and
-    chunking 100,000 files takes minutes before any embedding starts."""
-    step = max(1, len(files) // PROGRESS_UPDATES)
-    for number, file in enumerate(files, start=1):
-        yield file
-        if progress and (number % step == 0 or number == len(files)):
-            progress(READING, number, len(files))
 
 
 def _timed(answer: Answer, started: float, retrieved: float) -> Answer:

@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 from rag.answer.prompts import CANNOT_ANSWER
 from rag.config import Settings
-from rag.evidence import QUOTE, Segment
+from rag.evidence import Level, Segment
 from rag.index import Index
 from rag.markdown import escape, highlight
 from rag.pipeline import Pipeline
@@ -63,7 +63,7 @@ def private(tmp_path: Path, make_settings, monkeypatch: pytest.MonkeyPatch) -> S
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     (corpus / TROOPS_FILE).write_bytes((REPO / "corpus" / TROOPS_FILE).read_bytes())
-    settings = make_settings(corpus)
+    settings: Settings = make_settings(corpus)
     Pipeline(settings).ingest()
     use(monkeypatch, settings)
     return settings
@@ -104,7 +104,7 @@ def test_a_question_gets_a_cited_answer_with_a_checkable_source(shared: Settings
     title = escape("Rockets hit near Iraq base housing US trainers, no one hurt")
     assert rf":blue-badge[\[1\]] **{title}**" in text
     assert escape(f"{TROOPS_FILE} · undated · characters 15170–15295") in text
-    marked_quote = highlight([Segment(TROOPS_QUOTE, QUOTE)])
+    marked_quote = highlight([Segment(TROOPS_QUOTE, Level.QUOTE)])
     passage = next(m.value for m in assistant.markdown if marked_quote in m.value)
     assert passage.startswith(escape("The talks, which began in June")), "the quote's passage"
     whole = next(e for e in assistant.expander if e.label == "Whole article")

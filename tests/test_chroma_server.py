@@ -47,10 +47,11 @@ def _chroma_executable() -> str | None:
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind((HOST, 0))
-        return probe.getsockname()[1]
+        port: int = probe.getsockname()[1]
+        return port
 
 
-def _wait_for_heartbeat(process: subprocess.Popen, port: int, log: Path) -> None:
+def _wait_for_heartbeat(process: subprocess.Popen[bytes], port: int, log: Path) -> None:
     url = f"http://{HOST}:{port}/api/v2/heartbeat"
     deadline = time.monotonic() + SERVER_START_TIMEOUT_S
     while time.monotonic() < deadline:

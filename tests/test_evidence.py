@@ -9,30 +9,22 @@ from pathlib import Path
 import pytest
 
 from rag.config import Settings
-from rag.evidence import (
-    PASSAGE,
-    PLAIN,
-    QUOTE,
-    UNSUPPORTED,
-    Segment,
-    gather,
-    mark,
-    passage_of,
-    unsupported_marks,
-)
-from rag.index import FileEntry
+from rag.evidence import Level, Mark, Segment, gather, mark, passage_of, unsupported_marks
+from rag.manifest import ArticleEntry, FileEntry
 from rag.types import Chunk, Citation, Claim, Hit
+
+PLAIN, PASSAGE, QUOTE, UNSUPPORTED = Level.PLAIN, Level.PASSAGE, Level.QUOTE, Level.UNSUPPORTED
 
 TEXT = (
     "Old story\nNothing happened.\n\n"
     "Troops leave\nJanuary 2, 2020\nThe troops left Baghdad. They went home. The end."
 )
 SECOND = TEXT.index("Troops leave")
-ARTICLES = [
-    {"title": "Old story", "date": None, "date_text": None, "start": 0, "end": SECOND - 2},
-    {"title": "Troops leave", "date": "2020-01-02", "date_text": "January 2, 2020",
-     "start": SECOND, "end": len(TEXT)},
-]  # fmt: skip
+ARTICLES = (
+    ArticleEntry("Old story", None, None, 0, SECOND - 2, ((0, SECOND - 2),)),
+    ArticleEntry("Troops leave", date(2020, 1, 2), "January 2, 2020", SECOND, len(TEXT),
+                 ((SECOND, len(TEXT)),)),
+)  # fmt: skip
 PASSAGE_START = TEXT.index("The troops")
 QUOTE_START = TEXT.index("They went")
 QUOTED = "They went home."
@@ -44,7 +36,7 @@ def chunk(file: str = "a.txt", start: int = PASSAGE_START, end: int = len(TEXT))
 
 def citation(file: str = "a.txt") -> Citation:
     return Citation(
-        1, file, "Troops leave", "2020-01-02", QUOTED, QUOTE_START, QUOTE_START + len(QUOTED)
+        1, file, "Troops leave", date(2020, 1, 2), QUOTED, QUOTE_START, QUOTE_START + len(QUOTED)
     )
 
 
@@ -73,7 +65,7 @@ def citation(file: str = "a.txt") -> Citation:
     ],
 )
 def test_mark(
-    text: str, offset: int, marks: list[tuple[int, int, int]], segments: list[tuple[str, int]]
+    text: str, offset: int, marks: list[Mark], segments: list[tuple[str, Level]]
 ) -> None:
     assert mark(text, offset, marks) == tuple(Segment(t, level) for t, level in segments)
 
@@ -170,15 +162,24 @@ def test_gather_refuses_a_file_name_leading_out_of_the_corpus(
             [(7, 23, UNSUPPORTED)],
         ),
         ("Said “no.” [2] Next.", [Claim("Said “no.”", (), False)], [(0, 14, UNSUPPORTED)]),
-        ("Same. Same.", [Claim("Same.", (1,), True), Claim("Same.", (), False)], [(6, 11, 3)]),
+        (
+            "Same. Same.",
+            [Claim("Same.", (1,), True), Claim("Same.", (), False)],
+            [(6, 11, UNSUPPORTED)],
+        ),
+        (
+            "A [1, 2]. B [unsupported].",
+            [Claim("A.", (1, 2), True), Claim("B.", (), False)],
+            [(10, 26, UNSUPPORTED)],
+        ),
+        # Only citation markers belong to a sentence, not any bracketed words after it.
+        ("A. B [sic].", [Claim("B", (), False)], [(3, 4, UNSUPPORTED)]),
         ("Reworded.", [Claim("Not in the text.", (), False)], []),
         ("X.", [Claim("...", (), False)], []),
         ("X.", [], []),
     ],
 )
-def test_unsupported_marks(
-    text: str, claims: list[Claim], marks: list[tuple[int, int, int]]
-) -> None:
+def test_unsupported_marks(text: str, claims: list[Claim], marks: list[Mark]) -> None:
     assert unsupported_marks(text, claims) == marks
 
 

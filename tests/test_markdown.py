@@ -9,8 +9,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rag.evidence import PASSAGE, PLAIN, QUOTE, UNSUPPORTED, Segment
+from rag.evidence import Level, Segment
 from rag.markdown import answer_markdown, escape, highlight, message, with_markers
+
+PLAIN, PASSAGE, QUOTE, UNSUPPORTED = Level.PLAIN, Level.PASSAGE, Level.QUOTE, Level.UNSUPPORTED
 
 # CommonMark: a backslash before ASCII punctuation stands for the character itself.
 _UNESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
@@ -77,6 +79,7 @@ def test_highlight(segments: list[Segment], markdown: str) -> None:
         ("Troops left in 2020. [1]", r"Troops left in 2020\. :blue-badge[\[1\]]"),
         ("A [1] and B [12].", r"A :blue-badge[\[1\]] and B :blue-badge[\[12\]]\."),
         ("2,500[1][2]", r"2\,500 :blue-badge[\[1\]] :blue-badge[\[2\]]"),
+        ("A [2, 3].", r"A :blue-badge[\[2\]] :blue-badge[\[3\]]\."),
         ("[3] first", r":blue-badge[\[3\]] first"),
         ("Claimed. [unsupported]", r"Claimed\. \[unsupported\]"),
         ("Not a marker: [a] [1a]", r"Not a marker\: \[a\] \[1a\]"),

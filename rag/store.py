@@ -1,0 +1,137 @@
+"""The vector store: one Chroma collection, embedded in the index folder or on a Chroma server.
+
+Chunks go in with their vectors and come back as `Chunk`s; Chroma's records, and the
+llama-index nodes used to write them, stay inside this module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import date
+from typing import Any
+
+import numpy as np
+
+from rag.config import Settings
+from rag.types import Chunk
+
+# Chunks read from Chroma per call when reading back whole files: a single get() of every
+# chunk fails in the embedded store at about 100,000 chunks ("too many SQL variables").
+READ_PAGE = 5_000
+# Files per Chroma delete call (one `$in` filter instead of one call per file).
+DELETE_BATCH = 500
+_METADATA_FIELDS = ("file", "file_sha256", "article", "title", "date", "start", "end")
+
+
+class Store:
+    """The collection `name`, on the Chroma server in `settings` or in the index folder."""
+
+    def __init__(self, settings: Settings, name: str) -> None:
+        self.settings = settings
+        self.name = name
+        self._collection: Any = None
+
+    @property
+    def collection(self) -> Any:
+        """The Chroma collection, opened (and created if new) on first use."""
+        if self._collection is None:
+            import chromadb
+            from chromadb.config import Settings as ChromaSettings
+
+            chroma_settings = ChromaSettings(anonymized_telemetry=False)
+            if self.settings.chroma_host:
+                client = chromadb.HttpClient(
+                    host=self.settings.chroma_host,
+                    port=self.settings.chroma_port,
+                    settings=chroma_settings,
+                )
+            else:
+                root = self.settings.index_path
+                root.mkdir(parents=True, exist_ok=True)
+                client = chromadb.PersistentClient(
+                    path=str(root / "chroma"), settings=chroma_settings
+                )
+            self._collection = client.get_or_create_collection(
+                self.name, metadata={"hnsw:space": "cosine"}
+            )
+        return self._collection
+
+    def add(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
+        """Store `chunks` with their vectors (one row of `vectors` per chunk)."""
+        from llama_index.core.schema import BaseNode, TextNode
+        from llama_index.vector_stores.chroma import ChromaVectorStore
+
+        nodes: list[BaseNode] = [
+            TextNode(
+                id_=chunk.id,
+                text=chunk.text,
+                metadata=chunk_metadata(chunk),
+                embedding=vector.tolist(),
+            )
+            for chunk, vector in zip(chunks, vectors, strict=True)
+        ]
+        ChromaVectorStore(chroma_collection=self.collection).add(nodes)
+
+    def delete_files(self, names: Sequence[str]) -> None:
+        """Remove every chunk of the files `names`."""
+        for begin in range(0, len(names), DELETE_BATCH):
+            batch = list(names[begin : begin + DELETE_BATCH])
+            self.collection.delete(where={"file": {"$in": batch}})
+
+    def get(self, ids: Sequence[str]) -> dict[str, Chunk]:
+        """Stored chunks by id (missing ids are left out)."""
+        if not ids:
+            return {}
+        got = self.collection.get(ids=list(ids), include=["documents", "metadatas"])
+        return {chunk.id: chunk for chunk in _chunks(got)}
+
+    def chunks_of(self, files: Mapping[str, int]) -> Iterator[Chunk]:
+        """The stored chunks of `files` (name: chunk count), read in pages of about
+        READ_PAGE chunks."""
+        page: list[str] = []
+        size = 0
+        for i, (name, chunks) in enumerate(files.items()):
+            page.append(name)
+            size += chunks
+            if size < READ_PAGE and i + 1 < len(files):
+                continue
+            where = {"file": {"$in": page}}
+            yield from _chunks(self.collection.get(where=where, include=["documents", "metadatas"]))
+            page, size = [], 0
+
+    def nearest(self, vector: np.ndarray, n: int) -> list[str]:
+        """Ids of the `n` stored chunks nearest to `vector` (cosine), nearest first."""
+        # Chroma is asked directly: going through llama-index's vector store costs every
+        # command-line question half a second of imports, for the same query.
+        found = self.collection.query(query_embeddings=[vector.tolist()], n_results=n, include=[])
+        return [str(chunk_id) for chunk_id in found["ids"][0]]
+
+
+def chunk_metadata(chunk: Chunk) -> dict[str, str | int]:
+    """Chunk fields as Chroma metadata (which cannot hold None)."""
+    values = {name: getattr(chunk, name) for name in _METADATA_FIELDS}
+    values["date"] = chunk.date.isoformat() if chunk.date else None
+    return {name: "" if value is None else value for name, value in values.items()}
+
+
+def chunk_from_record(chunk_id: str, text: str, metadata: Mapping[str, Any]) -> Chunk:
+    """Rebuild a `Chunk` from what Chroma stored."""
+    return Chunk(
+        id=chunk_id,
+        file=metadata["file"],
+        file_sha256=metadata["file_sha256"],
+        article=int(metadata["article"]),
+        title=metadata["title"],
+        date=date.fromisoformat(metadata["date"]) if metadata["date"] else None,
+        start=int(metadata["start"]),
+        end=int(metadata["end"]),
+        text=text,
+    )
+
+
+def _chunks(got: Mapping[str, Any]) -> Iterator[Chunk]:
+    """The chunks of one Chroma get() result."""
+    for chunk_id, text, metadata in zip(
+        got["ids"], got["documents"], got["metadatas"], strict=True
+    ):
+        yield chunk_from_record(chunk_id, text, metadata)
