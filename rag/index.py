@@ -38,6 +38,10 @@ from rag.types import Chunk, ParsedFile, Skipped, UserError
 MANIFEST_CHECKPOINT_S = 10.0
 MANIFEST_SAVE_SHARE = 0.02
 
+# Told the number of chunks stored so far after each write to the store (and the manifest
+# save that may follow it): every chunk counted is durable.
+OnStored = Callable[[int], None]
+
 
 class Embedder(Protocol):
     """What the index needs from an embedding model."""
@@ -257,6 +261,7 @@ class Index:
         skipped: list[Skipped],
         embed: Callable[[Sequence[str]], np.ndarray],
         progress: Progress | None = None,
+        on_stored: OnStored | None = None,
     ) -> SyncReport:
         """Make the index hold exactly `parsed`: embed new and changed files, drop the rest.
 
@@ -274,7 +279,7 @@ class Index:
         if plan.changes or skipped_changed:
             self._save(manifest)  # before any chunk is written (see Plan.dropped)
         fresh = [chunk for name in plan.embed for chunk in parsed[name].chunks]
-        self._embed_and_store(manifest, fresh, embed, progress)
+        self._embed_and_store(manifest, fresh, embed, progress, on_stored)
         # Stamps are recorded last: a killed run then reads its files again.
         restamped = restamp(manifest, parsed)
         refreshed = self._refresh_keywords(manifest, fresh)
@@ -309,17 +314,22 @@ class Index:
         fresh: Sequence[Chunk],
         embed: Callable[[Sequence[str]], np.ndarray],
         progress: Progress | None,
+        on_stored: OnStored | None,
     ) -> None:
         """Embed and store `fresh`, marking each file complete once its last chunk is stored
         and saving the manifest at checkpoints."""
         checkpoint = Checkpoint(lambda: self._save(manifest))
         unstored = Counter(chunk.file for chunk in fresh)
+        stored = 0
         for chunks, vectors in self._embedded(fresh, embed, progress):
             self.store.add(chunks, vectors)
+            stored += len(chunks)
             unstored.subtract(chunk.file for chunk in chunks)
             for name in {chunk.file for chunk in chunks if not unstored[chunk.file]}:
                 manifest.files[name].complete = True
             checkpoint.reached()
+            if on_stored:
+                on_stored(stored)
 
     def _embedded(
         self,

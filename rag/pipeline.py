@@ -13,7 +13,7 @@ from rag.answer.generate import condense, generate
 from rag.answer.ollama import OllamaClient, OllamaError
 from rag.answer.query import Query, check_question, read_question
 from rag.config import MINILM_INT8, OLLAMA_EMBED_PREFIX, Settings
-from rag.index import Index, SyncReport
+from rag.index import Index, OnStored, SyncReport
 from rag.ingest import Progress, read_corpus
 from rag.retrieve import Retriever
 from rag.types import Answer, AnswerStream, Hit, Mode, UserError
@@ -70,8 +70,13 @@ class Pipeline:
     def retriever(self) -> Retriever:
         return Retriever(self.index, self.embedder, self.settings)
 
-    def ingest(self, progress: Progress | None = None) -> SyncReport:
-        """Bring the index in line with the corpus folder; only new or changed files embed."""
+    def ingest(
+        self, progress: Progress | None = None, on_stored: OnStored | None = None
+    ) -> SyncReport:
+        """Bring the index in line with the corpus folder; only new or changed files embed.
+
+        `on_stored` is told how many chunks are durably stored after each write to the store
+        (a test kills the process there)."""
         corpus = self.settings.corpus_dir
         if not corpus.is_dir():
             raise UserError(f"Corpus folder {corpus} does not exist: create it or pass --corpus.")
@@ -84,7 +89,7 @@ class Pipeline:
             )  # fmt: skip
             return self.index.sync(
                 manifest, files.parsed, files.skipped, lambda texts: self.embedder.embed(texts),
-                progress,
+                progress, on_stored,
             )  # fmt: skip
 
     def ask(self, question: str, history: Sequence[str] = ()) -> Answer:

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import os
-import re
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
 from rag.pipeline import Pipeline
-from rag.types import UserError
+from rag.types import Chunk, UserError
 from tests.conftest import REPO, TROOPS_FILE, copy_corpus
 
 FLOOD = (
@@ -98,16 +98,30 @@ def test_instructions_and_fake_markers_in_an_article_change_nothing(
     assert troops.citations[0].file == TROOPS_FILE
 
 
-def rag_process(
+def python_process(
     corpus: Path, index: Path, cache: Path, *args: str, batch_size: int = 4
-) -> subprocess.Popen:
+) -> subprocess.Popen[str]:
+    """`python *args` with the settings given as a user would: RAG_* variables."""
     env = {**os.environ, "RAG_CORPUS_DIR": str(corpus), "RAG_INDEX_DIR": str(index),
            "RAG_CACHE_DIR": str(cache), "RAG_EMBED_BATCH_SIZE": str(batch_size),
            "RAG_STORE_BATCH_SIZE": str(batch_size)}  # fmt: skip
     return subprocess.Popen(
-        [sys.executable, "-m", "rag", *args], env=env, cwd=REPO,
+        [sys.executable, *args], env=env, cwd=REPO,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
+
+
+def rag_process(
+    corpus: Path, index: Path, cache: Path, *args: str, batch_size: int = 4
+) -> subprocess.Popen[str]:
+    return python_process(corpus, index, cache, "-m", "rag", *args, batch_size=batch_size)
+
+
+def finished(process: subprocess.Popen[str], timeout: float = 120) -> int:
+    """The exit code of `process`, its output read meanwhile; a failure shows its stderr."""
+    _, stderr = process.communicate(timeout=timeout)
+    assert process.returncode in (0, -signal.SIGKILL), stderr
+    return process.returncode
 
 
 def stored(index_dir: Path, corpus: Path, make_settings) -> list[str]:
@@ -115,30 +129,56 @@ def stored(index_dir: Path, corpus: Path, make_settings) -> list[str]:
     return sorted(pipeline.index.collection.get(include=[])["ids"])
 
 
+class Contents(NamedTuple):
+    """Everything a question can reach in an index."""
+
+    chunks: dict[str, Chunk]
+    keywords: list[str]  # the ids in the BM25 index
+    counts: tuple[int, int, int]  # files, articles, chunks, as `rag status` reports them
+
+
+def contents(index_dir: Path, corpus: Path, make_settings) -> Contents:
+    index = Pipeline(make_settings(corpus, index_dir=index_dir)).index
+    status = index.status()
+    return Contents(
+        index.chunks(index.collection.get(include=[])["ids"]),
+        sorted(index.bm25().ids),
+        (status.files, status.articles, status.chunks),
+    )
+
+
+# An ingest that kills itself (SIGKILL: no clean-up runs, as in a crash or `kill -9`) right
+# after the store holds argv[1] chunks: the kill lands there whatever the machine's load.
+KILLED_INGEST = """
+import os, signal, sys
+from rag.pipeline import Pipeline
+
+def stored(count):
+    if count >= int(sys.argv[1]):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+Pipeline().ingest(on_stored=stored)
+"""
+KILL_AFTER = 10
+
+
 def test_killed_ingest_then_rerun_equals_a_fresh_build(
     corpus: Path, tmp_path: Path, model_cache: Path, make_settings
 ) -> None:
     index = tmp_path / "killed"
-    # One chunk per batch, each stored at once, so the kill lands while chunks are stored.
-    process = rag_process(corpus, index, model_cache, "ingest", batch_size=1)
-    assert process.stderr is not None
-    progress, done = "", 0
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and done < 10:
-        progress += process.stderr.read(1) or ""
-        counts = re.findall(r"(\d+)/55", progress)
-        done = int(counts[-1]) if counts else 0
-    process.send_signal(signal.SIGKILL)
-    process.wait(timeout=10)
-    partial = stored(index, corpus, make_settings)
-    assert 10 <= len(partial) < 55, "the kill did not land mid-embedding"
+    # One chunk per batch, each stored at once, so the kill lands in the middle of a file.
+    killed = python_process(
+        corpus, index, model_cache, "-c", KILLED_INGEST, str(KILL_AFTER), batch_size=1
+    )
+    assert finished(killed) == -signal.SIGKILL
+    assert len(stored(index, corpus, make_settings)) == KILL_AFTER
 
-    rerun = rag_process(corpus, index, model_cache, "ingest")
-    assert rerun.wait(timeout=120) == 0, rerun.stderr.read()
+    assert finished(rag_process(corpus, index, model_cache, "ingest")) == 0
     fresh = tmp_path / "fresh"
-    assert rag_process(corpus, fresh, model_cache, "ingest").wait(timeout=120) == 0
-    after, expected = stored(index, corpus, make_settings), stored(fresh, corpus, make_settings)
-    assert after == expected and len(after) == len(set(after)) == 55
+    assert finished(rag_process(corpus, fresh, model_cache, "ingest")) == 0
+    after = contents(index, corpus, make_settings)
+    assert after == contents(fresh, corpus, make_settings)
+    assert after.counts == (5, 11, 55) and len(after.chunks) == len(after.keywords) == 55
 
 
 def test_two_ingests_at_once_one_waits_with_a_clear_message(
@@ -150,8 +190,8 @@ def test_two_ingests_at_once_one_waits_with_a_clear_message(
         time.sleep(0.01)
     time.sleep(0.5)  # the first process holds the lock while it embeds
     second = rag_process(corpus, index, model_cache, "ingest")
-    second_code = second.wait(timeout=120)
-    assert first.wait(timeout=120) == 0
-    assert second_code == 1
-    assert "Another ingest is updating" in second.stderr.read()
+    _, complaint = second.communicate(timeout=120)
+    assert finished(first) == 0
+    assert second.returncode == 1
+    assert "Another ingest is updating" in complaint
     assert len(stored(index, corpus, make_settings)) == 55
