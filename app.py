@@ -16,9 +16,9 @@ import streamlit as st
 import ui
 from rag.config import Settings
 from rag.evidence import gather, mark, unsupported_marks
-from rag.index import Index
+from rag.index import Index, Status
 from rag.ingest import Stage
-from rag.manifest import FileEntry
+from rag.manifest import FileEntry, Manifest
 from rag.markdown import answer_markdown, escape, highlight, message
 from rag.pipeline import EXTRACTIVE_NOTICE
 from rag.read import SUPPORTED_SUFFIXES
@@ -85,26 +85,36 @@ def corpus_panel() -> None:
 
     manifest = ui.manifest(settings)
     status = Index(settings).status(manifest)
-    left, middle, right = numbers.columns(3)
+    with numbers:
+        index_counts(status)
+    with st.expander(f"Indexed files ({status.files})"):
+        indexed_files(manifest, status)
+
+
+def index_counts(status: Status) -> None:
+    """Files, articles and passages in the index, and when it was last updated."""
+    left, middle, right = st.columns(3)
     left.metric("Files", status.files)
     middle.metric("Articles", status.articles)
     right.metric("Passages", status.chunks)
     when = datetime.fromisoformat(status.last_indexed) if status.last_indexed else None
-    numbers.caption(f"Last indexed {when:%Y-%m-%d %H:%M} UTC" if when else "Never indexed")
+    st.caption(f"Last indexed {when:%Y-%m-%d %H:%M} UTC" if when else "Never indexed")
     if not status.files:
-        numbers.warning("The index is empty: add articles here, or put them in the corpus "
-                        "folder and press Re-index.")  # fmt: skip
-    with st.expander(f"Indexed files ({status.files})"):
-        st.dataframe(
-            [
-                {"file": name, "articles": len(entry.articles), "passages": entry.chunks}
-                for name, entry in manifest.files.items()
-                if entry.complete
-            ],
-            hide_index=True,
-        )
-        for name, reason in status.skipped.items():
-            st.caption(f"Skipped {escape(name)}: {escape(reason)}")
+        st.warning("The index is empty: add articles here, or put them in the corpus "
+                   "folder and press Re-index.")  # fmt: skip
+
+
+def indexed_files(manifest: Manifest, status: Status) -> None:
+    """The complete files with their counts, then the skipped ones with the reason."""
+    st.dataframe(
+        [
+            {"file": name, "articles": len(entry.articles), "passages": entry.chunks}
+            for name, entry in manifest.complete_files().items()
+        ],
+        hide_index=True,
+    )
+    for name, reason in status.skipped.items():
+        st.caption(f"Skipped {escape(name)}: {escape(reason)}")
 
 
 def add_uploads(settings: Settings, files: list[tuple[str, bytes]]) -> None:
