@@ -12,9 +12,11 @@ from typing import TYPE_CHECKING, Any, Literal
 import click
 
 from rag.config import Settings
+from rag.eval.sets import SETS
 from rag.types import UserError
 
 if TYPE_CHECKING:  # the pipeline imports the models' libraries: only commands that answer load it
+    from rag.eval.sets import Prepared
     from rag.pipeline import Pipeline
 
 
@@ -189,7 +191,13 @@ def _stream_answer(pipeline: Pipeline, question: str, history: list[str]) -> Non
 
 
 @main.command(name="eval")
-@click.argument("gold", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument(
+    "gold", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option("--set", "set_name", type=click.Choice(list(SETS)),
+              help="Instead of GOLD, a named benchmark set: its gold file, corpus and split "
+                   "file; its index is built under the cache folder when missing or stale "
+                   "(RGB, BBC: read from RAG_BENCH_DIR, default ../shared/bench).")  # fmt: skip
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write one JSON record per item to this file.")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print the summary figures as JSON.")
@@ -211,10 +219,11 @@ def _stream_answer(pipeline: Pipeline, question: str, history: list[str]) -> Non
               help="Run only the ids of this part of the split file.")  # fmt: skip
 @click.option("--split-file", type=click.Path(dir_okay=False, path_type=Path),
               help="The split, JSON with about, seed, dev and test; default: split.json "
-                   "beside GOLD.")  # fmt: skip
+                   "beside GOLD, or the set's.")  # fmt: skip
 @_corpus_options
 def eval_(
-    gold: Path,
+    gold: Path | None,
+    set_name: str | None,
     out: Path | None,
     as_json: bool,
     baseline: bool,
@@ -229,23 +238,36 @@ def eval_(
     corpus: Path | None,
     index: Path | None,
 ) -> None:
-    """Score retrieval, answers, citations and abstentions against GOLD (JSON lines)."""
+    """Score retrieval, answers, citations and abstentions against GOLD (JSON lines) or a
+    named benchmark set (--set)."""
     from tqdm import tqdm
 
     from rag.eval.gold import SPLIT_FILE, load_gold, load_split, select
     from rag.eval.report import compare
     from rag.eval.run import run as run_eval
+    from rag.eval.sets import prepare
     from rag.ingest import discover
     from rag.pipeline import Pipeline
 
+    if (gold is None) == (set_name is None):
+        raise click.UsageError("Give either a gold file (GOLD) or a benchmark set (--set NAME).")
+    if set_name and (corpus or index):
+        raise click.UsageError("--set chooses the corpus and the index; drop --corpus and --index.")
     if split_file and not part:
         raise click.UsageError("--split-file needs --split dev or --split test.")
     settings = _settings(corpus, index)
+    prepared = prepare(set_name, settings) if set_name else None
+    if prepared:
+        gold, settings = prepared.gold, prepared.settings
+    assert gold is not None  # given, or the set's
     items = load_gold(gold, [name for name, _ in discover(settings.corpus_dir)])
-    split = load_split(split_file or gold.parent / SPLIT_FILE, part, items) if part else None
+    default_split = prepared.split_file if prepared else gold.parent / SPLIT_FILE
+    split = load_split(split_file or default_split, part, items) if part else None
     wanted = [i.strip() for i in ids.split(",") if i.strip()] if ids else []
     items = select(items, wanted, kind, limit, split)
-    pipeline = Pipeline(settings)
+    # A set's index is brought up to date first (its gold file was checked above, before
+    # the minutes an ingest of a new set takes).
+    pipeline = _set_pipeline(prepared) if prepared else Pipeline(settings)
     with tqdm(unit="question", desc="Evaluating", file=sys.stderr) as bar:
 
         def progress(done: int, total: int) -> None:
@@ -253,8 +275,9 @@ def eval_(
             bar.update(done - bar.n)
 
         folder = run_eval(
-            gold, pipeline, progress, results_dir, baseline, items, judge_model, split
-        )
+            gold, pipeline, progress, results_dir, baseline, items, judge_model, split,
+            prepared.meta() if prepared else None,
+        )  # fmt: skip
     summary = json.loads((folder / "summary.json").read_text())
     if out:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -274,7 +297,35 @@ def eval_(
             click.echo(line)
 
 
+def _set_pipeline(prepared: Prepared) -> Pipeline:
+    """The set's pipeline, its index built or updated first with a progress bar per stage."""
+    from tqdm import tqdm
+
+    from rag.ingest import Stage
+
+    units = {Stage.READING: "file", Stage.EMBEDDING: "chunk"}
+    bars: dict[Stage, tqdm] = {}
+
+    def progress(stage: Stage, done: int, total: int) -> None:
+        if stage not in bars:
+            for bar in bars.values():
+                bar.close()  # the stage before is done
+            bars[stage] = tqdm(
+                total=total, unit=units[stage], desc=f"{stage.value} {prepared.name}",
+                file=sys.stderr,
+            )  # fmt: skip
+        bars[stage].update(done - bars[stage].n)
+
+    try:
+        return prepared.pipeline(progress)
+    finally:
+        for bar in bars.values():
+            bar.close()
+
+
 def _print_summary(summary: dict[str, Any]) -> None:
+    from rag.eval.report import set_line
+
     ours = summary["summary"]
     base = summary.get("baseline", {}).get("summary")
     split = summary.get("split")
@@ -283,6 +334,8 @@ def _print_summary(summary: dict[str, Any]) -> None:
         f"{ours['unanswerable']} unanswerable); mode {summary['mode']}"
         + (f"; {split['part']} part of {split['file']}" if split else "")
     )
+    if summary.get("set"):
+        click.echo(set_line(summary["set"]))
     click.echo(f"{'':<24}{'newsdesk':>10}" + (f"{'baseline':>10}" if base else ""))
     for name, value in ours.items():
         if name in ("items", "answerable", "unanswerable"):

@@ -55,6 +55,13 @@ class Settings(BaseSettings):
         description="Where `rag eval` writes its report folders (unless --results-dir is given) "
         "and `latest.json`, which the app's Evaluation page reads.",
     )
+    bench_dir: Path = Field(
+        Path(__file__).resolve().parent.parent.parent / "shared" / "bench",
+        description="Benchmark data written by other people (RGB, BBC) that `rag eval --set` "
+        "reads; it is never copied into the repository, and the sets' indexes go under "
+        "cache_dir/bench. Default: `../shared/bench` from the repository's root, where CI has "
+        "it too.",
+    )
     max_file_mb: float = Field(
         20, gt=0, description="Files larger than this many megabytes are skipped at ingest."
     )

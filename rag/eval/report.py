@@ -132,6 +132,7 @@ def markdown(summary: dict[str, Any]) -> str:
         + f"; settings `{summary['fingerprint']}`; corpus `{summary['corpus_hash']}`; "
         f"{summary['date']}.",
         "",
+        *([set_line(summary["set"]), ""] if summary.get("set") else []),
         "| metric | newsdesk | " + ("LlamaIndex default | difference |" if base else ""),
         "| --- | ---: | " + ("---: | ---: |" if base else ""),
     ]
@@ -151,6 +152,17 @@ def markdown(summary: dict[str, Any]) -> str:
             f"{_fmt(figures['abstention_accuracy'])} |"
         )
     return "\n".join(lines) + "\n"
+
+
+# What set_line() leaves out: said elsewhere in the report, or too long for one line.
+_SET_PLACES = ("name", "measures", "gold", "index")
+
+
+def set_line(bench_set: dict[str, Any]) -> str:
+    """One line naming the benchmark set a run used (rag/eval/sets.py), what it measures and
+    how its corpus was made (the files of a subset, its seed)."""
+    details = ", ".join(f"{k} {v}" for k, v in bench_set.items() if k not in _SET_PLACES)
+    return f"Set `{bench_set['name']}`: {bench_set['measures']}; {details}."
 
 
 def _fmt(value: float, signed: bool = False) -> str:

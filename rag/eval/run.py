@@ -66,10 +66,12 @@ def run(
     items: Sequence[GoldItem] | None = None,
     judge_model: str | None = None,
     split: Split | None = None,
+    bench_set: dict[str, Any] | None = None,
 ) -> Path:
     """Evaluate `pipeline` (and optionally the LlamaIndex baseline) on a gold file and write
     the report folder (see rag/eval/report.py) under `results_dir` (default: the setting
-    `results_dir`); return that folder."""
+    `results_dir`); return that folder. `bench_set` is what summary.json records of the named
+    set run, if any (`Prepared.meta()` in rag/eval/sets.py)."""
     settings = pipeline.settings
     if items is None:
         items = load_gold(gold_path, [name for name, _ in discover(settings.corpus_dir)])
@@ -84,7 +86,7 @@ def run(
         reference = Baseline(settings.corpus_dir, pipeline.embedder)
         step = _offset(progress, len(items), total)
         baseline_records = evaluate(items, reference.stream, step, judge)
-    meta = _meta(gold_path, pipeline, records, judge_model, split)
+    meta = _meta(gold_path, pipeline, records, judge_model, split, bench_set)
     return write(Run(records, meta, baseline_records), results_dir or settings.results_dir)
 
 
@@ -110,6 +112,7 @@ def _meta(
     records: Sequence[EvalRecord],
     judge_model: str | None,
     split: Split | None,
+    bench_set: dict[str, Any] | None,
 ) -> dict[str, Any]:
     """What `summary.json` says about the run besides its figures."""
     settings = pipeline.settings
@@ -123,7 +126,10 @@ def _meta(
         "model": next((r.answer.model for r in records if r.answer.model), None),
         "corpus_hash": corpus_hash(hashes),
         # Where files are kept is not how the answers were made.
-        "settings": settings.model_dump(mode="json", exclude={"cache_dir", "results_dir"}),
+        "settings": settings.model_dump(
+            mode="json", exclude={"cache_dir", "results_dir", "bench_dir"}
+        ),
         "judge": judge_model,
         "split": split.meta() if split else None,
+        "set": bench_set,
     }
