@@ -3,11 +3,13 @@ abstains, with exact expected results (no index, no model)."""
 
 from __future__ import annotations
 
+import json
+from dataclasses import asdict
 from datetime import date
 
 import pytest
 
-from rag.answer.extractive import Reason, answer, extract
+from rag.answer.extractive import WEIGHTS_FILE, Reason, Weights, answer, extract
 from rag.answer.prompts import CANNOT_ANSWER
 from rag.answer.query import read_question
 from rag.lexical import Bm25Index
@@ -39,7 +41,11 @@ HITS = [Hit(chunk("port.txt"), 1.0), Hit(chunk("flood.txt"), 0.5)]
 # Background documents give the idf of common words a realistic spread.
 BM25 = Bm25Index.build(
     ["port", "flood", "other"],
-    [chunk("port.txt").indexed_text, chunk("flood.txt").indexed_text, "Elections were held."],
+    [
+        chunk("port.txt").indexed_text,
+        chunk("flood.txt").indexed_text,
+        "Elections were held. Gdansk shipyard workers voted.",
+    ],
 )
 
 
@@ -53,7 +59,8 @@ def test_a_number_question_quotes_the_sentence_with_the_count() -> None:
     assert result.answer.startswith("About 4,000 workers had walked out over pay.")
     first = result.citations[0]
     assert (first.n, first.file, first.date) == (1, "port.txt", date(2022, 5, 2))
-    assert PORT[first.start : first.end] == first.quote == "About 4,000 workers had walked out over pay."
+    quote = "About 4,000 workers had walked out over pay."
+    assert PORT[first.start : first.end] == first.quote == quote
 
 
 def test_a_person_question_quotes_the_name_beside_the_role() -> None:
@@ -78,10 +85,10 @@ def test_a_relative_day_is_resolved_after_the_verbatim_quote() -> None:
     ],
 )
 def test_abstains_with_the_reason(question: str, reason: Reason) -> None:
-    found = extract(read_question(question), HITS, BM25, 0.5)
+    found = extract(read_question(question), HITS, BM25, 0.5, Weights())
     assert found.abstained and found.reason is reason and found.sentences == ()
     assert found.off_topic is (reason is not Reason.NO_NUMBER)
-    result = ask(question)
+    result = answer(read_question(question), HITS, BM25, 0.5, "offline", Weights())
     assert (result.answer, result.citations, result.abstained) == (CANNOT_ANSWER, (), True)
 
 
@@ -116,3 +123,40 @@ def test_the_stream_gives_its_answer_once_consumed_and_never_a_stale_one() -> No
     assert stream.answer.answer.startswith("About 4,000 workers")
     # Read before iterating: the rest is consumed first.
     assert AnswerStream(pieces()).answer.citations[0].file == "port.txt"
+
+
+# ---------------------------------------------------------------------------------------------
+# Weights: each tunable changes the choice it is meant to change
+
+
+def test_the_shipped_weights_are_read_from_their_file(tmp_path) -> None:  # noqa: ANN001
+    assert Weights.load(tmp_path / "missing.json") == Weights()
+    saved = tmp_path / "weights.json"
+    saved.write_text(json.dumps({"weights": {"type_bonus": 2.0, "rank_weight": 0.0}}))
+    assert Weights.load(saved) == Weights(type_bonus=2.0, rank_weight=0.0)
+    assert set(json.loads(WEIGHTS_FILE.read_text())["weights"]) <= set(asdict(Weights()))
+
+
+def test_names_the_question_gives_must_be_in_the_quoted_passage() -> None:
+    # Gdansk is known to the index but named in neither retrieved passage.
+    query = read_question("How many workers walked out in Basra and Gdansk?")
+    lenient = extract(query, HITS, BM25, 0.3, Weights(min_named_share=0.0))
+    strict = extract(query, HITS, BM25, 0.3, Weights(min_named_share=1.0))
+    assert not lenient.abstained
+    assert strict.abstained and strict.reason is Reason.NOT_ABOUT
+
+
+def test_the_quoted_sentence_must_itself_say_what_is_asked() -> None:
+    # Of the port story, only its title says "port".
+    query = read_question("How many workers at the port in Basra walked out?")
+    assert not extract(query, HITS, BM25, 0.3, Weights(min_own_share=0.0)).abstained
+    strict = extract(query, HITS, BM25, 0.3, Weights(min_own_share=0.9))
+    assert strict.abstained and strict.reason is Reason.NOT_SAID
+
+
+def test_a_strong_type_bonus_prefers_the_sentence_holding_the_kind_asked_for() -> None:
+    query = read_question("When did the dock workers walk out over pay in Basra?")
+    # The walk-out sentence covers the question best but holds no date; the article's date
+    # counts for "when", so with the bonus dominant the dated article still answers.
+    found = extract(query, HITS, BM25, 0.5, Weights(type_bonus=2.0))
+    assert found.sentences and found.sentences[0].chunk.file == "port.txt"

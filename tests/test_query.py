@@ -40,7 +40,11 @@ from rag.sentences import sentence_spans, split_keeping_text
         ("Which militia was blamed?", Want.NAME),
         ("Why do the groups oppose US troops?", Want.ANY),
         ("What did Zarif say about Iraq?", Want.ANY),
-        ("Where did the rockets land?", Want.ANY),
+        ("Where did the rockets land?", Want.PLACE),
+        ("By what date must the deal close?", Want.DATE),
+        ("What was the budget of the film?", Want.NUMBER),
+        ("In which city is the game set?", Want.PLACE),
+        ("Which lawyer leads the defence?", Want.PERSON),
     ],
 )
 def test_wanted(question: str, want: Want) -> None:

@@ -10,32 +10,66 @@ well-covering sentence holds the kind of thing asked for.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
 
 from rag.answer.citations import cite, defuse_markers
 from rag.answer.prompts import CANNOT_ANSWER
 from rag.answer.query import ROLE_IN_TEXT, Part, Query, Want
 from rag.dates import relative_note
-from rag.grammar import MONTH_WORDS, NUMBER_PATTERN, YEAR
+from rag.grammar import MONTH_WORDS, NUMBER_PATTERN, YEAR, YEAR_PATTERN
 from rag.lexical import Bm25Index, terms
 from rag.sentences import same_text, split_sentences
 from rag.types import Answer, Chunk, Citation, Claim, Hit, Mode, Sentence
 
-# Share of a sentence's credit for a term found only in its title or surrounding passage.
-CONTEXT_CREDIT = 0.5
-# Added to a sentence's score when it holds the kind of thing the question asks for.
-TYPE_BONUS = 0.3
-# Small preference for sentences from better-ranked passages.
-RANK_WEIGHT = 0.1
-# A second sentence is quoted when it scores at least this share of the best one.
-SECOND_SENTENCE_RATIO = 0.8
-# ... or when it covers at least this share of the question's weight the best one misses.
-MIN_GAIN = 0.2
-# Abstain when this share of the question's weight is on words the articles never use.
-MAX_UNKNOWN_SHARE = 0.5
+WEIGHTS_FILE = Path(__file__).with_name("weights.json")
+
+
+@dataclass(frozen=True)
+class Weights:
+    """The answerer's tunables. The defaults are the hand-set values of earlier versions;
+    `weights.json` holds the values fitted on the dev parts by `scripts/fit_reader.py`."""
+
+    # Share of a sentence's credit for a term found only in its title or surrounding passage.
+    context_credit: float = 0.5
+    # ... for a term found in the sentence just before or after it (pronouns point there).
+    neighbour_credit: float = 0.5
+    # Added to a sentence's score when it holds the kind of thing the question asks for.
+    type_bonus: float = 0.3
+    # Preference for sentences from better-ranked passages: weight / (1 + rank).
+    rank_weight: float = 0.1
+    # Taken off the score of a sentence that is itself a question ("When will it open?").
+    question_penalty: float = 0.0
+    # Taken off when the sentence names years and none of those the question asks about.
+    year_conflict_penalty: float = 0.0
+    # A second sentence is quoted when it scores at least this share of the best one ...
+    second_ratio: float = 0.8
+    # ... or when it covers at least this share of the question's weight the best one misses,
+    min_gain: float = 0.2
+    # ... or, if set, when the best lacks the kind of thing asked for and this one holds it.
+    typed_second: bool = False
+    # Abstain when this share of the question's weight is on words the articles never use.
+    max_unknown_share: float = 0.5
+    # Abstain unless the quoted passages (with their titles) hold at least this share of
+    # the names the question gives: a passage about someone else answers another question.
+    min_named_share: float = 0.0
+    # Abstain unless the quoted sentences themselves hold at least this share of the weight
+    # of the question's other words (what it asks about: "won", "budget", "took over").
+    min_own_share: float = 0.0
+
+    @classmethod
+    def load(cls, path: Path = WEIGHTS_FILE) -> Weights:
+        """The fitted weights of `path`, or the defaults when there is no such file."""
+        if not path.exists():
+            return cls()
+        return cls(**json.loads(path.read_text(encoding="utf-8"))["weights"])
+
+
+WEIGHTS = Weights.load()
 
 _DATE_EXPRESSION = re.compile(
     rf"\b(?:(?:{MONTH_WORDS})\.?\s+\d{{1,2}}|\d{{1,2}}\s+(?:{MONTH_WORDS})|{YEAR}|"
@@ -57,6 +91,7 @@ _KIND_PATTERNS = {
     Want.DATE: _DATE_EXPRESSION,
     Want.NUMBER: NUMBER_PATTERN,
     Want.PERSON: _NAME,
+    Want.PLACE: _CAPITALISED,
     Want.NAME: _CAPITALISED,
 }
 
@@ -73,6 +108,9 @@ class Reason(StrEnum):
     NO_DATE = "no passage that fits the question holds a date"
     NO_NUMBER = "no passage that fits the question holds a number"
     NO_PERSON = "no passage that fits the question holds a person"
+    NO_PLACE = "no passage that fits the question holds a place"
+    NOT_ABOUT = "no passage that fits the question is about the names it gives"
+    NOT_SAID = "no sentence says what the question asks about"
 
     @property
     def answered(self) -> bool:
@@ -89,7 +127,12 @@ class Reason(StrEnum):
 _OFF_TOPIC = frozenset(
     {Reason.NOTHING_TO_SEARCH, Reason.UNKNOWN_WORDS, Reason.NO_PASSAGE, Reason.NOT_COVERED}
 )
-_LACKING = {Want.DATE: Reason.NO_DATE, Want.NUMBER: Reason.NO_NUMBER, Want.PERSON: Reason.NO_PERSON}
+_LACKING = {
+    Want.DATE: Reason.NO_DATE,
+    Want.NUMBER: Reason.NO_NUMBER,
+    Want.PERSON: Reason.NO_PERSON,
+    Want.PLACE: Reason.NO_PLACE,
+}
 
 
 @dataclass(frozen=True)
@@ -124,11 +167,16 @@ class Extract:
 
 
 def answer(
-    query: Query, hits: Sequence[Hit], bm25: Bm25Index, min_support: float, notice: str
+    query: Query,
+    hits: Sequence[Hit],
+    bm25: Bm25Index,
+    min_support: float,
+    notice: str,
+    weights: Weights = WEIGHTS,
 ) -> Answer:
     """The extractive answer: the chosen sentences quoted with their citations, or the
     cannot-answer phrase."""
-    found = extract(query, hits, bm25, min_support)
+    found = extract(query, hits, bm25, min_support, weights)
     claims: list[Claim] = []
     citations: list[Citation] = []
     if found.abstained:
@@ -159,12 +207,18 @@ def answer(
     )
 
 
-def extract(query: Query, hits: Sequence[Hit], bm25: Bm25Index, min_support: float) -> Extract:
+def extract(
+    query: Query,
+    hits: Sequence[Hit],
+    bm25: Bm25Index,
+    min_support: float,
+    weights: Weights = WEIGHTS,
+) -> Extract:
     """Pick the sentence or two of `hits` that answer `query`, or abstain.
 
     A question that asks two things ("Who ..., and which ...?") is answered part by part.
     """
-    parts = [_answer_part(part, hits, bm25, min_support) for part in query.parts]
+    parts = [_answer_part(part, hits, bm25, min_support, weights) for part in query.parts]
     answered = [part for part in parts if not part.abstained]
     if len(parts) == 1 or not answered:
         return parts[0]
@@ -198,7 +252,9 @@ def _counts_the_same_thing(sentence: str, part: Part) -> bool:
     return not (part.asks_money and not _MONEY.search(sentence))
 
 
-def _answer_part(part: Part, hits: Sequence[Hit], bm25: Bm25Index, min_support: float) -> Extract:
+def _answer_part(
+    part: Part, hits: Sequence[Hit], bm25: Bm25Index, min_support: float, weights: Weights
+) -> Extract:
     want = part.want
     mass = {term: weight * bm25.idf(term) for term, weight in part.weights.items()}
     total = sum(mass.values())
@@ -207,28 +263,39 @@ def _answer_part(part: Part, hits: Sequence[Hit], bm25: Bm25Index, min_support: 
     # Words no article uses cannot be matched; too many of them means the question is
     # about something else. The rest is judged on the words the articles do use.
     unknown = sum(m for term, m in mass.items() if bm25.document_frequency(term) == 0)
-    if unknown / total > MAX_UNKNOWN_SHARE:
+    if unknown / total > weights.max_unknown_share:
         return Extract((), Reason.UNKNOWN_WORDS, want)
     known = {term: m for term, m in mass.items() if bm25.document_frequency(term) > 0}
 
-    scored = _score(part, hits, known)
+    scored = _score(part, hits, known, weights)
     if not scored:
         return Extract((), Reason.NO_PASSAGE, want)
     best = scored[0]
     chosen = [best]
-    second = _second(best, scored[1:], known)
+    second = _second(best, scored[1:], known, weights)
     if second is not None:
         chosen.append(second)
     if _support([c.credit for c in chosen], known) < min_support:
         return Extract((), Reason.NOT_COVERED, want)
     if want is not Want.NAME and not any(c.has_wanted for c in chosen):
         return Extract((), _LACKING[want], want)
+    if _named_share(part, chosen, bm25) < weights.min_named_share:
+        return Extract((), Reason.NOT_ABOUT, want)
+    if _own_share(part, chosen, known) < weights.min_own_share:
+        return Extract((), Reason.NOT_SAID, want)
     return Extract(tuple(c.sentence for c in chosen), Reason.ANSWERED, want)
 
 
-def _second(best: Scored, others: Sequence[Scored], known: dict[str, float]) -> Scored | None:
-    """A sentence worth quoting beside the best: nearly as good, or covering what it misses."""
+def _second(
+    best: Scored, others: Sequence[Scored], known: dict[str, float], weights: Weights
+) -> Scored | None:
+    """A sentence worth quoting beside the best: nearly as good, covering what it misses, or
+    holding the kind of thing asked for that the best lacks."""
     total = sum(known.values())
+    if weights.typed_second and not best.has_wanted:
+        typed = (c for c in others if c.has_wanted and not same_text(c.sentence, best.sentence))
+        if (found := next(typed, None)) is not None:
+            return found
 
     def gain(candidate: Scored) -> float:
         return (
@@ -238,9 +305,30 @@ def _second(best: Scored, others: Sequence[Scored], known: dict[str, float]) -> 
     for candidate in others:
         if same_text(candidate.sentence, best.sentence):
             continue
-        if candidate.score >= SECOND_SENTENCE_RATIO * best.score or gain(candidate) >= MIN_GAIN:
+        close = candidate.score >= weights.second_ratio * best.score
+        if close or gain(candidate) >= weights.min_gain:
             return candidate
     return None
+
+
+def _named_share(part: Part, chosen: Sequence[Scored], bm25: Bm25Index) -> float:
+    """Share of the names in the question (that some article uses) found in the passages
+    the chosen sentences come from, titles included."""
+    named = [t for t in part.named if bm25.document_frequency(t) > 0]
+    if not named:
+        return 1.0
+    found = set().union(*(terms(c.sentence.chunk.indexed_text) for c in chosen))
+    return sum(t in found for t in named) / len(named)
+
+
+def _own_share(part: Part, chosen: Sequence[Scored], known: dict[str, float]) -> float:
+    """Share of the weight of the question's words other than its names that the chosen
+    sentences themselves hold."""
+    asked = {t: m for t, m in known.items() if t not in part.named}
+    total = sum(asked.values())
+    if not total:
+        return 1.0
+    return sum(m for t, m in asked.items() if any(t in c.own for c in chosen)) / total
 
 
 def _support(credits: Sequence[dict[str, float]], known: dict[str, float]) -> float:
@@ -250,17 +338,24 @@ def _support(credits: Sequence[dict[str, float]], known: dict[str, float]) -> fl
     return covered / total if total else 0.0
 
 
-def _score(part: Part, hits: Sequence[Hit], known: dict[str, float]) -> list[Scored]:
+def _score(
+    part: Part, hits: Sequence[Hit], known: dict[str, float], weights: Weights
+) -> list[Scored]:
     seen: set[tuple[str, int]] = set()
     scored = []
     for number, hit in enumerate(hits):
         for chunk in (hit.chunk, *hit.copies):
-            scored.extend(_score_chunk(part, number, chunk, known, seen))
+            scored.extend(_score_chunk(part, number, chunk, known, seen, weights))
     return sorted(scored, key=lambda s: -s.score)
 
 
 def _score_chunk(
-    part: Part, number: int, chunk: Chunk, known: dict[str, float], seen: set[tuple[str, int]]
+    part: Part,
+    number: int,
+    chunk: Chunk,
+    known: dict[str, float],
+    seen: set[tuple[str, int]],
+    weights: Weights,
 ) -> list[Scored]:
     scored: list[Scored] = []
     context = set(terms(chunk.indexed_text))
@@ -268,18 +363,41 @@ def _score_chunk(
     # several years, as in a comparison, a story must match one of them).
     if chunk.date and part.years and not part.years & context:
         return scored
-    for sentence in split_sentences(number, chunk):
+    sentences = split_sentences(number, chunk)
+    sentence_terms = [set(terms(sentence.text)) for sentence in sentences]
+    for i, sentence in enumerate(sentences):
         key = (sentence.chunk.file, sentence.start)
         if key in seen:  # overlapping chunks repeat sentences
             continue
         seen.add(key)
-        own_terms = set(terms(sentence.text))
+        own_terms = sentence_terms[i]
+        near = set().union(*sentence_terms[max(0, i - 1) : i + 2])
         own = {t: 1.0 for t in known if t in own_terms}
-        credit = {t: 1.0 if t in own else CONTEXT_CREDIT for t in known if t in own or t in context}
+        credit = {
+            t: 1.0
+            if t in own
+            else weights.neighbour_credit
+            if t in near
+            else weights.context_credit
+            for t in known
+            if t in own or t in context
+        }
         support = _support([credit], known)
         has_wanted = holds(sentence.text, part.want, part) or (
             part.want is Want.DATE and chunk.date is not None
         )
-        score = support + (TYPE_BONUS if has_wanted else 0.0) + RANK_WEIGHT / (1 + number)
+        score = (
+            support
+            + (weights.type_bonus if has_wanted else 0.0)
+            + weights.rank_weight / (1 + number)
+            - (weights.question_penalty if sentence.text.rstrip().endswith("?") else 0.0)
+            - (weights.year_conflict_penalty if _other_years(sentence.text, part) else 0.0)
+        )
         scored.append(Scored(sentence, score, support, has_wanted, own, credit))
     return scored
+
+
+def _other_years(sentence: str, part: Part) -> bool:
+    """The sentence names years, and none of those the question asks about."""
+    years = set(YEAR_PATTERN.findall(sentence))
+    return bool(part.years and years and not years & part.years)

@@ -56,6 +56,7 @@ class Want(StrEnum):
     DATE = "date"
     NUMBER = "number"
     PERSON = "person"
+    PLACE = "place"
     NAME = "name"  # preferred, not required: "which base ...?" is often answered by a name
     ANY = "any"
 
@@ -64,7 +65,23 @@ _ABBREVIATED_ROLES = {"general": r"gen\.", "president": r"pres\.", "secretary": 
 PERSON_NOUNS = (
     "spokesman|spokeswoman|spokesperson|official|general|minister|cleric|leader|president|"
     "commander|chief|secretary|adviser|advisor|envoy|ambassador|person|man|woman|analyst|"
-    "contractor|soldier|civilian|protester|journalist|reporter|candidate|mayor|governor|judge"
+    "contractor|soldier|civilian|protester|journalist|reporter|candidate|mayor|governor|judge|"
+    # General English nouns for people by occupation or part played, not taken from questions.
+    "lawyer|attorney|player|striker|defender|midfielder|goalkeeper|captain|coach|manager|boss|"
+    "executive|founder|chairman|chairwoman|director|producer|actor|actress|singer|rapper|"
+    "musician|guitarist|bassist|drummer|artist|author|writer|novelist|presenter|host|winner|"
+    "champion|scientist|doctor|chancellor|economist|designer|owner|founder"
+)
+# Nouns for places: a "which ..." question about one is answered by a place name.
+PLACE_NOUNS = (
+    "city|town|village|country|county|state|region|province|capital|place|venue|ground|stadium|"
+    "arena|street|island|continent|area|location|site|court|hospital|prison|airport|port|"
+    "plant|factory|university|school"
+)
+# Nouns for quantities: a "what ..." question about one is answered by a number.
+QUANTITY_NOUNS = (
+    "number|total|amount|figure|rate|price|cost|budget|revenue|profit|loss|salary|fee|fine|"
+    "score|population|turnover|sales|percentage|share|sum|value|deficit|debt|growth|age"
 )
 _ROLE = re.compile(rf"\b(?:{PERSON_NOUNS})\b")
 # How a role is written in a sentence: "Maj. Gen. Tahseen al-Khafaji".
@@ -75,13 +92,15 @@ ROLE_IN_TEXT = {
 _WANT_PATTERNS = [
     (
         Want.DATE,
-        re.compile(r"^(?:when\b|(?:on |in |by )?(?:what|which) (?:date|day|year|month)\b)"),
+        re.compile(r"^(?:when\b|(?:\w+ )?(?:what|which) (?:date|day|year|month)\b)"),
     ),
     (
         Want.NUMBER,
         re.compile(
             r"\bhow (?:many|much|long)\b|\b(?:number|percentage|share|figure)s? (?:of|for)\b|"
-            r"\bdeath toll\b"
+            r"\bdeath toll\b|"
+            rf"^(?:\w+ )?(?:what|which)(?: (?:is|was|are|were))?(?: [\w'’-]+){{0,3}}? "
+            rf"(?:{QUANTITY_NOUNS})s?\b(?! of (?:the )?(?:{PERSON_NOUNS}))"
         ),
     ),
     (
@@ -90,6 +109,10 @@ _WANT_PATTERNS = [
             rf"^(?:who|whom|whose)\b|^what (?:is|was|are|were) the names? of\b|"
             rf"^which (?:\w+ ){{0,2}}(?:{PERSON_NOUNS})\b|^what (?:{PERSON_NOUNS})\b"
         ),
+    ),
+    (
+        Want.PLACE,
+        re.compile(rf"^where\b|^(?:\w+ )?(?:what|which)(?: [\w'’-]+){{0,2}}? (?:{PLACE_NOUNS})\b"),
     ),
     (Want.NAME, re.compile(r"^which\b")),
 ]
@@ -100,8 +123,16 @@ _HOW_MANY = re.compile(
     r"remained|remain)\b)[\w'’-]+\s*){1,3})",
     re.IGNORECASE,
 )
+# Nouns for amounts of money: a question about one is answered by a sum ("$6bn", "£339").
+MONEY_NOUNS = (
+    "price|cost|budget|revenue|profit|salary|fee|fine|turnover|sales|deficit|debt|wage|bid|"
+    "money|earnings|income|investment|funding|compensation|damages|bonus"
+)
 _ASKS_MONEY = re.compile(
-    r"\bhow much\b.*\b(?:cost|costs|pay|paid|earn|spend|spent|price|worth|raise)", re.I
+    rf"\bhow much\b.*\b(?:cost|costs|pay|paid|earn|spend|spent|price|worth|raise|{MONEY_NOUNS})"
+    rf"|^(?:\w+ )?(?:what|which)(?: (?:is|was|are|were))?(?: [\w'’-]+){{0,3}}? "
+    rf"(?:{MONEY_NOUNS})s?\b",
+    re.I,
 )
 
 

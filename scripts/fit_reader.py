@@ -1,0 +1,175 @@
+"""Fit the extractive answerer's weights on the dev parts of the gold sets.
+
+    python -m scripts.fit_reader NAME=GOLD:CORPUS:INDEX:SPLIT_FILE [...] [--write]
+
+Each set is retrieved once per question (retrieval does not depend on these weights); then
+coordinate search tries each weight's candidate values in turn, keeping a change only when
+it raises the objective: the mean over sets of their balanced accuracy (the mean of answer
+accuracy on answerable items and abstention accuracy on unanswerable ones, where a set has
+any: abstaining rightly matters as much as answering), with false abstentions on the dev
+answerable items held at or below MAX_FALSE_ABSTENTION_RATE. Test parts are never read.
+With --write the result goes to rag/answer/weights.json with the data it was fitted on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from rag.answer import extractive
+from rag.answer.extractive import Weights
+from rag.answer.query import Query, read_question
+from rag.config import Settings
+from rag.eval.gold import GoldItem, load_gold, load_split
+from rag.eval.metrics import is_correct
+from rag.lexical import Bm25Index
+from rag.pipeline import Pipeline
+from rag.types import Hit
+
+# The largest share of answerable dev items that may abstain.
+MAX_FALSE_ABSTENTION_RATE = 0.05
+PASSES = 3
+# The values each weight may take (the default, hand-set value is always among them).
+GRID: dict[str, tuple[Any, ...]] = {
+    "type_bonus": (0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0),
+    "rank_weight": (0.0, 0.1, 0.2, 0.3, 0.5),
+    "context_credit": (0.3, 0.5, 0.7),
+    "neighbour_credit": (0.5, 0.7, 0.85),
+    "question_penalty": (0.0, 0.2, 0.5),
+    "year_conflict_penalty": (0.0, 0.2, 0.5),
+    "second_ratio": (0.7, 0.8, 0.9, 1.01),
+    "min_gain": (0.1, 0.2, 0.3, 1.01),
+    "typed_second": (False, True),
+    "max_unknown_share": (0.3, 0.5, 0.7),
+    "min_named_share": (0.0, 0.5, 0.75, 1.0),
+    "min_own_share": (0.0, 0.2, 0.3, 0.4, 0.5),
+}
+
+
+@dataclass(frozen=True)
+class Case:
+    """One dev question, read and retrieved once."""
+
+    item: GoldItem
+    query: Query
+    hits: tuple[Hit, ...]
+
+
+@dataclass(frozen=True)
+class DevSet:
+    name: str
+    cases: tuple[Case, ...]
+    bm25: Bm25Index
+    source: dict[str, str]
+
+
+def load_set(spec: str) -> DevSet:
+    """NAME=GOLD:CORPUS:INDEX:SPLIT_FILE, its dev items retrieved."""
+    name, _, rest = spec.partition("=")
+    gold, corpus, index, split_file = rest.split(":")
+    settings = Settings(corpus_dir=Path(corpus), index_dir=Path(index), llm="extractive")
+    pipeline = Pipeline(settings)
+    items = load_gold(Path(gold))
+    dev = load_split(Path(split_file), "dev", items).ids
+    cases = []
+    for item in items:
+        if item.id not in dev:
+            continue
+        query = read_question(item.question, item.history)
+        hits = tuple(pipeline.retriever.search_all(query.search_texts))
+        cases.append(Case(item, query, hits))
+    source = {"gold": gold, "corpus": corpus, "split": split_file, "part": "dev"}
+    return DevSet(name, tuple(cases), pipeline.index.bm25(), source)
+
+
+def measure(sets: list[DevSet], weights: Weights, min_support: float) -> dict[str, Any]:
+    """Per set: share handled right, answer accuracy, abstentions; and the objective."""
+    figures: dict[str, Any] = {}
+    false_abstentions = answerable = 0
+    for dev in sets:
+        right = answered_right = abstained_right = n_answerable = 0
+        for case in dev.cases:
+            answer = extractive.answer(case.query, case.hits, dev.bm25, min_support, "", weights)
+            ok = is_correct(case.item, answer)
+            right += ok
+            if case.item.unanswerable:
+                abstained_right += ok
+            else:
+                n_answerable += 1
+                answered_right += ok
+                false_abstentions += answer.abstained
+        answerable += n_answerable
+        unanswerable = len(dev.cases) - n_answerable
+        figures[dev.name] = {
+            "items": len(dev.cases),
+            "correct": round(right / len(dev.cases), 4),
+            "answer_accuracy": round(answered_right / max(1, n_answerable), 4),
+            "abstention_accuracy": (
+                round(abstained_right / unanswerable, 4) if unanswerable else None
+            ),
+        }
+        shares = [answered_right / max(1, n_answerable)]
+        if unanswerable:
+            shares.append(abstained_right / unanswerable)
+        figures[dev.name]["balanced"] = round(sum(shares) / len(shares), 4)
+    rate = false_abstentions / max(1, answerable)
+    mean = sum(f["balanced"] for f in figures.values()) / len(figures)
+    objective = mean if rate <= MAX_FALSE_ABSTENTION_RATE else mean - rate
+    return {
+        "objective": round(objective, 4),
+        "false_abstention_rate": round(rate, 4),
+        "sets": figures,
+    }
+
+
+def fit(sets: list[DevSet], min_support: float) -> tuple[Weights, dict[str, Any]]:
+    """Coordinate search from the hand-set defaults; min_support is a user setting
+    (RAG_MIN_SUPPORT) and stays as set."""
+    weights = Weights()
+    best = measure(sets, weights, min_support)
+    print(f"start: {best['objective']:.4f} {json.dumps(best['sets'])}")
+    for sweep in range(PASSES):
+        changed = False
+        for name, values in GRID.items():
+            for value in values:
+                trial = replace(weights, **{name: value})
+                result = measure(sets, trial, min_support)
+                if result["objective"] > best["objective"] + 1e-9:
+                    weights, best, changed = trial, result, True
+                    print(f"pass {sweep + 1}: {name}={value} -> {best['objective']:.4f}")
+        if not changed:
+            break
+    return weights, best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("sets", nargs="+", help="NAME=GOLD:CORPUS:INDEX:SPLIT_FILE")
+    parser.add_argument("--write", action="store_true", help="write rag/answer/weights.json")
+    args = parser.parse_args()
+    started = time.perf_counter()
+    sets = [load_set(spec) for spec in args.sets]
+    min_support = Settings().min_support
+    weights, result = fit(sets, min_support)
+    print(json.dumps({"weights": asdict(weights), **result}, indent=1))
+    print(f"fitted in {time.perf_counter() - started:.0f} s")
+    if args.write:
+        record = {
+            "about": "Weights of the extractive answerer, fitted by scripts/fit_reader.py "
+            "(coordinate search over its GRID, objective: mean over sets of balanced "
+            "accuracy (answers and abstentions), false abstentions at most "
+            f"{MAX_FALSE_ABSTENTION_RATE:.0%}); only dev parts were read.",
+            "fitted_on": [{"name": s.name, "items": len(s.cases), **s.source} for s in sets],
+            "min_support": min_support,  # the setting the weights were fitted with
+            "dev_figures": result,
+            "weights": asdict(weights),
+        }
+        extractive.WEIGHTS_FILE.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
