@@ -123,8 +123,9 @@ class Manifest:
         return {name: entry for name, entry in self.files.items() if entry.complete}
 
 
-# The JSON boundary. Positional constructors and no per-field checks: at 100,000 files
-# (51 MB) loading takes 1.6 s, most of it json.loads itself.
+# The JSON boundary. Positional constructors and no per-field checks: at 100,000 files of
+# two articles (51 MB), loading and saving take the same CPU time as with untyped dicts
+# (within 3%, best of 5 on a busy 2-CPU machine); json.loads alone is over half of a load.
 
 
 def _file_from_json(data: dict[str, Any]) -> FileEntry:
