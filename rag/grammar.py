@@ -67,3 +67,28 @@ NUMBER_PATTERN = re.compile(
 def month_number(word: str) -> int | None:
     """1 to 12 for a month name or its abbreviation ("Sept.", "september"), else None."""
     return MONTHS.get(word.lower().rstrip("."))
+
+
+# Words that say which way something went, in opposed pairs of groups: a claim that says
+# one where its source says only the other reverses the fact ("rose" against "was cut").
+# General English verbs and adjectives of change and outcome, as news copy writes them.
+DIRECTIONS: tuple[tuple[frozenset[str], frozenset[str]], ...] = tuple(
+    (frozenset(up.split()), frozenset(down.split()))
+    for up, down in (
+        (
+            "increase increased increases increasing rise rises rose risen rising grow grows "
+            "grew grown growing gain gains gained climb climbs climbed jump jumps jumped soar "
+            "soars soared raise raises raised boost boosts boosted expand expands expanded "
+            "higher highest",
+            "decrease decreased decreases decreasing reduce reduced reduces reducing fall falls "
+            "fell fallen falling drop drops dropped dropping decline declines declined cut cuts "
+            "cutting lower lowered lowest shrink shrinks shrank shrunk slump slumped plunge "
+            "plunged slash slashed",
+        ),
+        ("win wins won winning victory", "lose loses lost losing defeat defeated"),
+        (
+            "approve approves approved accept accepts accepted",
+            "reject rejects rejected refuse refuses refused block blocks blocked veto vetoed",
+        ),
+    )
+)

@@ -244,3 +244,36 @@ def test_a_claim_only_a_copy_holds_is_supported_and_quoted_from_the_copy(embed) 
     assert (citation.n, citation.file, citation.quote) == (1, "copy.txt", ADDED)
     assert COPY_FILE[citation.start : citation.end] == ADDED
     assert citation.also_in == ("port.txt",)
+
+
+# A claim close in meaning to its passage but reversing a fact, or moving a figure or date
+# from elsewhere in the passage, is not supported.
+@pytest.mark.parametrize(
+    ("reply", "problem"),
+    [
+        ("The port authority agreed to cut the dock workers' wages by 15 percent [1].",
+         "says 'cut' where the source says 'raise' in [1]"),
+        ("The port authority agreed to raise the dock workers' wages by 20 percent [1].",
+         "20 not in [1]"),
+        ("Ships had waited offshore for 15 days [1].", "15 not said with it in [1]"),
+        ("Heavy rain flooded parts of Mosul on Sunday, forcing 300 families from their homes "
+         "in May [2].", "May not in [2]"),
+        ("Dock workers in Basra ended a nine-day strike on March 3 [1].", "3, March not in [1]"),
+    ],
+)  # fmt: skip
+def test_reversed_facts_and_changed_figures_are_caught(embed, reply: str, problem: str) -> None:  # noqa: ANN001
+    (claim,) = check_answer(reply, HITS, embed, SIMILARITY).claims
+    assert (claim.supported, claim.problem) == (False, problem)
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "The port authority agreed to raise the dock workers' wages by 15 percent [1].",
+        "Heavy rain flooded parts of Mosul, forcing 300 families from their homes [2].",
+        "Dock workers in Basra ended their nine-day strike on May 2, 2022 [1].",
+    ],
+)
+def test_faithful_claims_stay_supported(embed, reply: str) -> None:  # noqa: ANN001
+    (claim,) = check_answer(reply, HITS, embed, SIMILARITY).claims
+    assert (claim.supported, claim.problem) == (True, None)

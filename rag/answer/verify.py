@@ -13,7 +13,8 @@ import numpy as np
 from rag.answer.citations import MARKER, UNSUPPORTED_MARK, citation, markers
 from rag.answer.context import passage, passage_sentences
 from rag.answer.prompts import CANNOT_ANSWER
-from rag.grammar import month_number
+from rag.dates import annotate_relative
+from rag.grammar import DIRECTIONS, month_number
 from rag.lexical import terms, words
 from rag.sentences import sentence_spans
 from rag.types import Citation, Claim, Hit, Sentence
@@ -215,6 +216,31 @@ def _checkable(sentence: str) -> list[tuple[str, str]]:
     return [(written, term) for term, written in found.items()]
 
 
+def _reversed(claim: str, saying: Sequence[str]) -> str | None:
+    """How the claim reverses its source ("says 'rose' where the source says 'was cut'"),
+    when it has a word of change or outcome and the sentences saying it have only the
+    opposite one."""
+    said = {word for text in saying for word in words(text)}
+    for group in DIRECTIONS:
+        for own, opposite in (group, group[::-1]):
+            claimed = [word for word in words(claim) if word in own]
+            if claimed and not said & own and (against := sorted(said & opposite)):
+                return f"says '{claimed[0]}' where the source says '{against[0]}'"
+    return None
+
+
+def _moved_figures(written_terms: Sequence[tuple[str, str]], saying: Sequence[str]) -> str | None:
+    """The claim's numbers and dates that its passage holds, but not in the sentences saying
+    what the claim says (a figure or date moved from elsewhere in the passage)."""
+    held = set().union(*(_lexicon(text) for text in saying))
+    moved = [
+        written
+        for written, term in written_terms
+        if (term.startswith("month-") or any(ch.isdigit() for ch in term)) and term not in held
+    ]
+    return f"{', '.join(moved)} not said with it" if moved else None
+
+
 def _lexicon(text: str) -> set[str]:
     """The terms of `text` as the support check compares them: stemmed, "2,500" as "2500",
     and a month however written ("Sept.", "September") as its number."""
@@ -285,7 +311,22 @@ class _Support:
                 claim.text, claim.citations, False,
                 f"no sentence of {cited} says this (similarity {best:.2f})",
             )  # fmt: skip
+        saying = self._saying(claim, backing, min_similarity)
+        if problem := _reversed(claim.text, saying) or _moved_figures(written_terms, saying):
+            return Claim(claim.text, claim.citations, False, f"{problem} in {markers(backing)}")
         return Claim(claim.text, backing, True)
+
+    def _saying(self, claim: Claim, backing: Sequence[int], min_similarity: float) -> list[str]:
+        """The sentences of the backing passages that say what the claim says: its best match
+        in each, and every other sentence at least `min_similarity` close to it, with their
+        relative dates resolved as the model read them."""
+        vector = self.claim_vectors[claim.text]
+        found = [self.best[(claim.text, n)] for n in backing]
+        for n in backing:
+            for sentence, row in zip(self.sentences[n], self.sentence_vectors[n], strict=True):
+                if float(row @ vector) >= min_similarity:
+                    found.append(sentence)
+        return [annotate_relative(s.text, s.chunk.date) for s in found]
 
     def citations(self, claims: Sequence[Claim]) -> list[Citation]:
         """One citation per passage the supported claims cite: the stretch of the passage from
