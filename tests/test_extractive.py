@@ -9,10 +9,11 @@ from datetime import date
 
 import pytest
 
-from rag.answer.extractive import WEIGHTS_FILE, Reason, Weights, answer, extract
+from rag.answer.extractive import WEIGHTS_FILE, Reason, Weights, answer, extract, with_subjects
 from rag.answer.prompts import CANNOT_ANSWER
 from rag.answer.query import read_question
 from rag.lexical import Bm25Index
+from rag.sentences import split_sentences
 from rag.types import AnswerStream, Chunk, Hit, Mode
 
 PORT = (
@@ -160,3 +161,17 @@ def test_a_strong_type_bonus_prefers_the_sentence_holding_the_kind_asked_for() -
     # counts for "when", so with the bonus dominant the dated article still answers.
     found = extract(query, HITS, BM25, 0.5, Weights(type_bonus=2.0))
     assert found.sentences and found.sentences[0].chunk.file == "port.txt"
+
+
+def test_a_quote_that_opens_with_a_pronoun_comes_with_the_sentence_naming_whom() -> None:
+    text = "Band news\n\nThe singer Gary Lightbody spoke on Monday. He said the bassist had left."
+    start = text.index("\n\n") + 2
+    told = Chunk("band.txt#0", "band.txt", "sha", 0, "Band news", None, start, len(text),
+                 text[start:])  # fmt: skip
+    sentences = split_sentences(0, told)
+    quoted = with_subjects([sentences[1]])
+    assert [s.text for s in quoted] == [
+        "The singer Gary Lightbody spoke on Monday.",
+        "He said the bassist had left.",
+    ]
+    assert with_subjects([sentences[0]]) == (sentences[0],), "a named subject needs nothing"

@@ -79,6 +79,8 @@ _DATE_EXPRESSION = re.compile(
     re.IGNORECASE,
 )
 _CAPITALISED = re.compile(r"(?<!^)\b[A-Z][\w'’-]+")
+# A sentence that opens with a pronoun names its subject in the sentence before.
+_POINTS_BACK = re.compile(r"^\W*(?:he|she|it|they|his|her|its|their|him|them)\b", re.I)
 _MONEY = re.compile(
     r"[£$€]\s?\d|\b\d[\d,.]*\s*(?:million|billion|bn|m)?\s*(?:dollars|pounds|euros)\b", re.I
 )
@@ -182,9 +184,10 @@ def answer(
     if found.abstained:
         text = CANNOT_ANSWER
     else:
-        numbers, citations = cite(found.sentences, hits)
+        quoted = with_subjects(found.sentences)
+        numbers, citations = cite(quoted, hits)
         parts = []
-        for sentence, n in zip(found.sentences, numbers, strict=True):
+        for sentence, n in zip(quoted, numbers, strict=True):
             note = ""
             if found.want is Want.DATE and not holds(sentence.text, Want.DATE, query.whole):
                 # The sentence says what happened; the article's date says when.
@@ -205,6 +208,20 @@ def answer(
         notice=notice,
         claims=tuple(claims),
     )
+
+
+def with_subjects(sentences: Sequence[Sentence]) -> tuple[Sentence, ...]:
+    """The sentences to quote, each that opens by pointing back ("He said ...", "Its
+    spokesman ...") preceded by the sentence before it, which names whom it means."""
+    quoted: list[Sentence] = []
+    for sentence in sentences:
+        if _POINTS_BACK.match(sentence.text):
+            chunk_sentences = split_sentences(sentence.hit, sentence.chunk)
+            before = [s for s in chunk_sentences if s.end <= sentence.start]
+            if before and before[-1] not in quoted and before[-1] not in sentences:
+                quoted.append(before[-1])
+        quoted.append(sentence)
+    return tuple(quoted)
 
 
 def extract(
