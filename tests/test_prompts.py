@@ -19,7 +19,7 @@ def test_shipped_templates_load_and_ask_for_the_cannot_answer_phrase() -> None:
     assert set(load_templates()) == set(TEMPLATE_VARIABLES)
     assert render("system").endswith(CANNOT_ANSWER)
     prompt = render("answer", context="[1] file: a.txt | title: T | published: May 2, 2022\nX.",
-                    question="What happened?")  # fmt: skip
+                    question="What happened?", hint="")  # fmt: skip
     assert "[1] file: a.txt" in prompt and "Question: What happened?" in prompt
     assert CANNOT_ANSWER in prompt
     assert "[n]" not in prompt and "{" not in prompt, "every variable was filled"

@@ -39,7 +39,9 @@ def generate(
         )  # fmt: skip
         yield answer.answer
         return answer
-    prompt = render("answer", context=numbered_context(hits), question=searched_for)
+    prompt = render(
+        "answer", context=numbered_context(hits), question=searched_for, hint=hint(relevance)
+    )
     pieces: list[str] = []
     broke_off = ""
     try:
@@ -57,6 +59,18 @@ def generate(
         citations=tuple(checked.citations), hits=tuple(hits), searched_for=searched_for,
         notice=notice or None, model=model, claims=tuple(checked.claims),
     )  # fmt: skip
+
+
+def hint(relevance: Extract) -> str:
+    """A line for the prompt when the passages are about the question but the extractive
+    reading found none that holds what it asks for ("" otherwise): small models tend to
+    answer from a nearby fact instead of saying the passages do not tell."""
+    if not relevance.abstained or relevance.off_topic:
+        return ""
+    return (
+        f"\n- Note: a reading of these passages found that {relevance.reason.value}; check "
+        "that one really answers the question before you answer from it."
+    )
 
 
 def condense(client: OllamaClient, question: str, history: Sequence[str]) -> str | None:

@@ -19,7 +19,7 @@ PROMPTS_DIR = Path(__file__).resolve().parents[2] / "prompts"
 # Each template and the variables the code fills into it.
 TEMPLATE_VARIABLES: Mapping[str, frozenset[str]] = {
     "system": frozenset({"cannot_answer"}),
-    "answer": frozenset({"context", "question", "cannot_answer"}),
+    "answer": frozenset({"context", "question", "cannot_answer", "hint"}),
     "condense": frozenset({"history", "question"}),
     "judge_faithfulness": frozenset({"claim", "passages"}),
     "judge_correctness": frozenset({"question", "reference", "answer"}),
