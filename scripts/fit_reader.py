@@ -1,6 +1,7 @@
 """Fit the extractive answerer's weights on the dev parts of the gold sets.
 
     python -m scripts.fit_reader NAME=GOLD:CORPUS:INDEX:SPLIT_FILE [...] [--write]
+    python -m scripts.fit_reader NAME=... [...] --ablate test
 
 Each set is retrieved once per question (retrieval does not depend on these weights); then
 coordinate search tries each weight's candidate values in turn, keeping a change only when
@@ -9,6 +10,8 @@ accuracy on answerable items and abstention accuracy on unanswerable ones, where
 any: abstaining rightly matters as much as answering), with false abstentions on the dev
 answerable items held at or below MAX_FALSE_ABSTENTION_RATE. Test parts are never read.
 With --write the result goes to rag/answer/weights.json with the data it was fitted on.
+With --ablate PART nothing is fitted: the shipped weights are measured on PART, then each
+weight in turn set back to its hand-set default, and a table of the figures is printed.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from rag.answer import extractive
 from rag.answer.extractive import Weights
 from rag.answer.query import Query, read_question
 from rag.config import Settings
-from rag.eval.gold import GoldItem, load_gold, load_split
+from rag.eval.gold import GoldItem, Part, load_gold, load_split
 from rag.eval.metrics import is_correct
 from rag.lexical import Bm25Index
 from rag.pipeline import Pipeline
@@ -67,14 +70,14 @@ class DevSet:
     source: dict[str, str]
 
 
-def load_set(spec: str) -> DevSet:
-    """NAME=GOLD:CORPUS:INDEX:SPLIT_FILE, its dev items retrieved."""
+def load_set(spec: str, part: Part = "dev") -> DevSet:
+    """NAME=GOLD:CORPUS:INDEX:SPLIT_FILE, the items of one part of its split retrieved."""
     name, _, rest = spec.partition("=")
     gold, corpus, index, split_file = rest.split(":")
     settings = Settings(corpus_dir=Path(corpus), index_dir=Path(index), llm="extractive")
     pipeline = Pipeline(settings)
     items = load_gold(Path(gold))
-    dev = load_split(Path(split_file), "dev", items).ids
+    dev = load_split(Path(split_file), part, items).ids
     cases = []
     for item in items:
         if item.id not in dev:
@@ -82,7 +85,7 @@ def load_set(spec: str) -> DevSet:
         query = read_question(item.question, item.history)
         hits = tuple(pipeline.retriever.search_all(query.search_texts))
         cases.append(Case(item, query, hits))
-    source = {"gold": gold, "corpus": corpus, "split": split_file, "part": "dev"}
+    source = {"gold": gold, "corpus": corpus, "split": split_file, "part": part}
     return DevSet(name, tuple(cases), pipeline.index.bm25(), source)
 
 
@@ -146,12 +149,39 @@ def fit(sets: list[DevSet], min_support: float) -> tuple[Weights, dict[str, Any]
     return weights, best
 
 
+def ablate(sets: list[DevSet], min_support: float) -> None:
+    """Print the shipped weights' figures beside those with each weight set back."""
+    shipped, default = extractive.WEIGHTS, Weights()
+    rows = [("shipped weights", measure(sets, shipped, min_support))]
+    for name, value in asdict(shipped).items():
+        if value != getattr(default, name):
+            label = f"{name} {value} -> {getattr(default, name)}"
+            rows.append((label, measure(sets, replace(shipped, **{name: getattr(default, name)}),
+                                        min_support)))  # fmt: skip
+    rows.append(("all hand-set defaults", measure(sets, default, min_support)))
+    names = [s.name for s in sets]
+    print("| weights | " + " | ".join(f"{n} accuracy | {n} abstained" for n in names) + " |")
+    print("| --- |" + " ---: |" * (2 * len(names)))
+    for label, result in rows:
+        cells = []
+        for n in names:
+            figures = result["sets"][n]
+            abstained = figures["abstention_accuracy"]
+            cells.append(f"{figures['answer_accuracy']:.3f}")
+            cells.append("" if abstained is None else f"{abstained:.3f}")
+        print(f"| {label} | " + " | ".join(cells) + " |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("sets", nargs="+", help="NAME=GOLD:CORPUS:INDEX:SPLIT_FILE")
     parser.add_argument("--write", action="store_true", help="write rag/answer/weights.json")
+    parser.add_argument("--ablate", choices=["dev", "test"], help="measure, do not fit")
     args = parser.parse_args()
     started = time.perf_counter()
+    if args.ablate:
+        ablate([load_set(spec, args.ablate) for spec in args.sets], Settings().min_support)
+        return
     sets = [load_set(spec) for spec in args.sets]
     min_support = Settings().min_support
     weights, result = fit(sets, min_support)
