@@ -38,9 +38,11 @@ class EvalRecord:
 
 
 def normalize(text: str) -> str:
-    """How answers are compared: lower case; separators inside numbers and abbreviations
-    dropped ("2,500" is "2500", "U.S." is "us"); other punctuation to spaces."""
-    joined = re.sub(r"(?<=\w)[.,'’](?=\w)", "", text.lower())
+    """How answers are compared: lower case; a possessive "'s" dropped ("Garry Marshall's
+    film" holds "Garry Marshall"); separators inside numbers and abbreviations dropped
+    ("2,500" is "2500", "U.S." is "us"); other punctuation to spaces."""
+    unpossessed = re.sub(r"(?<=\w)['’]s\b", "", text.lower())
+    joined = re.sub(r"(?<=\w)[.,'’](?=\w)", "", unpossessed)
     return " ".join(re.sub(r"[^\w\s]", " ", joined).split())
 
 
