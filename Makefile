@@ -1,6 +1,6 @@
 # Two commands set everything up on a fresh machine:
 #   make run    install, index corpus/ and open the chat in the browser (offline defaults)
-#   make test   install and run the test suite
+#   make test   install, then lint (ruff), type-check (mypy) and run the test suite
 VENV ?= .venv
 PYTHON ?= python3
 BIN = $(VENV)/bin
@@ -28,7 +28,10 @@ run: ingest
 	$(BIN)/streamlit run app.py --server.address $(HOST) --server.port $(PORT) \
 		--server.headless true --browser.gatherUsageStats false
 
+# Each step stops the run when it fails: lint, then types, then the tests.
 test: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 clean:

@@ -12,6 +12,7 @@ answers at every size. Generation is seeded: the same machine always makes the s
 from __future__ import annotations
 
 import ast
+import email.message
 import importlib.metadata
 import json
 import random
@@ -22,6 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
+from typing import cast
 
 REPO = Path(__file__).resolve().parent.parent
 REAL_CORPUS = REPO / "corpus"
@@ -90,7 +92,10 @@ def _source_texts() -> Iterator[tuple[str, str]]:
     for docstring in _docstrings(Path(sysconfig.get_paths()["stdlib"])):
         yield "stdlib docstrings", docstring
     for dist in sorted(importlib.metadata.distributions(), key=lambda d: d.metadata["Name"]):
-        yield "package descriptions", dist.metadata.get_payload() or ""
+        # The metadata is an email.message.Message whose body is the long description; the
+        # PackageMetadata protocol it is typed as has no way to read that body.
+        payload = cast(email.message.Message, dist.metadata).get_payload()
+        yield "package descriptions", payload if isinstance(payload, str) else ""
 
 
 def sentence_pool() -> tuple[list[str], dict[str, int]]:

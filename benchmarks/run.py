@@ -30,13 +30,16 @@ from benchmarks.worker import SIZES, SYSTEMS
 
 DEFAULT_OUT = REPO / "benchmarks" / "results.json"
 
+# Figures of one system at one size (the JSON object a worker prints), by size and system.
+Results = dict[str, dict[str, dict[str, Any]]]
+
 
 def _near_raw_throughput(ours: dict[str, Any], _: Any) -> bool:
-    return ours["ingest_chunks_per_s"] >= 0.8 * ours["raw_chunks_per_s"]
+    return bool(ours["ingest_chunks_per_s"] >= 0.8 * ours["raw_chunks_per_s"])
 
 
 def _quick_cold_start(ours: dict[str, Any], _: Any) -> bool:
-    return ours["cold_start_s"] < 2.5
+    return bool(ours["cold_start_s"] < 2.5)
 
 
 # Issue 7's targets and the int8 model's: (what, size it is judged at, system judged,
@@ -163,7 +166,7 @@ def _ratio(ours: Any, base: Any, label: str) -> str:
     return f"{ratio:.2f}x"
 
 
-def table(results: dict[str, dict[str, dict]]) -> str:
+def table(results: Results) -> str:
     """Markdown: one block of rows per size; newsdesk, baseline, newsdesk's advantage, then
     newsdesk-int8 and its advantage when it was measured."""
     int8 = any("newsdesk-int8" in by_system for by_system in results.values())
@@ -191,7 +194,7 @@ def _applies_to_baseline(label: str) -> bool:
     return not label.startswith(("re-ingest", "  of which"))
 
 
-def verdicts(results: dict[str, dict[str, dict]]) -> list[dict[str, Any]]:
+def verdicts(results: Results) -> list[dict[str, Any]]:
     out = []
     for what, size, system, passes in TARGETS:
         by_system = results.get(size, {})
@@ -232,7 +235,8 @@ def main() -> None:
 
     started = time.perf_counter()
     _, sources = sentence_pool()
-    results: dict[str, dict[str, dict]] = {}
+    results: Results = {}
+    report: dict[str, Any]
     if args.update and args.out.exists():
         results = json.loads(args.out.read_text())["results"]
     for size in args.sizes:

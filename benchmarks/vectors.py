@@ -18,16 +18,19 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.corpus import CACHE
+from rag.embed import MiniLMEmbedder, OllamaEmbedder, Vectors
+
+RealEmbedder = MiniLMEmbedder | OllamaEmbedder
 
 _SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
 
 
-def sentence_vectors(embedder, sentences: list[str]) -> np.ndarray:  # noqa: ANN001
+def sentence_vectors(embedder: RealEmbedder, sentences: list[str]) -> Vectors:
     """Vectors of `sentences` by the real model, computed once and cached by content."""
     key = hashlib.sha256("\n".join(sentences).encode()).hexdigest()[:12]
     path = CACHE / f"sentence-vectors-{embedder.name}-{key}.npy"
     if path.exists():
-        return np.load(path)
+        return np.asarray(np.load(path), dtype=np.float32)
     vectors = embedder.embed(sentences)
     path.parent.mkdir(parents=True, exist_ok=True)
     np.save(path, vectors)
@@ -37,7 +40,7 @@ def sentence_vectors(embedder, sentences: list[str]) -> np.ndarray:  # noqa: ANN
 class ComposedEmbedder:
     """Looks like the real embedder; composes vectors of pool text from the cache."""
 
-    def __init__(self, real, sentences: list[str], vectors: np.ndarray) -> None:  # noqa: ANN001
+    def __init__(self, real: RealEmbedder, sentences: list[str], vectors: Vectors) -> None:
         self.real = real
         self.name, self.dim = real.name, real.dim
         self._rows = {sentence: row for row, sentence in enumerate(sentences)}
@@ -51,7 +54,7 @@ class ComposedEmbedder:
     def warm_up(self) -> None:
         self.real.warm_up()
 
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
+    def embed(self, texts: Sequence[str]) -> Vectors:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         unknown = []
         for i, text in enumerate(texts):

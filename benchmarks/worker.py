@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.corpus import CACHE, REPO, SEED, Document, questions, sentence_pool, write_corpus
-from benchmarks.vectors import ComposedEmbedder, model_cache, sentence_vectors
+from benchmarks.vectors import ComposedEmbedder, RealEmbedder, model_cache, sentence_vectors
 
 # Generated files per size: (target chunks - the five articles' 55) / 1.07 chunks per file,
 # the ratio measured by chunking 300 generated files with the default settings.
@@ -56,11 +56,11 @@ def _seconds(action: Callable[[], Any]) -> tuple[float, Any]:
 def _latency(action: Callable[[str], Any], asked: Sequence[str]) -> dict[str, float]:
     for question in asked[:WARM_UP_QUESTIONS]:
         action(question)
-    times = [_seconds(lambda q=question: action(q))[0] * 1000 for question in asked]
+    times = [_seconds(partial(action, question))[0] * 1000 for question in asked]
     return {"p50_ms": float(np.percentile(times, 50)), "p95_ms": float(np.percentile(times, 95))}
 
 
-def _raw_embedding(embedder, texts: list[str], batch_size: int) -> dict[str, float]:  # noqa: ANN001
+def _raw_embedding(embedder: RealEmbedder, texts: list[str], batch_size: int) -> dict[str, float]:
     """The model alone on the pipeline's own texts, in the pipeline's batch size."""
     seconds, _ = _seconds(
         lambda: [
@@ -96,6 +96,7 @@ def _child(command: list[str], env: dict[str, str]) -> tuple[float, float, str]:
             cwd=REPO,
             text=True,
         )
+        assert process.stdout is not None  # stdout=PIPE
         first_line = process.stdout.readline()
         seconds = time.perf_counter() - started
         process.communicate()
@@ -117,7 +118,7 @@ def _cold_start(command: list[str], env: dict[str, str]) -> dict[str, Any]:
     }
 
 
-def _stand_in(size: str, real, pool: list[str]):  # noqa: ANN001, ANN202
+def _stand_in(size: str, real: RealEmbedder, pool: list[str]) -> ComposedEmbedder | None:
     if SIZES[size] <= MODEL_EMBEDS_UP_TO:
         return None
     return ComposedEmbedder(real, pool, sentence_vectors(real, pool))
@@ -129,10 +130,11 @@ def measure_newsdesk(
     generated: list[Document],
     pool: list[str],
     system: str = "newsdesk",
-) -> dict:
+) -> dict[str, Any]:
     from rag.config import Settings
     from rag.ingest import Chunker, discover, read_corpus_file
     from rag.pipeline import Pipeline
+    from rag.types import SourceFile
 
     run = CACHE / "runs" / f"{system}-{size.replace(' ', '')}"
     shutil.rmtree(run, ignore_errors=True)
@@ -156,12 +158,15 @@ def measure_newsdesk(
     result: dict[str, Any] = {"embedding": EMBEDDED_FROM_CACHE if stand_in else EMBEDDED_BY_MODEL}
     if stand_in is None:
         chunker = Chunker(settings.chunk_size, settings.chunk_overlap, real.count_tokens)
-        texts = [
-            chunk.indexed_text
+        sources = [
+            read_corpus_file(settings.corpus_dir, name, path, 10**9)
             for name, path in discover(settings.corpus_dir)
-            for chunk in chunker.parse(
-                read_corpus_file(settings.corpus_dir, name, path, 10**9)
-            ).chunks
+        ]
+        texts = [  # the files ingest would skip are not embedded by it either
+            chunk.indexed_text
+            for source in sources
+            if isinstance(source, SourceFile)
+            for chunk in chunker.parse(source).chunks
         ]
         result |= _raw_embedding(real, texts, settings.embed_batch_size)
 
@@ -207,7 +212,9 @@ def measure_newsdesk(
     return result
 
 
-def measure_baseline(size: str, corpus: Path, generated: list[Document], pool: list[str]) -> dict:
+def measure_baseline(
+    size: str, corpus: Path, generated: list[Document], pool: list[str]
+) -> dict[str, Any]:
     from benchmarks import baseline
     from rag.embed import MiniLMEmbedder
 

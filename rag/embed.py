@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 
 from rag.types import UserError
 
@@ -49,6 +50,11 @@ _IR_VERSION = 8
 _OPSET = 17
 _INPUTS = ("input_ids", "attention_mask")
 
+# Floor for a row's norm in normalisation, so an all-zero row stays zero instead of dividing by 0.
+_MIN_NORM = 1e-12
+
+Vectors = npt.NDArray[np.float32]  # float32 (texts, dim), one L2-normalised row per text
+
 
 class EmbedError(UserError):
     """The embedding model cannot be used; the message says what to do next."""
@@ -66,8 +72,9 @@ def _find_model_dir() -> Path:
     for name in ("model.safetensors", "tokenizer.json"):
         if not (model_dir / name).is_file():
             raise EmbedError(
-                f"Embedding model package {MODEL_PACKAGE} is incomplete ({model_dir / name} is missing): "
-                f"reinstall it: {INSTALL_HINT.replace('--no-deps', '--force-reinstall --no-deps')}"
+                f"Embedding model package {MODEL_PACKAGE} is incomplete "
+                f"({model_dir / name} is missing): reinstall it: "
+                f"{INSTALL_HINT.replace('--no-deps', '--force-reinstall --no-deps')}"
             )
     return model_dir
 
@@ -140,7 +147,8 @@ def _build_onnx(weights: Path) -> onnx.ModelProto:
 
     for i in range(_LAYERS):
         p = f"encoder.layer.{i}"
-        # [batch, seq, 384] -> [batch, heads, seq, 32]; key goes straight to [batch, heads, 32, seq].
+        # [batch, seq, 384] -> [batch, heads, seq, 32]; key goes straight to
+        # [batch, heads, 32, seq].
         q, k, v = (
             op(
                 "Transpose",
@@ -304,7 +312,8 @@ class MiniLMEmbedder:
         try:
             session = ort.InferenceSession(str(onnx_path), opts, providers=["CPUExecutionProvider"])
         except Exception:
-            # A damaged cache file (e.g. a disk error) is rebuilt once rather than left to fail forever.
+            # A damaged cache file (e.g. a disk error) is rebuilt once rather than left to fail
+            # forever.
             self._build(weights, onnx_path)
             session = ort.InferenceSession(str(onnx_path), opts, providers=["CPUExecutionProvider"])
 
@@ -323,10 +332,11 @@ class MiniLMEmbedder:
             _write_atomically(onnx_path, data)
         except OSError as exc:
             raise EmbedError(
-                f"Cannot write the ONNX model cache {onnx_path}: {exc}; choose a writable cache directory"
+                f"Cannot write the ONNX model cache {onnx_path}: {exc}; "
+                "choose a writable cache directory"
             ) from exc
 
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
+    def embed(self, texts: Sequence[str]) -> Vectors:
         """Return float32 (len(texts), 384) L2-normalised embeddings, rows in input order."""
         if isinstance(texts, str):
             raise TypeError("embed() takes a sequence of texts, not a single str")
@@ -393,7 +403,7 @@ class OllamaEmbedder:
         if not self.dim:
             self.dim = self.embed(["warm-up"]).shape[1]
 
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
+    def embed(self, texts: Sequence[str]) -> Vectors:
         """Return float32 (len(texts), dim) L2-normalised embeddings, rows in input order."""
         from rag.answer.ollama import REQUEST_ERRORS, explain
 
@@ -414,7 +424,8 @@ class OllamaEmbedder:
         if not rows:
             return np.zeros((0, self.dim), dtype=np.float32)
         vectors = np.asarray(rows, dtype=np.float32)
-        return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        norms = np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), _MIN_NORM)
+        return np.asarray(vectors / norms, dtype=np.float32)
 
     def count_tokens(self, text: str) -> int:
         """Return the number of BERT word pieces in text (see __init__)."""

@@ -16,9 +16,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 import numpy as np
+import numpy.typing as npt
 
 _WORD = re.compile(r"[a-z0-9]+(?:[.,'’][a-z0-9]+)*")
 
@@ -34,11 +35,18 @@ STOPWORDS = frozenset(
 )
 
 
+class _Stemmer(Protocol):
+    """The part of PyStemmer's `Stemmer.Stemmer` used here (PyStemmer has no type hints)."""
+
+    def stemWords(self, words: Sequence[str]) -> list[str]: ...
+
+
 @lru_cache(maxsize=1)
-def _stemmer():  # noqa: ANN202 - PyStemmer has no type hints
+def _stemmer() -> _Stemmer:
     import Stemmer
 
-    return Stemmer.Stemmer("english")
+    stemmer: _Stemmer = Stemmer.Stemmer("english")
+    return stemmer
 
 
 def words(text: str) -> list[str]:
@@ -166,13 +174,23 @@ _TABLE_META = "terms.json"
 _TABLE_ARRAYS = "terms.npz"
 
 
+class _Bm25Model(Protocol):
+    """The part of `bm25s.BM25` used after indexing (bm25s has no type hints)."""
+
+    def save(self, save_dir: str) -> None: ...
+
+    def retrieve(
+        self, query_tokens: list[list[str]], *, k: int, show_progress: bool, n_threads: int
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]: ...
+
+
 class Bm25Index:
     """BM25 over chunk texts, saved beside the vector index and loaded once per process."""
 
     def __init__(
         self,
         ids: list[str],
-        model,  # noqa: ANN001 - bm25s.BM25, imported lazily
+        model: _Bm25Model | None,  # bm25s.BM25, imported lazily; None for an empty corpus
         document_frequency: dict[str, int],
         table: TermTable | None = None,
     ) -> None:
@@ -193,20 +211,18 @@ class Bm25Index:
         import bm25s
 
         table = table.compacted()
-        model = None  # bm25s cannot index nothing: an emptied corpus has no model
-        if table.ids:
-            rows = np.split(table.term_ids, table.offsets[1:-1])
-            model = bm25s.BM25()
-            model.index(
-                ([row.tolist() for row in rows], {term: i for i, term in enumerate(table.vocab)}),
-                show_progress=False,
-            )
-        df: dict[str, int] = {}
-        if model is not None:
-            # The score matrix is stored by term (CSC) and every score of a term present in a
-            # chunk is positive, so a term's column length is its document frequency.
-            counts = np.diff(model.scores["indptr"])
-            df = {term: int(n) for term, n in zip(table.vocab, counts, strict=True) if n}
+        if not table.ids:  # bm25s cannot index nothing: an emptied corpus has no model
+            return cls([], None, {}, table)
+        rows = np.split(table.term_ids, table.offsets[1:-1])
+        model = bm25s.BM25()
+        model.index(
+            ([row.tolist() for row in rows], {term: i for i, term in enumerate(table.vocab)}),
+            show_progress=False,
+        )
+        # The score matrix is stored by term (CSC) and every score of a term present in a
+        # chunk is positive, so a term's column length is its document frequency.
+        counts = np.diff(model.scores["indptr"])
+        df = {term: int(n) for term, n in zip(table.vocab, counts, strict=True) if n}
         return cls(list(table.ids), model, df, table)
 
     def save(self, folder: Path) -> None:
@@ -252,7 +268,7 @@ class Bm25Index:
     def search(self, query: str, k: int) -> list[tuple[str, float]]:
         """Up to `k` (chunk id, score) pairs, best first; only chunks sharing a term."""
         known = [t for t in terms(query) if t in self._df]
-        if not known or not self.ids:
+        if not known or self._model is None:  # no model exactly when there are no chunks
             return []
         docs, scores = self._model.retrieve(
             [known], k=min(k, len(self.ids)), show_progress=False, n_threads=1

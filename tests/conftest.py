@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -26,6 +27,16 @@ def offline_by_default() -> Iterator[None]:
         yield
 
 
+@pytest.fixture(scope="session", autouse=True)
+def results_outside_the_checkout(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Evaluation reports written by any test (in process or by a `rag` subprocess) go to a
+    folder of this session, never to the checkout's eval/results."""
+    folder = tmp_path_factory.mktemp("results")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("RAG_RESULTS_DIR", str(folder))
+        yield folder
+
+
 @pytest.fixture(scope="session")
 def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One cache for the built ONNX graph, shared by all tests (never the user's home)."""
@@ -44,7 +55,7 @@ def copy_corpus(target: Path) -> Path:
 def make_settings(model_cache: Path):
     """Settings for a corpus folder, with the index beside it and the shared model cache."""
 
-    def make(corpus: Path, **overrides: object) -> Settings:
+    def make(corpus: Path, **overrides: Any) -> Settings:  # any Settings fields
         defaults = {"index_dir": corpus.parent / "index", "cache_dir": model_cache}
         return Settings(corpus_dir=corpus, **{**defaults, **overrides})
 

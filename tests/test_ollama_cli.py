@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ from rag.answer.ollama import OllamaClient
 from rag.cli import main
 from rag.config import Settings
 from rag.pipeline import Pipeline
+from tests.browser import free_port
 from tests.conftest import CORPUS, REPO, TROOPS_FILE
 from tests.ollama_stub import OllamaStub, Reply
 
@@ -31,13 +31,6 @@ def env(indexed: Pipeline) -> dict[str, str]:
         "RAG_CACHE_DIR": str(indexed.settings.cache_dir),
         "RAG_LLM": "auto",
     }
-
-
-def closed_port() -> int:
-    """A port on 127.0.0.1 that nothing listens on."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def test_ask_json_keeps_only_the_citation_that_was_in_the_context(env: dict[str, str]) -> None:
@@ -98,7 +91,7 @@ def test_chat_shows_the_rewritten_follow_up_before_the_answer(env: dict[str, str
 
 
 def test_ask_with_ollama_required_but_down_is_a_one_line_error(env: dict[str, str]) -> None:
-    port = closed_port()
+    port = free_port()
     environment = {**env, "RAG_LLM": "ollama", "OLLAMA_HOST": f"127.0.0.1:{port}"}
     result = CliRunner().invoke(main, ["ask", TROOPS], env=environment)
     assert result.exit_code == 1
@@ -110,11 +103,12 @@ def test_ask_with_ollama_required_but_down_is_a_one_line_error(env: dict[str, st
 def test_a_closed_port_is_detected_fast_and_the_answer_quotes(
     env: dict[str, str], indexed: Pipeline
 ) -> None:
-    port = closed_port()
+    port = free_port()
     started = time.perf_counter()
     health = OllamaClient(Settings(ollama_host=f"127.0.0.1:{port}")).probe()
     probe_took = time.perf_counter() - started
-    assert not health.ready and "not reachable" in health.problem
+    assert not health.ready and health.problem is not None
+    assert "not reachable" in health.problem
     assert probe_took < 3
 
     started = time.perf_counter()

@@ -12,7 +12,8 @@ from rag.types import Skipped, SourceFile
 
 def minimal_pdf(lines: list[str]) -> bytes:
     """A one-page PDF whose text layer holds `lines` (built by hand: no PDF writer needed)."""
-    content = "BT /F1 11 Tf 50 750 Td 14 TL " + " ".join(f"({line}) Tj T*" for line in lines) + " ET"
+    shown = " ".join(f"({line}) Tj T*" for line in lines)
+    content = f"BT /F1 11 Tf 50 750 Td 14 TL {shown} ET"
     objects = [
         "<< /Type /Catalog /Pages 2 0 R >>",
         "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
