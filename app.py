@@ -42,8 +42,9 @@ def settings_panel() -> None:
     """Mode, Ollama model and passages per answer; defaults from the CLI's settings."""
     base = ui.defaults()
     st.subheader("Settings")
+    modes: list[str] = list(MODES)
     st.selectbox(
-        "Answers", list(MODES), index=list(MODES).index(base.llm), format_func=MODES.get,
+        "Answers", modes, index=modes.index(base.llm), format_func=MODES.__getitem__,
         key=ui.OVERRIDES["llm"],
     )  # fmt: skip
     offline = st.session_state[ui.OVERRIDES["llm"]] == "extractive"
@@ -176,12 +177,12 @@ def chat() -> None:
     if not turns:
         st.caption("Ask about the articles in the corpus. Every answer cites its sources; "
                    "open a source to see the passage in its article.")  # fmt: skip
-    if question := st.chat_input("Ask about the articles"):
+    if asked := st.chat_input("Ask about the articles"):
         with st.chat_message("user"):
-            st.markdown(escape(question))
+            st.markdown(escape(asked))
         with st.chat_message("assistant"), ui.guard("answering"):
-            answer = stream(question, [q for q, _ in turns], settings)
-            turns.append((question, answer))
+            answer = stream(asked, [q for q, _ in turns], settings)
+            turns.append((asked, answer))
             render(answer, ui.manifest(settings).files, settings)
 
 

@@ -97,7 +97,7 @@ def test_a_question_gets_a_cited_answer_with_a_checkable_source(shared: Settings
     assert (user.name, assistant.name) == ("user", "assistant")
     answer = assistant.markdown[1].value  # after the mode badge
     assert escape("In late 2020, U.S. troop levels") in answer
-    assert answer.endswith(r":blue-badge[\[1\]]"), "the inline citation marker"
+    assert r":blue-badge[\[1\]]" in answer, "the inline citation marker"
     text = shown(at)
     assert "offline extractive" in text
     # The card: number and title, then file, date and offsets, then the passage.

@@ -33,8 +33,11 @@ def judge_with(stub: OllamaStub, indexed: Pipeline) -> Judge:
 def test_verdicts_come_from_the_judges_replies(indexed: Pipeline) -> None:
     # One faithfulness question per claim of an answer, then one correctness question.
     badr_claims = len(indexed.ask(BADR.question).claims)
-    assert len(indexed.ask(TROOPS.question).claims) == 1
-    replies = [Reply("Yes."), Reply("no"), *[Reply("no")] * badr_claims, Reply("YES")]
+    troops_claims = len(indexed.ask(TROOPS.question).claims)
+    replies = [
+        *[Reply("Yes.")] * troops_claims, Reply("no"),
+        *[Reply("no")] * badr_claims, Reply("YES"),
+    ]  # fmt: skip
     with OllamaStub(replies, models=("judge:7b",)) as stub:
         judge = judge_with(stub, indexed)
         records = evaluate([TROOPS, BADR, WORLD_CUP], indexed.stream, judge=judge)
@@ -43,10 +46,10 @@ def test_verdicts_come_from_the_judges_replies(indexed: Pipeline) -> None:
     assert (troops.judge_faithfulness, troops.judge_correct) == (1.0, False)
     assert (badr.judge_faithfulness, badr.judge_correct) == (0.0, True)
     assert (world_cup.judge_faithfulness, world_cup.judge_correct) == (None, None)  # abstained
-    assert len(prompts) == 3 + badr_claims  # nothing is asked about an abstention
+    assert len(prompts) == troops_claims + 1 + badr_claims + 1  # none about an abstention
     assert "Claim: In late 2020, U.S. troop levels" in prompts[0]
     assert "2,500 after withdrawals" in prompts[0].split("Passages:")[1]  # the cited quote
-    assert "Reference answer: late 2020" in prompts[1]
+    assert "Reference answer: late 2020" in prompts[troops_claims]
     summary = summarize(records)
     assert summary["judge_faithfulness"] == 0.5  # (1 + 0) / 2 judged answers
     assert summary["judge_correctness"] == 0.5  # 1 of the 2 answerable items
@@ -71,7 +74,8 @@ def test_an_unreachable_judge_stops_before_any_question(indexed: Pipeline, tmp_p
 def test_a_judged_run_reports_the_judge(indexed: Pipeline, tmp_path: Path) -> None:
     gold = tmp_path / "gold.jsonl"
     gold.write_text(TROOPS_LINE)
-    with OllamaStub([Reply("yes"), Reply("yes")], models=("judge:7b",)) as stub:
+    claims = len(indexed.ask(TROOPS.question).claims)
+    with OllamaStub([Reply("yes")] * (claims + 1), models=("judge:7b",)) as stub:
         settings: Settings = indexed.settings.model_copy(update={"ollama_host": stub.url})
         pipeline = Pipeline(settings)
         pipeline.embedder = indexed.embedder
