@@ -48,6 +48,8 @@ def workdir(indexed: Pipeline, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("RAG_INDEX_DIR", str(settings.index_path))
     monkeypatch.setenv("RAG_CACHE_DIR", str(settings.cache_dir))
     monkeypatch.setenv("RAG_LLM", "extractive")
+    # The page's default results folder (eval/results) then lies inside the scratch folder.
+    monkeypatch.delenv("RAG_RESULTS_DIR", raising=False)
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
