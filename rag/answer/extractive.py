@@ -292,15 +292,29 @@ def _answer_part(
     second = _second(best, scored[1:], known, weights)
     if second is not None:
         chosen.append(second)
-    if _support([c.credit for c in chosen], known) < min_support:
-        return Extract((), Reason.NOT_COVERED, want)
-    if want is not Want.NAME and not any(c.has_wanted for c in chosen):
-        return Extract((), _LACKING[want], want)
-    if _named_share(part, chosen, bm25) < weights.min_named_share:
-        return Extract((), Reason.NOT_ABOUT, want)
-    if _own_share(part, chosen, known) < weights.min_own_share:
-        return Extract((), Reason.NOT_SAID, want)
+    if (missing := _lacking(part, chosen, known, bm25, min_support, weights)) is not None:
+        return Extract((), missing, want)
     return Extract(tuple(c.sentence for c in chosen), Reason.ANSWERED, want)
+
+
+def _lacking(
+    part: Part,
+    chosen: Sequence[Scored],
+    known: dict[str, float],
+    bm25: Bm25Index,
+    min_support: float,
+    weights: Weights,
+) -> Reason | None:
+    """Why the chosen sentences do not answer the part, or None when they do."""
+    if _support([c.credit for c in chosen], known) < min_support:
+        return Reason.NOT_COVERED
+    if part.want is not Want.NAME and not any(c.has_wanted for c in chosen):
+        return _LACKING[part.want]
+    if _named_share(part, chosen, bm25) < weights.min_named_share:
+        return Reason.NOT_ABOUT
+    if _own_share(part, chosen, known) < weights.min_own_share:
+        return Reason.NOT_SAID
+    return None
 
 
 def _second(
@@ -387,18 +401,9 @@ def _score_chunk(
         if key in seen:  # overlapping chunks repeat sentences
             continue
         seen.add(key)
-        own_terms = sentence_terms[i]
+        own = {t: 1.0 for t in known if t in sentence_terms[i]}
         near = set().union(*sentence_terms[max(0, i - 1) : i + 2])
-        own = {t: 1.0 for t in known if t in own_terms}
-        credit = {
-            t: 1.0
-            if t in own
-            else weights.neighbour_credit
-            if t in near
-            else weights.context_credit
-            for t in known
-            if t in own or t in context
-        }
+        credit = _credit(known, own, near, context, weights)
         support = _support([credit], known)
         has_wanted = holds(sentence.text, part.want, part) or (
             part.want is Want.DATE and chunk.date is not None
@@ -407,11 +412,36 @@ def _score_chunk(
             support
             + (weights.type_bonus if has_wanted else 0.0)
             + weights.rank_weight / (1 + number)
-            - (weights.question_penalty if sentence.text.rstrip().endswith("?") else 0.0)
-            - (weights.year_conflict_penalty if _other_years(sentence.text, part) else 0.0)
+            - _penalty(sentence.text, part, weights)
         )
         scored.append(Scored(sentence, score, support, has_wanted, own, credit))
     return scored
+
+
+def _credit(
+    known: dict[str, float],
+    own: dict[str, float],
+    near: set[str],
+    context: set[str],
+    weights: Weights,
+) -> dict[str, float]:
+    """Credit for each question term: full in the sentence itself, less in the sentences
+    beside it, less again only in its title or passage."""
+    credit = {}
+    for term in known:
+        if term in own:
+            credit[term] = 1.0
+        elif term in near:
+            credit[term] = weights.neighbour_credit
+        elif term in context:
+            credit[term] = weights.context_credit
+    return credit
+
+
+def _penalty(sentence: str, part: Part, weights: Weights) -> float:
+    """What a sentence loses for being a question itself or for naming other years."""
+    penalty = weights.question_penalty if sentence.rstrip().endswith("?") else 0.0
+    return penalty + (weights.year_conflict_penalty if _other_years(sentence, part) else 0.0)
 
 
 def _other_years(sentence: str, part: Part) -> bool:

@@ -78,41 +78,23 @@ def check_answer(text: str, hits: Sequence[Hit], embed: Embed, min_similarity: f
     """Parse the `[n]` markers of a generated answer and check each sentence against the
     passages it cites (numbers, names and dates present; meaning close by embedding)."""
     spans = _spans(text)
-    claims: list[Claim] = []  # as the model wrote them, not yet checked
-    dropped: list[int] = []
-    for span in spans:
-        cited = tuple(dict.fromkeys(n for m in span.markers for n in m.numbers))
-        valid = tuple(n for n in cited if 1 <= n <= len(hits))
-        dropped += [n for n in cited if n not in valid and n not in dropped]
-        claims.append(Claim(_clean(text[span.start : span.end]), valid, supported=False))
+    claims, dropped = _claims(text, spans, len(hits))
     real = [
         i
         for i, claim in enumerate(claims)
         if terms(claim.text) and not _is_cannot_answer(claim.text)
     ]
     support = _Support(hits, [claims[i] for i in real if claims[i].citations], embed)
-    checked: dict[int, Claim] = {}
-    for i in real:
-        claim = claims[i]
-        if not claim.citations:
-            why = "cites no passage"
-            if any(m.numbers for m in spans[i].markers):
-                why = f"cites only {markers(n for m in spans[i].markers for n in m.numbers)}, "
-                why += f"but the context held passages [1] to [{len(hits)}]"
-            checked[i] = Claim(claim.text, (), False, why)
-        else:
-            checked[i] = support.judge(claim, min_similarity)
+    checked = {
+        i: support.judge(claims[i], min_similarity)
+        if claims[i].citations
+        else _uncited(claims[i], spans[i], len(hits))
+        for i in real
+    }
     kept = [checked[i] for i in real]
     # Nothing but the phrase (perhaps with an explanation), or no sentence at all.
     if not kept or (_is_cannot_answer(text) and not any(c.supported for c in kept)):
         return Checked(CANNOT_ANSWER, [], [], tuple(dropped), True)
-    unrelated = [
-        n
-        for i, claim in checked.items()
-        if claim.supported
-        for n in claims[i].citations
-        if n not in claim.citations
-    ]
     supported = [claim for claim in kept if claim.supported]
     return Checked(
         text=_rewrite(text, spans, checked),
@@ -120,8 +102,42 @@ def check_answer(text: str, hits: Sequence[Hit], embed: Embed, min_similarity: f
         citations=support.citations(supported),
         dropped=tuple(dropped),
         abstained=False,
-        unrelated=tuple(dict.fromkeys(unrelated)),
+        unrelated=_unrelated(claims, checked),
     )
+
+
+def _unrelated(written: Sequence[Claim], checked: dict[int, Claim]) -> tuple[int, ...]:
+    """Passages a supported sentence cited that do not back it (cut from its markers)."""
+    cut = [
+        n
+        for i, claim in checked.items()
+        if claim.supported
+        for n in written[i].citations
+        if n not in claim.citations
+    ]
+    return tuple(dict.fromkeys(cut))
+
+
+def _claims(text: str, spans: Sequence[_Span], passages: int) -> tuple[list[Claim], list[int]]:
+    """Each sentence as the model wrote it, not yet checked, citing the valid numbers of its
+    markers; and the numbers cited that were not in the context."""
+    claims: list[Claim] = []
+    dropped: list[int] = []
+    for span in spans:
+        cited = tuple(dict.fromkeys(n for m in span.markers for n in m.numbers))
+        valid = tuple(n for n in cited if 1 <= n <= passages)
+        dropped += [n for n in cited if n not in valid and n not in dropped]
+        claims.append(Claim(_clean(text[span.start : span.end]), valid, supported=False))
+    return claims, dropped
+
+
+def _uncited(claim: Claim, span: _Span, passages: int) -> Claim:
+    """A sentence citing no passage of the context: unsupported, saying what it cited."""
+    numbers = [n for m in span.markers for n in m.numbers]
+    why = "cites no passage"
+    if numbers:
+        why = f"cites only {markers(numbers)}, but the context held passages [1] to [{passages}]"
+    return Claim(claim.text, (), False, why)
 
 
 def _spans(text: str) -> list[_Span]:
@@ -280,20 +296,7 @@ class _Support:
         cited = markers(claim.citations)
         if missing:
             return Claim(claim.text, claim.citations, False, f"{', '.join(missing)} not in {cited}")
-        claim_terms = set(terms(claim.text))
-        similarity: dict[int, float] = {}
-        for n in claim.citations:
-            scored = [
-                (float(vector @ self.claim_vectors[claim.text]), sentence)
-                for sentence, vector in zip(
-                    self.sentences[n], self.sentence_vectors[n], strict=True
-                )
-            ]
-            similarity[n] = max(score for score, _ in scored)
-            # The quote is the sentence that shares most words with the claim, then means most.
-            _, self.best[(claim.text, n)] = max(
-                scored, key=lambda pair: (len(claim_terms & set(terms(pair[1].text))), pair[0])
-            )
+        similarity = {n: self._closest(claim, n) for n in claim.citations}
 
         def only_holder(n: int) -> bool:
             others = set().union(*(self.terms[m] for m in claim.citations if m != n))
@@ -315,6 +318,19 @@ class _Support:
         if problem := _reversed(claim.text, saying) or _moved_figures(written_terms, saying):
             return Claim(claim.text, claim.citations, False, f"{problem} in {markers(backing)}")
         return Claim(claim.text, backing, True)
+
+    def _closest(self, claim: Claim, n: int) -> float:
+        """How close passage `n`'s closest sentence comes to the claim; its quote for the
+        claim is remembered: the sentence sharing most words with it, then meaning most."""
+        claim_terms = set(terms(claim.text))
+        scored = [
+            (float(vector @ self.claim_vectors[claim.text]), sentence)
+            for sentence, vector in zip(self.sentences[n], self.sentence_vectors[n], strict=True)
+        ]
+        _, self.best[(claim.text, n)] = max(
+            scored, key=lambda pair: (len(claim_terms & set(terms(pair[1].text))), pair[0])
+        )
+        return max(score for score, _ in scored)
 
     def _saying(self, claim: Claim, backing: Sequence[int], min_similarity: float) -> list[str]:
         """The sentences of the backing passages that say what the claim says: its best match
