@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from enum import Enum
 
-from rag.dates import parse_date_line
+from rag.dates import leading_date, parse_date_line
 from rag.types import Article, Span
 
 # Lines that belong to the page, not to the story. Matched against the stripped line.
@@ -72,6 +72,7 @@ class Kind(Enum):
     CHROME = "chrome"
     DATE = "date"
     TEXT = "text"
+    SNIPPET = "snippet"  # text that is not in sentences, in a file with no other story text
 
 
 @dataclass
@@ -89,7 +90,7 @@ class Line:
 
     @property
     def is_body(self) -> bool:
-        return (
+        return self.kind is Kind.SNIPPET or (
             self.kind is Kind.TEXT
             and self.words >= _BODY_MIN_WORDS
             and self.text.endswith(_SENTENCE_END)
@@ -153,6 +154,12 @@ def _mark_forum_chrome(lines: list[Line]) -> None:
 def articles_from_text(file: str, text: str) -> list[Article]:
     """The articles in one file's text, clutter removed, each with title and date."""
     lines = [line for line in split_lines(text) if line.kind is not Kind.BLANK]
+    if not any(line.is_body for line in lines):
+        # No line reads as story text (a search snippet, a list cut short): the file's text
+        # lines are still its one article.
+        for line in lines:
+            if line.kind is Kind.TEXT and line.words >= _BODY_MIN_WORDS:
+                line.kind = Kind.SNIPPET
     articles = []
     for segment in _segments(lines):
         for block in _split_articles(segment):
@@ -208,7 +215,7 @@ def _headline_above(lines: list[Line], date_index: int, floor: int) -> int | Non
 
 
 def _article(file: str, lines: list[Line], text: str) -> Article | None:
-    """Title, date and kept sections of one article's lines; None if it has no body."""
+    """Title, date and kept sections of one article's lines; None if it has no text."""
     first_body = next((i for i, line in enumerate(lines) if line.is_body), None)
     if first_body is None:
         return None
@@ -219,6 +226,11 @@ def _article(file: str, lines: list[Line], text: str) -> Article | None:
     title = _clean_title(title_line.text) if title_line else _fallback_title(lines[first_body])
     date_line = next((line for line in header if line.kind is Kind.DATE), None)
     parsed = parse_date_line(date_line.text) if date_line else None
+    date_text = date_line.text if date_line else None
+    if parsed is None and (stamp := leading_date(lines[first_body].text)):
+        # "Nov 12, 2020 ... The season premiere ...": a search result or wire copy opens
+        # with the date it was published; the stamp stays in the text.
+        parsed, date_text = stamp, stamp[1]
 
     def kept(line: Line) -> bool:
         if line is title_line or line is date_line:
@@ -226,13 +238,15 @@ def _article(file: str, lines: list[Line], text: str) -> Article | None:
         if line.kind is Kind.DATE:
             # A date line after the story with no story after it is the page's own date.
             return any(later.is_body for later in lines[lines.index(line) + 1 :])
-        return line.kind is Kind.TEXT and _clean_title(line.text) != title
+        # A headline repeated in the page is dropped; a title taken from the text is not.
+        repeats_title = title_line is not None and _clean_title(line.text) == title
+        return line.kind in (Kind.TEXT, Kind.SNIPPET) and not repeats_title
 
     return Article(
         file=file,
         title=title,
         date=parsed[0] if parsed else None,
-        date_text=date_line.text if date_line else None,
+        date_text=date_text,
         sections=tuple(_sections([line for line in lines if kept(line)], lines, text)),
     )
 

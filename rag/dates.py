@@ -43,6 +43,22 @@ def find_date(text: str) -> tuple[date, str] | None:
     return parsed, words
 
 
+# What separates a date stamp from the text it opens: "Nov 12, 2020 ... The", "May 2 - ".
+_STAMP_END = re.compile(r"\s*(?:\.\.\.|…|—|–|-|\|)\s+")
+
+
+def leading_date(text: str) -> tuple[date, str] | None:
+    """The date stamp that opens `text`, set off from what follows ("Nov 12, 2020 ...
+    Season 17 ..." as search results and some wire copy print it), with the stamp's words."""
+    for pattern in _DATE_PATTERNS:
+        match = pattern.match(text)
+        if match and _STAMP_END.match(text, match.end()):
+            parsed = _to_date(match)
+            if parsed is not None:
+                return parsed, match.group(0)
+    return None
+
+
 def parse_date_line(line: str) -> tuple[date, str] | None:
     """The date of a line that is a dateline (short, carrying a date), else None."""
     if len(line.split()) > _DATE_LINE_MAX_WORDS or line.rstrip().endswith((".", '"', "”")):

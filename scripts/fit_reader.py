@@ -40,6 +40,7 @@ PASSES = 3
 GRID: dict[str, tuple[Any, ...]] = {
     "type_bonus": (0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0),
     "rank_weight": (0.0, 0.1, 0.2, 0.3, 0.5),
+    "article_date_credit": (0.25, 0.5, 0.75, 1.0),
     "context_credit": (0.3, 0.5, 0.7),
     "neighbour_credit": (0.5, 0.7, 0.85),
     "question_penalty": (0.0, 0.2, 0.5),

@@ -489,3 +489,29 @@ def test_read_source_skips_html_with_no_visible_text(tmp_path: Path) -> None:
     result = read_source(write(tmp_path / "blank.html", page), "blank.html", MB)
     assert isinstance(result, Skipped)
     assert "empty" in result.reason
+
+
+@pytest.mark.parametrize(
+    ("text", "day"),
+    [
+        # One sentence, no headline: the sentence is the article (it was dropped as its title).
+        ("Season 3 of Netflix series The Crown premiered on November 17, 2019.", None),
+        # No line in sentences at all (a search snippet): its text is the article.
+        ("Who's making Assassin's Creed: Crew List ; Director. Justin Kurzel ; Screenwriters",
+         None),
+        # A date stamp opening the text is the article's date; the text keeps it.
+        ("Nov 12, 2020 ... Grey's Anatomy season 17 will premiere on Thursday, Nov. 12.",
+         date(2020, 11, 12)),
+        ("12 May 2019 - Ministers met in Basra to agree the new port budget on Sunday.",
+         date(2019, 5, 12)),
+    ],
+)  # fmt: skip
+def test_a_file_without_a_headline_keeps_its_text(text: str, day: date | None) -> None:
+    (article,) = articles_from_text("snippet.txt", text + "\n")
+    assert (article.text, article.date) == (text, day)
+    assert text.startswith(article.title.removesuffix(" ...")), "titled by its first words"
+
+
+def test_a_date_inside_the_first_sentence_is_not_a_stamp() -> None:
+    (article,) = articles_from_text("a.txt", "May 2, 2022 was the day the long strike ended.\n")
+    assert article.date is None

@@ -40,6 +40,9 @@ class Weights:
     neighbour_credit: float = 0.5
     # Added to a sentence's score when it holds the kind of thing the question asks for.
     type_bonus: float = 0.3
+    # Share of that bonus for a "when" question's sentence with no date of its own, whose
+    # article's date may be the answer (a stamp may also just say when it was published).
+    article_date_credit: float = 1.0
     # Preference for sentences from better-ranked passages: weight / (1 + rank).
     rank_weight: float = 0.1
     # Taken off the score of a sentence that is itself a question ("When will it open?").
@@ -405,12 +408,13 @@ def _score_chunk(
         near = set().union(*sentence_terms[max(0, i - 1) : i + 2])
         credit = _credit(known, own, near, context, weights)
         support = _support([credit], known)
-        has_wanted = holds(sentence.text, part.want, part) or (
-            part.want is Want.DATE and chunk.date is not None
-        )
+        own_kind = holds(sentence.text, part.want, part)
+        dated = part.want is Want.DATE and chunk.date is not None
+        has_wanted = own_kind or dated
+        kind_bonus = 1.0 if own_kind else weights.article_date_credit if dated else 0.0
         score = (
             support
-            + (weights.type_bonus if has_wanted else 0.0)
+            + weights.type_bonus * kind_bonus
             + weights.rank_weight / (1 + number)
             - _penalty(sentence.text, part, weights)
         )
