@@ -304,7 +304,7 @@ def _set_pipeline(prepared: Prepared) -> Pipeline:
     from rag.ingest import Stage
 
     units = {Stage.READING: "file", Stage.EMBEDDING: "chunk"}
-    bars: dict[Stage, tqdm] = {}
+    bars: dict[Stage, tqdm[Any]] = {}
 
     def progress(stage: Stage, done: int, total: int) -> None:
         if stage not in bars:
