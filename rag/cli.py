@@ -71,7 +71,7 @@ def ingest(path: Path | None, corpus: Path | None, index: Path | None) -> None:
 
     pipeline = Pipeline(_settings(path or corpus, index))
     units = {Stage.READING: "file", Stage.EMBEDDING: "chunk"}
-    bars: dict[Stage, tqdm] = {}
+    bars: dict[Stage, tqdm[Any]] = {}
 
     def progress(stage: Stage, done: int, total: int) -> None:
         if stage not in bars:
