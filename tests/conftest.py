@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings as hypothesis_settings
+from hypothesis.configuration import set_hypothesis_home_dir
 
 from rag.config import Settings
 from rag.pipeline import Pipeline
@@ -16,6 +19,13 @@ REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO / "corpus"
 TROOPS_FILE = "002_982d4678ac49a3e8.txt"
 WIRE_COPIES = {"000_3457b9917c9ed967.txt", "001_7dc582d85285662e.txt", "003_aada9badebe01919.txt"}
+
+
+# Hypothesis keeps its examples and caches in a folder of its own; by default that is
+# `.hypothesis` in the checkout, which tests never write into.
+set_hypothesis_home_dir(str(Path(tempfile.gettempdir()) / "newsdesk-hypothesis"))
+hypothesis_settings.register_profile("newsdesk", database=None)
+hypothesis_settings.load_profile("newsdesk")
 
 
 @pytest.fixture(scope="session", autouse=True)
