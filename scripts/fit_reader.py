@@ -1,7 +1,10 @@
 """Fit the extractive answerer's weights on the dev parts of the gold sets.
 
-    python -m scripts.fit_reader NAME=GOLD:CORPUS:INDEX:SPLIT_FILE [...] [--write]
-    python -m scripts.fit_reader NAME=... [...] --ablate test
+    python -m scripts.fit_reader starting extra rgb bbc [--write]
+    python -m scripts.fit_reader starting extra rgb bbc --ablate test
+
+The names are benchmark sets (`rag eval --set NAME`, rag/eval/sets.py); their indexes are
+built under the cache folder when missing.
 
 Each set is retrieved once per question (retrieval does not depend on these weights); then
 coordinate search tries each weight's candidate values in turn, keeping a change only when
@@ -29,8 +32,8 @@ from rag.answer.query import Query, read_question
 from rag.config import Settings
 from rag.eval.gold import GoldItem, Part, load_gold, load_split
 from rag.eval.metrics import is_correct
+from rag.eval.sets import REPO, SETS, prepare
 from rag.lexical import Bm25Index
-from rag.pipeline import Pipeline
 from rag.types import Hit
 
 # The largest share of answerable dev items that may abstain.
@@ -71,23 +74,31 @@ class DevSet:
     source: dict[str, str]
 
 
-def load_set(spec: str, part: Part = "dev") -> DevSet:
-    """NAME=GOLD:CORPUS:INDEX:SPLIT_FILE, the items of one part of its split retrieved."""
-    name, _, rest = spec.partition("=")
-    gold, corpus, index, split_file = rest.split(":")
-    settings = Settings(corpus_dir=Path(corpus), index_dir=Path(index), llm="extractive")
-    pipeline = Pipeline(settings)
-    items = load_gold(Path(gold))
-    dev = load_split(Path(split_file), part, items).ids
+def load_set(name: str, part: Part = "dev") -> DevSet:
+    """Benchmark set `name` (rag/eval/sets.py; its index built when missing), the items of
+    one part of its split read and retrieved."""
+    prepared = prepare(name, Settings(llm="extractive"))
+    pipeline = prepared.pipeline()
+    items = load_gold(prepared.gold)
+    wanted = load_split(prepared.split_file, part, items).ids
     cases = []
     for item in items:
-        if item.id not in dev:
+        if item.id not in wanted:
             continue
         query = read_question(item.question, item.history)
         hits = tuple(pipeline.retriever.search_all(query.search_texts))
         cases.append(Case(item, query, hits))
-    source = {"gold": gold, "corpus": corpus, "split": split_file, "part": part}
+    source = {
+        "gold": _shown(prepared.gold),
+        "split": _shown(prepared.split_file),
+        "part": part,
+    }
     return DevSet(name, tuple(cases), pipeline.index.bm25(), source)
+
+
+def _shown(path: Path) -> str:
+    """A path as the record shows it: relative to the repository when inside it."""
+    return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
 
 
 def measure(sets: list[DevSet], weights: Weights, min_support: float) -> dict[str, Any]:
@@ -175,7 +186,7 @@ def ablate(sets: list[DevSet], min_support: float) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("sets", nargs="+", help="NAME=GOLD:CORPUS:INDEX:SPLIT_FILE")
+    parser.add_argument("sets", nargs="+", choices=sorted(SETS), help="benchmark set names")
     parser.add_argument("--write", action="store_true", help="write rag/answer/weights.json")
     parser.add_argument("--ablate", choices=["dev", "test"], help="measure, do not fit")
     args = parser.parse_args()
@@ -194,7 +205,7 @@ def main() -> None:
             "(coordinate search over its GRID, objective: mean over sets of balanced "
             "accuracy (answers and abstentions), false abstentions at most "
             f"{MAX_FALSE_ABSTENTION_RATE:.0%}); only dev parts were read.",
-            "fitted_on": [{"name": s.name, "items": len(s.cases), **s.source} for s in sets],
+            "fitted_on": [{"set": s.name, "items": len(s.cases), **s.source} for s in sets],
             "min_support": min_support,  # the setting the weights were fitted with
             "dev_figures": result,
             "weights": asdict(weights),

@@ -163,6 +163,11 @@ SETS: dict[str, BenchSet] = {
             BBC_GOLD, BBC_CORPUS, BBC_SPLIT, Subset(CI_DISTRACTORS, CI_SEED),
         ),
         BenchSet(
+            "starting",
+            "eval/gold.jsonl over the five starting articles of corpus/",
+            InRepo("eval/gold.jsonl"), InRepo("corpus"), InRepo("eval/split.json"),
+        ),
+        BenchSet(
             "extra",
             "eval/extra/gold.jsonl over the ten files of eval/extra/corpus",
             InRepo("eval/extra/gold.jsonl"), InRepo("eval/extra/corpus"),
