@@ -97,8 +97,13 @@ def load_set(name: str, part: Part = "dev") -> DevSet:
 
 
 def _shown(path: Path) -> str:
-    """A path as the record shows it: relative to the repository when inside it."""
-    return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
+    """A path as the record shows it: relative to the repository when inside it or beside
+    it (the shared benchmark data), so the record reads the same on every machine."""
+    if path.is_relative_to(REPO):
+        return str(path.relative_to(REPO))
+    if path.is_relative_to(REPO.parent):
+        return str(Path("..") / path.relative_to(REPO.parent))
+    return str(path)
 
 
 def measure(sets: list[DevSet], weights: Weights, min_support: float) -> dict[str, Any]:
