@@ -154,6 +154,7 @@ def reindex(settings: Settings) -> None:
             f"Indexed: {len(report.added)} added, {len(report.updated)} updated, "
             f"{len(report.removed)} removed, {report.chunks_embedded} passages embedded.",
         ))  # fmt: skip
+        notes += [("success", f"Repaired: {line}.") for line in report.repair.lines()]
         notes += [("warning", f"Skipped {s.name}: {s.reason}") for s in report.skipped]
 
 

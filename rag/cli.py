@@ -88,6 +88,8 @@ def ingest(path: Path | None, corpus: Path | None, index: Path | None) -> None:
         f"{len(report.removed)} removed, {len(report.unchanged)} unchanged; "
         f"{report.chunks_embedded} chunks embedded."
     )
+    for line in report.repair.lines():
+        click.echo(f"repaired: {line}")
     for skipped in report.skipped:
         click.echo(f"skipped {skipped.name}: {skipped.reason}")
 
@@ -114,6 +116,7 @@ def chat(corpus: Path | None, index: Path | None) -> None:
     from rag.pipeline import Pipeline
 
     pipeline = Pipeline(_settings(corpus, index))
+    pipeline.index.check()  # a damaged index is refused before the first question
     history: list[str] = []
     click.echo("Ask about the articles. An empty line or Ctrl-D ends the chat.")
     while True:
@@ -153,6 +156,10 @@ def status(as_json: bool, corpus: Path | None, index: Path | None) -> None:
     click.echo(f"files:        {state.files}")
     click.echo(f"articles:     {state.articles}")
     click.echo(f"chunks:       {state.chunks}")
+    click.echo(f"health:       {state.health}")
+    stored = "unreadable" if state.store_chunks is None else state.store_chunks
+    keywords = "missing" if state.keyword_chunks is None else state.keyword_chunks
+    click.echo(f"stored:       {stored} chunks in the store, {keywords} in the keyword index")
     click.echo(f"last indexed: {state.last_indexed or 'never (run `rag ingest`)'}")
     for name, reason in state.skipped.items():
         click.echo(f"skipped:      {name}: {reason}")
@@ -163,6 +170,7 @@ def _stream_answer(pipeline: Pipeline, question: str, history: list[str]) -> Non
     its sources and notes."""
     from rag.pipeline import OLLAMA
 
+    pipeline.index.check()  # refused in one line, before the answer's label
     mode = pipeline.mode()
     label = f"{mode} {pipeline.settings.ollama_model}" if mode == OLLAMA else mode
     click.secho(f"[{label}] ", fg="cyan", nl=False)
@@ -268,6 +276,7 @@ def eval_(
     # A set's index is brought up to date first (its gold file was checked above, before
     # the minutes an ingest of a new set takes).
     pipeline = _set_pipeline(prepared) if prepared else Pipeline(settings)
+    pipeline.index.check()  # never score answers from a damaged index
     with tqdm(unit="question", desc="Evaluating", file=sys.stderr) as bar:
 
         def progress(done: int, total: int) -> None:

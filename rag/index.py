@@ -20,8 +20,9 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any, Protocol
 
 import numpy as np
@@ -31,7 +32,10 @@ from rag.ingest import Progress, Stage
 from rag.lexical import Bm25Index, TermRow, TermTable
 from rag.manifest import FileEntry, Manifest
 from rag.store import Store
-from rag.types import Chunk, ParsedFile, Skipped, UserError
+from rag.types import Chunk, ParsedFile, Skipped
+
+# Defined beside UserError so the store can raise it too; importable from here as before.
+from rag.types import IndexUnavailable as IndexUnavailable
 
 # Seconds of embedding between manifest saves during ingest, at least; and the largest
 # share of ingest time that saving the manifest may take.
@@ -41,6 +45,11 @@ MANIFEST_SAVE_SHARE = 0.02
 # Told the number of chunks stored so far after each write to the store (and the manifest
 # save that may follow it): every chunk counted is durable.
 OnStored = Callable[[int], None]
+
+# Chunk ids looked up in the store when an index is opened for questions, beside its count:
+# one get() of ids, a few milliseconds whatever the size of the store (see `Index.check`).
+OPEN_SAMPLE = 16
+_KEYWORDS_LOST = "the keyword index is missing or unreadable"
 
 
 class Embedder(Protocol):
@@ -52,8 +61,52 @@ class Embedder(Protocol):
     def embed(self, texts: Sequence[str]) -> np.ndarray: ...
 
 
-class IndexUnavailable(UserError):
-    """The index cannot be used or changed; the message says what to do."""
+class Verdict(StrEnum):
+    """Whether an index can answer questions."""
+
+    OK = "ok"
+    REPAIRABLE = "repairable"  # `rag ingest` repairs it
+    DAMAGED = "damaged"  # the store cannot be read: it is rebuilt
+    EMPTY = "not indexed"  # never ingested
+
+
+@dataclass(frozen=True)
+class Health:
+    """What the manifest promises beside what the store and the keyword index hold."""
+
+    verdict: Verdict
+    problem: str | None  # what is wrong, in a few words
+    manifest_chunks: int  # the chunks of the manifest's complete files
+    store_chunks: int | None  # None when the store cannot be read
+    keyword_chunks: int | None  # None when the keyword index is missing or unreadable
+
+    def __str__(self) -> str:
+        return f"{self.verdict}: {self.problem}" if self.problem else str(self.verdict)
+
+
+@dataclass(frozen=True)
+class Repair:
+    """What an ingest mended before bringing the index in line with the corpus."""
+
+    restored: list[str] = field(default_factory=list)  # files the store lacked chunks of
+    missing_chunks: int = 0  # ... and how many
+    strays: list[str] = field(default_factory=list)  # files in the store the manifest lacks
+    stray_chunks: int = 0  # ... and how many chunks of them were removed
+    keywords: bool = False  # the keyword index was missing or damaged: rebuilt
+
+    def lines(self) -> list[str]:
+        """What was repaired, for the ingest report."""
+        said = []
+        if self.missing_chunks:
+            said.append(
+                f"restored {self.missing_chunks} chunks missing from the store "
+                f"({len(self.restored)} files re-embedded)"
+            )
+        if self.stray_chunks:
+            said.append(f"removed {self.stray_chunks} stored chunks the manifest did not list")
+        if self.keywords:
+            said.append("rebuilt the keyword index")
+        return said
 
 
 @dataclass(frozen=True)
@@ -66,6 +119,7 @@ class SyncReport:
     unchanged: list[str]
     skipped: list[Skipped]
     chunks_embedded: int
+    repair: Repair = field(default_factory=Repair)
 
     @property
     def changed(self) -> bool:
@@ -86,6 +140,9 @@ class Status:
     skipped: dict[str, str]
     last_indexed: str | None
     embed: str  # the embedding model setting the index was built with
+    health: str  # "ok", or the verdict and what is wrong (see `Health`)
+    store_chunks: int | None  # what the store really holds (None: it cannot be read)
+    keyword_chunks: int | None  # ... and the keyword index (None: missing or unreadable)
 
 
 @dataclass(frozen=True)
@@ -204,15 +261,94 @@ class Index:
         return f"{saved.st_ino}:{saved.st_mtime_ns}:{saved.st_size}"
 
     def bm25(self) -> Bm25Index:
-        """The keyword index, loaded once; raises when the corpus was never ingested."""
+        """The keyword index, loaded and checked against the store once; raises
+        IndexUnavailable when the corpus was never ingested or the index is damaged."""
         if self._bm25 is None:
-            if not self._bm25_path.exists():
+            if not self._manifest_path.exists() and not self._bm25_path.exists():
                 raise IndexUnavailable(
                     f"No index for {self.settings.corpus_dir} in {self.root}: "
                     "run `rag ingest` first."
                 )
-            self._bm25 = Bm25Index.load(self._bm25_path)
+            bm25 = self._load_bm25()
+            problem = self._problem_on_open(bm25)
+            if problem or bm25 is None:
+                raise IndexUnavailable(self.refusal(problem or _KEYWORDS_LOST))
+            self._bm25 = bm25
         return self._bm25
+
+    def refusal(self, problem: str) -> str:
+        """The one line that refuses a question from a damaged index."""
+        return (
+            f"The index in {self.root} is damaged ({problem}); questions are not answered "
+            "from it. Run `rag ingest` to repair it."
+        )
+
+    def check(self) -> None:
+        """Raise IndexUnavailable, saying what to run, unless the index is whole (cheap:
+        see `_problem_on_open`)."""
+        self.bm25()
+
+    def _load_bm25(self) -> Bm25Index | None:
+        """The saved keyword index, or None when it is missing or cannot be read."""
+        try:
+            return Bm25Index.load(self._bm25_path)
+        except (OSError, ValueError, KeyError, EOFError):
+            return None
+
+    def _problem_on_open(self, bm25: Bm25Index | None) -> str | None:
+        """What is wrong with the index, judged in milliseconds: the manifest is there, the
+        keyword index loads, the store's count equals the keyword index's rows (both are
+        made from the manifest's complete files) and a sample of those ids is stored.
+
+        The manifest itself is not read (a second at 100,000 files); `health` compares it
+        in full for `rag status` and `rag ingest`. Raises IndexUnavailable for a store that
+        cannot be read.
+        """
+        if not self._manifest_path.exists():
+            return f"its manifest {self._manifest_path.name} is missing"
+        if bm25 is None:
+            return _KEYWORDS_LOST
+        stored = self.store.count()
+        if stored < len(bm25):
+            return f"{len(bm25) - stored} chunks missing from the store"
+        step = max(1, len(bm25) // OPEN_SAMPLE)
+        sample = bm25.ids[::step][:OPEN_SAMPLE]
+        lost = len(set(sample) - self.store.present(sample))
+        if lost:
+            return f"{lost} of {len(sample)} sampled chunks missing from the store"
+        return None
+
+    def health(self, manifest: Manifest | None = None) -> Health:
+        """The manifest compared with what the store and the keyword index hold."""
+        manifest = manifest or self.manifest()
+        promised = sum(entry.chunks for entry in manifest.complete_files().values())
+        # Chunks of files an interrupted run was storing may be there, or not.
+        pending = sum(entry.chunks for entry in manifest.files.values() if not entry.complete)
+        bm25 = self._load_bm25()
+        keyword = None if bm25 is None else len(bm25)
+        try:
+            stored = self.store.count()
+            sample = [] if bm25 is None else bm25.ids[:: max(1, len(bm25) // OPEN_SAMPLE)]
+            lost = len(set(sample[:OPEN_SAMPLE]) - self.store.present(sample[:OPEN_SAMPLE]))
+        except IndexUnavailable as error:
+            return Health(Verdict.DAMAGED, str(error), promised, None, keyword)
+        problem = None
+        if not self._manifest_path.exists():
+            if not stored and keyword is None:
+                return Health(Verdict.EMPTY, None, 0, 0, None)
+            problem = f"the manifest {self._manifest_path.name} is missing"
+        elif stored < promised:
+            problem = f"{promised - stored} chunks missing from the store"
+        elif stored > promised + pending:
+            problem = f"{stored - promised - pending} stored chunks the manifest does not list"
+        elif keyword is None and promised:
+            problem = _KEYWORDS_LOST
+        elif keyword is not None and keyword != promised and not manifest.keywords_pending:
+            problem = f"the keyword index holds {keyword} chunks, the manifest {promised}"
+        elif lost:
+            problem = f"{lost} sampled chunks missing from the store"
+        verdict = Verdict.REPAIRABLE if problem else Verdict.OK
+        return Health(verdict, problem, promised, stored, keyword)
 
     def chunks(self, ids: Sequence[str]) -> dict[str, Chunk]:
         """Stored chunks by id (missing ids are left out)."""
@@ -226,6 +362,7 @@ class Index:
         """Counts and dates for `rag status`, from `manifest` if it was already read."""
         manifest = manifest or self.manifest()
         complete = manifest.complete_files().values()
+        health = self.health(manifest)
         return Status(
             corpus_dir=str(self.settings.corpus_dir),
             index_dir=str(self.root),
@@ -237,6 +374,9 @@ class Index:
             skipped=manifest.skipped,
             last_indexed=manifest.last_indexed,
             embed=self.settings.embed,
+            health=str(health),
+            store_chunks=health.store_chunks,
+            keyword_chunks=health.keyword_chunks,
         )
 
     # -- ingest --------------------------------------------------------------------------
@@ -254,6 +394,35 @@ class Index:
                 ) from None
             yield
 
+    def repair(self, manifest: Manifest) -> Repair:
+        """Make the manifest's promises true again before a sync (inside `lock()`).
+
+        Complete files whose chunks the store lacks are marked not complete, so they are
+        read and embedded again; chunks of files the manifest does not know are removed; a
+        missing or damaged keyword index is marked for rebuilding. Costs a count and a
+        sample when the index is whole; only a damaged one has its store read file by file.
+        """
+        health = self.health(manifest)
+        if health.verdict in (Verdict.OK, Verdict.EMPTY):
+            return Repair()
+        if health.verdict == Verdict.DAMAGED:
+            raise IndexUnavailable(health.problem)
+        stored = self.store.file_counts()
+        restored: list[str] = []
+        missing = 0
+        for name, entry in manifest.complete_files().items():
+            if stored[name] != entry.chunks:
+                restored.append(name)
+                missing += max(0, entry.chunks - stored[name])
+                entry.complete = False
+        strays = sorted(set(stored) - set(manifest.files))
+        self.store.delete_files(strays)
+        keywords = health.keyword_chunks is None or health.keyword_chunks != health.manifest_chunks
+        manifest.keywords_pending |= keywords or bool(restored or strays)
+        return Repair(
+            sorted(restored), missing, strays, sum(stored[name] for name in strays), keywords
+        )
+
     def sync(
         self,
         manifest: Manifest,
@@ -262,6 +431,7 @@ class Index:
         embed: Callable[[Sequence[str]], np.ndarray],
         progress: Progress | None = None,
         on_stored: OnStored | None = None,
+        repair: Repair | None = None,
     ) -> SyncReport:
         """Make the index hold exactly `parsed`: embed new and changed files, drop the rest.
 
@@ -270,8 +440,9 @@ class Index:
         `manifest` is this index's, loaded inside `lock()` (at 100,000 files it is tens of
         megabytes, so it is loaded once per ingest). Safe to kill at any point: a file's
         chunks are removed before it is (re)written and it is marked complete only after its
-        last chunk is stored.
+        last chunk is stored. `repair` is what `repair()` mended first, for the report.
         """
+        repair = repair or Repair()
         plan = Plan.of(manifest, parsed)
         reasons = {file.name: file.reason for file in skipped}
         skipped_changed, manifest.skipped = reasons != manifest.skipped, reasons
@@ -287,11 +458,12 @@ class Index:
             self._save(manifest)
         return SyncReport(
             added=plan.added,
-            updated=plan.updated,
+            updated=[name for name in plan.updated if name not in repair.restored],
             removed=plan.removed,
             unchanged=plan.unchanged,
             skipped=skipped,
             chunks_embedded=len(fresh),
+            repair=repair,
         )
 
     def _save(self, manifest: Manifest) -> None:

@@ -82,6 +82,7 @@ class Pipeline:
             raise UserError(f"Corpus folder {corpus} does not exist: create it or pass --corpus.")
         with self.index.lock():
             manifest = self.index.manifest()
+            repair = self.index.repair(manifest)
             # The model is loaded only when a file needs chunking or a chunk embedding.
             files = read_corpus(
                 self.settings, manifest.files, lambda text: self.embedder.count_tokens(text),
@@ -89,7 +90,7 @@ class Pipeline:
             )  # fmt: skip
             return self.index.sync(
                 manifest, files.parsed, files.skipped, lambda texts: self.embedder.embed(texts),
-                progress, on_stored,
+                progress, on_stored, repair,
             )  # fmt: skip
 
     def ask(self, question: str, history: Sequence[str] = ()) -> Answer:
@@ -129,10 +130,11 @@ class Pipeline:
 
         With Ollama the pieces are the model's tokens as they arrive, and the final Answer
         holds the checked text (bad citations removed, unsupported sentences marked);
-        offline the one piece is the whole extractive answer. An empty or overlong question
-        raises UserError here, before any piece.
+        offline the one piece is the whole extractive answer. An empty or overlong question,
+        or a missing or damaged index, raises UserError here, before any piece.
         """
         question = check_question(question)
+        self.index.check()  # a damaged index refuses here, before any piece
         return AnswerStream(self._pieces(question, history))
 
     def _pieces(self, question: str, history: Sequence[str]) -> Generator[str, None, Answer]:

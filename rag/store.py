@@ -1,19 +1,23 @@
 """The vector store: one Chroma collection, embedded in the index folder or on a Chroma server.
 
 Chunks go in with their vectors and come back as `Chunk`s; Chroma's records, and the
-llama-index nodes used to write them, stay inside this module.
+llama-index nodes used to write them, stay inside this module, and so do Chroma's errors: a
+store that cannot be read (a `chroma.sqlite3` cut short raises "database disk image is
+malformed") becomes one `IndexUnavailable` naming the fix, never a traceback.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import date
 from typing import Any
 
 import numpy as np
 
 from rag.config import Settings
-from rag.types import Chunk
+from rag.types import Chunk, IndexUnavailable
 
 # Chunks read from Chroma per call when reading back whole files: a single get() of every
 # chunk fails in the embedded store at about 100,000 chunks ("too many SQL variables").
@@ -31,30 +35,74 @@ class Store:
         self.name = name
         self._collection: Any = None
 
+    def where(self) -> str:
+        """Where the vectors live, for messages."""
+        if self.settings.chroma_host:
+            return f"the Chroma server at {self.settings.chroma_host}:{self.settings.chroma_port}"
+        return str(self.settings.index_path / "chroma")
+
+    @contextmanager
+    def _guarded(self) -> Iterator[None]:
+        """Chroma's errors, as one line that says what to do."""
+        from chromadb.errors import ChromaError
+
+        try:
+            yield
+        except ChromaError as error:
+            if self.settings.chroma_host:
+                fix = "check that the server is up, then run `rag ingest`"
+            else:
+                fix = f"delete the folder {self.where()} and run `rag ingest` to rebuild it"
+            raise IndexUnavailable(
+                f"The vector store in {self.where()} cannot be read ({error}): {fix}."
+            ) from None
+
     @property
     def collection(self) -> Any:
         """The Chroma collection, opened (and created if new) on first use."""
         if self._collection is None:
-            import chromadb
-            from chromadb.config import Settings as ChromaSettings
-
-            chroma_settings = ChromaSettings(anonymized_telemetry=False)
-            if self.settings.chroma_host:
-                client = chromadb.HttpClient(
-                    host=self.settings.chroma_host,
-                    port=self.settings.chroma_port,
-                    settings=chroma_settings,
-                )
-            else:
-                root = self.settings.index_path
-                root.mkdir(parents=True, exist_ok=True)
-                client = chromadb.PersistentClient(
-                    path=str(root / "chroma"), settings=chroma_settings
-                )
-            self._collection = client.get_or_create_collection(
-                self.name, metadata={"hnsw:space": "cosine"}
-            )
+            with self._guarded():
+                self._collection = self._open()
         return self._collection
+
+    def _open(self) -> Any:
+        """The Chroma client and collection, created if new."""
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        chroma_settings = ChromaSettings(anonymized_telemetry=False)
+        if self.settings.chroma_host:
+            client = chromadb.HttpClient(
+                host=self.settings.chroma_host,
+                port=self.settings.chroma_port,
+                settings=chroma_settings,
+            )
+        else:
+            root = self.settings.index_path
+            root.mkdir(parents=True, exist_ok=True)
+            client = chromadb.PersistentClient(path=str(root / "chroma"), settings=chroma_settings)
+        return client.get_or_create_collection(self.name, metadata={"hnsw:space": "cosine"})
+
+    def count(self) -> int:
+        """How many chunks the store holds (one indexed query, whatever the size)."""
+        with self._guarded():
+            return int(self.collection.count())
+
+    def present(self, ids: Sequence[str]) -> set[str]:
+        """Those of `ids` the store holds (ids only: no text or vectors are read)."""
+        if not ids:
+            return set()
+        with self._guarded():
+            return set(self.collection.get(ids=list(ids), include=[])["ids"])
+
+    def file_counts(self) -> Counter[str]:
+        """Chunks stored per file, read in pages of READ_PAGE (metadata only)."""
+        counts: Counter[str] = Counter()
+        with self._guarded():
+            for offset in range(0, self.collection.count(), READ_PAGE):
+                got = self.collection.get(include=["metadatas"], limit=READ_PAGE, offset=offset)
+                counts.update(str(metadata["file"]) for metadata in got["metadatas"])
+        return counts
 
     def add(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
         """Store `chunks` with their vectors (one row of `vectors` per chunk)."""
@@ -70,19 +118,22 @@ class Store:
             )
             for chunk, vector in zip(chunks, vectors, strict=True)
         ]
-        ChromaVectorStore(chroma_collection=self.collection).add(nodes)
+        with self._guarded():
+            ChromaVectorStore(chroma_collection=self.collection).add(nodes)
 
     def delete_files(self, names: Sequence[str]) -> None:
         """Remove every chunk of the files `names`."""
         for begin in range(0, len(names), DELETE_BATCH):
             batch = list(names[begin : begin + DELETE_BATCH])
-            self.collection.delete(where={"file": {"$in": batch}})
+            with self._guarded():
+                self.collection.delete(where={"file": {"$in": batch}})
 
     def get(self, ids: Sequence[str]) -> dict[str, Chunk]:
         """Stored chunks by id (missing ids are left out)."""
         if not ids:
             return {}
-        got = self.collection.get(ids=list(ids), include=["documents", "metadatas"])
+        with self._guarded():
+            got = self.collection.get(ids=list(ids), include=["documents", "metadatas"])
         return {chunk.id: chunk for chunk in _chunks(got)}
 
     def chunks_of(self, files: Mapping[str, int]) -> Iterator[Chunk]:
@@ -96,14 +147,19 @@ class Store:
             if size < READ_PAGE and i + 1 < len(files):
                 continue
             where = {"file": {"$in": page}}
-            yield from _chunks(self.collection.get(where=where, include=["documents", "metadatas"]))
+            with self._guarded():
+                got = self.collection.get(where=where, include=["documents", "metadatas"])
+            yield from _chunks(got)
             page, size = [], 0
 
     def nearest(self, vector: np.ndarray, n: int) -> list[str]:
         """Ids of the `n` stored chunks nearest to `vector` (cosine), nearest first."""
         # Chroma is asked directly: going through llama-index's vector store costs every
         # command-line question half a second of imports, for the same query.
-        found = self.collection.query(query_embeddings=[vector.tolist()], n_results=n, include=[])
+        with self._guarded():
+            found = self.collection.query(
+                query_embeddings=[vector.tolist()], n_results=n, include=[]
+            )
         return [str(chunk_id) for chunk_id in found["ids"][0]]
 
 

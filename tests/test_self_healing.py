@@ -1,0 +1,141 @@
+"""The index notices when it is damaged, refuses questions saying what to run, and heals.
+
+Each test damages a private copy of the session's index (its store folder, its sqlite file,
+its keyword index or its manifest) the way a user might, then checks `rag status`, a refused
+question, and that `rag ingest` makes it equal to a fresh build again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from rag.cli import main
+from rag.index import IndexUnavailable, Verdict
+from rag.pipeline import Pipeline
+from tests.conftest import REPO, TROOPS_FILE
+
+TROOPS_QUESTION = "When did US troop levels in Iraq drop to 2,500?"
+
+
+@pytest.fixture
+def damaged(indexed: Pipeline, tmp_path: Path) -> Path:
+    """A copy of the session's corpus and index folders (the index at tmp_path / "index"),
+    not yet opened by this process: Chroma caches an open store per folder."""
+    source = indexed.settings
+    shutil.copytree(source.corpus_dir, tmp_path / "corpus")
+    shutil.copytree(source.index_path, tmp_path / "index")
+    return tmp_path
+
+
+def pipeline_for(root: Path, make_settings) -> Pipeline:
+    return Pipeline(make_settings(root / "corpus", index_dir=root / "index"))
+
+
+def stored(pipeline: Pipeline) -> dict[str, str]:
+    """Every chunk in the store: id -> text."""
+    got = pipeline.index.collection.get(include=["documents"])
+    return dict(zip(got["ids"], got["documents"], strict=True))
+
+
+def cli(root: Path, cache: Path, *args: str) -> tuple[int, str]:
+    """`rag *args` on the copy, as a user runs it (its own process): exit code and output."""
+    env = {**os.environ, "RAG_CORPUS_DIR": str(root / "corpus"),
+           "RAG_INDEX_DIR": str(root / "index"), "RAG_CACHE_DIR": str(cache)}  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "rag", *args], env=env, cwd=REPO,
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    return done.returncode, done.stdout + done.stderr
+
+
+def assert_healed(pipeline: Pipeline, indexed: Pipeline) -> None:
+    """The index equals a fresh build and answers the 2,500 question with its citation."""
+    assert pipeline.index.health().verdict == Verdict.OK
+    assert stored(pipeline) == stored(indexed)
+    assert sorted(pipeline.index.bm25().ids) == sorted(indexed.index.bm25().ids)
+    answer = pipeline.ask(TROOPS_QUESTION)
+    assert "late 2020" in answer.answer
+    assert TROOPS_FILE in {citation.file for citation in answer.citations}
+
+
+def test_deleted_store_folder_is_refused_then_restored(
+    damaged: Path, indexed: Pipeline, make_settings
+) -> None:
+    shutil.rmtree(damaged / "index" / "chroma")
+    pipeline = pipeline_for(damaged, make_settings)
+    health = pipeline.index.health()
+    assert str(health) == "repairable: 55 chunks missing from the store"
+    assert (health.manifest_chunks, health.store_chunks, health.keyword_chunks) == (55, 0, 55)
+    with pytest.raises(IndexUnavailable, match=r"55 chunks missing .*Run `rag ingest`"):
+        pipeline.ask(TROOPS_QUESTION)
+
+    report = pipeline.ingest()
+    assert report.repair.lines() == [
+        "restored 55 chunks missing from the store (5 files re-embedded)"
+    ]
+    assert report.chunks_embedded == 55 and not report.updated
+    assert_healed(Pipeline(pipeline.settings), indexed)
+
+
+def test_truncated_sqlite_is_named_without_a_traceback_and_rebuilt(
+    damaged: Path, indexed: Pipeline, make_settings, model_cache: Path
+) -> None:
+    sqlite = damaged / "index" / "chroma" / "chroma.sqlite3"
+    os.truncate(sqlite, sqlite.stat().st_size // 3)
+    for command in (["status"], ["ask", TROOPS_QUESTION], ["ingest"]):
+        code, output = cli(damaged, model_cache, *command)
+        assert "Traceback" not in output, output
+        assert "database disk image is malformed" in output, output
+        assert f"delete the folder {damaged / 'index' / 'chroma'}" in output, output
+        assert code == (0 if command == ["status"] else 1)
+    # The way back the message names.
+    shutil.rmtree(damaged / "index" / "chroma")
+    code, output = cli(damaged, model_cache, "ingest")
+    assert code == 0 and "restored 55 chunks missing from the store" in output, output
+    assert_healed(pipeline_for(damaged, make_settings), indexed)
+
+
+def test_deleted_keyword_index_is_refused_then_rebuilt(
+    damaged: Path, indexed: Pipeline, make_settings
+) -> None:
+    for folder in (damaged / "index").glob("bm25-*"):
+        shutil.rmtree(folder)
+    pipeline = pipeline_for(damaged, make_settings)
+    assert str(pipeline.index.health()) == "repairable: the keyword index is missing or unreadable"
+    with pytest.raises(IndexUnavailable, match="keyword index is missing"):
+        pipeline.ask(TROOPS_QUESTION)
+    report = pipeline.ingest()
+    assert report.repair.lines() == ["rebuilt the keyword index"] and report.chunks_embedded == 0
+    assert_healed(Pipeline(pipeline.settings), indexed)
+
+
+def test_deleted_manifest_is_refused_then_rebuilt(
+    damaged: Path, indexed: Pipeline, make_settings
+) -> None:
+    for manifest in (damaged / "index").glob("manifest-*.json"):
+        manifest.unlink()
+    pipeline = pipeline_for(damaged, make_settings)
+    assert "manifest" in str(pipeline.index.health())
+    with pytest.raises(IndexUnavailable, match="manifest .* is missing"):
+        pipeline.ask(TROOPS_QUESTION)
+    report = pipeline.ingest()
+    assert len(report.added) == 5 and report.repair.stray_chunks == 55
+    assert_healed(Pipeline(pipeline.settings), indexed)
+
+
+def test_status_shows_health_and_real_counts(damaged: Path) -> None:
+    shutil.rmtree(damaged / "index" / "chroma")
+    env = {"RAG_CORPUS_DIR": str(damaged / "corpus"), "RAG_INDEX_DIR": str(damaged / "index")}
+    result = CliRunner().invoke(main, ["status", "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    state = json.loads(result.output)
+    assert state["health"] == "repairable: 55 chunks missing from the store"
+    assert (state["chunks"], state["store_chunks"], state["keyword_chunks"]) == (55, 0, 55)
