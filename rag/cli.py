@@ -61,8 +61,13 @@ def main() -> None:
 
 @main.command()
 @click.argument("path", required=False, type=click.Path(path_type=Path))
+@click.option(
+    "--rebuild", is_flag=True,
+    help="Build the index from nothing, replacing the old one only once complete "
+         "(for a store that cannot be read).",
+)  # fmt: skip
 @_corpus_options
-def ingest(path: Path | None, corpus: Path | None, index: Path | None) -> None:
+def ingest(path: Path | None, rebuild: bool, corpus: Path | None, index: Path | None) -> None:
     """Index the articles in PATH (default: the corpus folder); only changes are embedded."""
     from tqdm import tqdm
 
@@ -80,7 +85,7 @@ def ingest(path: Path | None, corpus: Path | None, index: Path | None) -> None:
             bars[stage] = tqdm(total=total, unit=units[stage], desc=stage.value, file=sys.stderr)
         bars[stage].update(done - bars[stage].n)
 
-    report = pipeline.ingest(progress)
+    report = pipeline.rebuild(progress) if rebuild else pipeline.ingest(progress)
     for bar in bars.values():
         bar.close()
     click.echo(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import time
 from collections.abc import Generator, Sequence
 from dataclasses import replace
@@ -92,6 +94,36 @@ class Pipeline:
                 manifest, files.parsed, files.skipped, lambda texts: self.embedder.embed(texts),
                 progress, on_stored, repair,
             )  # fmt: skip
+
+    def rebuild(self, progress: Progress | None = None) -> SyncReport:
+        """Build the index from nothing beside the old one, and swap it in only once it is
+        complete: a failed or killed rebuild leaves the old index as it was.
+
+        For a store that cannot be read at all (a truncated `chroma.sqlite3`), which
+        `ingest` cannot repair in place. Embedded stores only: a server's collection is
+        named after the index folder, so it cannot be built under another name and moved.
+        """
+        if self.settings.chroma_host:
+            raise UserError(
+                "`rag ingest --rebuild` rebuilds an embedded index; with a Chroma server, "
+                "run `rag ingest`, which restores what the server lacks."
+            )
+        root = self.settings.index_path
+        staging = root.with_name(root.name + ".rebuild")  # hidden too: never read as corpus
+        with self.index.lock():  # no ingest may change the old index meanwhile
+            shutil.rmtree(staging, ignore_errors=True)
+            try:
+                fresh = Pipeline(self.settings.model_copy(update={"index_dir": staging}))
+                report = fresh.ingest(progress)
+                old = root.with_name(root.name + ".old")
+                shutil.rmtree(old, ignore_errors=True)
+                os.replace(root, old)
+                os.replace(staging, root)
+                shutil.rmtree(old, ignore_errors=True)
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)  # left only by a failed build
+        self.index = Index(self.settings)  # the old one's store and keywords are gone
+        return report
 
     def ask(self, question: str, history: Sequence[str] = ()) -> Answer:
         """Answer `question` (after the earlier questions in `history`) with citations."""

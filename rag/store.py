@@ -52,7 +52,7 @@ class Store:
             if self.settings.chroma_host:
                 fix = "check that the server is up, then run `rag ingest`"
             else:
-                fix = f"delete the folder {self.where()} and run `rag ingest` to rebuild it"
+                fix = "run `rag ingest --rebuild`"
             raise IndexUnavailable(
                 f"The vector store in {self.where()} cannot be read ({error}): {fix}."
             ) from None

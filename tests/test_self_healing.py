@@ -18,7 +18,7 @@ import pytest
 from click.testing import CliRunner
 
 from rag.cli import main
-from rag.index import IndexUnavailable, Verdict
+from rag.index import Index, IndexUnavailable, Verdict
 from rag.pipeline import Pipeline
 from tests.conftest import REPO, TROOPS_FILE
 
@@ -94,12 +94,11 @@ def test_truncated_sqlite_is_named_without_a_traceback_and_rebuilt(
         code, output = cli(damaged, model_cache, *command)
         assert "Traceback" not in output, output
         assert "database disk image is malformed" in output, output
-        assert f"delete the folder {damaged / 'index' / 'chroma'}" in output, output
+        assert "run `rag ingest --rebuild`" in output, output
         assert code == (0 if command == ["status"] else 1)
-    # The way back the message names.
-    shutil.rmtree(damaged / "index" / "chroma")
-    code, output = cli(damaged, model_cache, "ingest")
-    assert code == 0 and "restored 55 chunks missing from the store" in output, output
+    code, output = cli(damaged, model_cache, "ingest", "--rebuild")
+    assert code == 0 and "5 added" in output, output
+    assert not list(damaged.glob("index.*")), "the staging and old folders are gone"
     assert_healed(pipeline_for(damaged, make_settings), indexed)
 
 
@@ -139,3 +138,17 @@ def test_status_shows_health_and_real_counts(damaged: Path) -> None:
     state = json.loads(result.output)
     assert state["health"] == "repairable: 55 chunks missing from the store"
     assert (state["chunks"], state["store_chunks"], state["keyword_chunks"]) == (55, 0, 55)
+
+
+def test_failed_rebuild_leaves_the_old_index_as_it_was(
+    damaged: Path, indexed: Pipeline, make_settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def disk_full(*args: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Index, "_embed_and_store", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        pipeline_for(damaged, make_settings).rebuild()
+    assert not list(damaged.glob("index.*"))
+    monkeypatch.undo()
+    assert_healed(pipeline_for(damaged, make_settings), indexed)
