@@ -162,9 +162,9 @@ def status(as_json: bool, corpus: Path | None, index: Path | None) -> None:
     click.echo(f"articles:     {state.articles}")
     click.echo(f"chunks:       {state.chunks}")
     click.echo(f"health:       {state.health}")
-    stored = "unreadable" if state.store_chunks is None else state.store_chunks
-    keywords = "missing" if state.keyword_chunks is None else state.keyword_chunks
-    click.echo(f"stored:       {stored} chunks in the store, {keywords} in the keyword index")
+    stored = "cannot be read" if state.store_chunks is None else f"{state.store_chunks} chunks"
+    keywords = "missing" if state.keyword_chunks is None else f"{state.keyword_chunks} chunks"
+    click.echo(f"store:        {stored}; keyword index: {keywords}")
     click.echo(f"last indexed: {state.last_indexed or 'never (run `rag ingest`)'}")
     for name, reason in state.skipped.items():
         click.echo(f"skipped:      {name}: {reason}")

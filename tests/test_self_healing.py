@@ -152,3 +152,11 @@ def test_failed_rebuild_leaves_the_old_index_as_it_was(
     assert not list(damaged.glob("index.*"))
     monkeypatch.undo()
     assert_healed(pipeline_for(damaged, make_settings), indexed)
+
+
+def test_status_text_names_the_verdict(damaged: Path) -> None:
+    shutil.rmtree(damaged / "index" / "chroma")
+    env = {"RAG_CORPUS_DIR": str(damaged / "corpus"), "RAG_INDEX_DIR": str(damaged / "index")}
+    result = CliRunner().invoke(main, ["status"], env=env)
+    assert "health:       repairable: 55 chunks missing from the store" in result.output
+    assert "store:        0 chunks; keyword index: 55 chunks" in result.output
