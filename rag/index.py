@@ -311,12 +311,18 @@ class Index:
         stored = self.store.count()
         if stored < len(bm25):
             return f"{len(bm25) - stored} chunks missing from the store"
-        step = max(1, len(bm25) // OPEN_SAMPLE)
-        sample = bm25.ids[::step][:OPEN_SAMPLE]
-        lost = len(set(sample) - self.store.present(sample))
+        lost, sampled = self._lost_in_sample(bm25)
         if lost:
-            return f"{lost} of {len(sample)} sampled chunks missing from the store"
+            return f"{lost} of {sampled} sampled chunks missing from the store"
         return None
+
+    def _lost_in_sample(self, bm25: Bm25Index | None) -> tuple[int, int]:
+        """How many of an evenly spread sample of the keyword index's ids the store lacks,
+        and how many were sampled: one small `get`, whatever the size of the index."""
+        if bm25 is None:
+            return 0, 0
+        sample = bm25.ids[:: max(1, len(bm25) // OPEN_SAMPLE)][:OPEN_SAMPLE]
+        return len(set(sample) - self.store.present(sample)), len(sample)
 
     def health(self, manifest: Manifest | None = None) -> Health:
         """The manifest compared with what the store and the keyword index hold."""
@@ -328,8 +334,7 @@ class Index:
         keyword = None if bm25 is None else len(bm25)
         try:
             stored = self.store.count()
-            sample = [] if bm25 is None else bm25.ids[:: max(1, len(bm25) // OPEN_SAMPLE)]
-            lost = len(set(sample[:OPEN_SAMPLE]) - self.store.present(sample[:OPEN_SAMPLE]))
+            lost, _ = self._lost_in_sample(bm25)
         except IndexUnavailable as error:
             return Health(Verdict.DAMAGED, str(error), promised, None, keyword)
         problem = None
