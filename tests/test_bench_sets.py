@@ -206,7 +206,8 @@ def test_a_set_refuses_a_cache_inside_the_checkout(tmp_path: Path) -> None:
 
 
 def test_an_unknown_set_names_the_sets(tmp_path: Path) -> None:
-    with pytest.raises(SetError, match="the sets are rgb, rgb-negative, bbc, bbc-ci, starting, extra"):
+    names = "rgb, rgb-negative, bbc, bbc-ci, starting, extra"
+    with pytest.raises(SetError, match=f"the sets are {names}"):
         prepare("rgb-positive", Settings(cache_dir=tmp_path))
 
 
