@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -16,7 +17,7 @@ from rag.eval.sets import SETS
 from rag.types import UserError
 
 if TYPE_CHECKING:  # the pipeline imports the models' libraries: only commands that answer load it
-    from rag.eval.sets import Prepared
+    from rag.ingest import Progress
     from rag.pipeline import Pipeline
 
 
@@ -69,25 +70,11 @@ def main() -> None:
 @_corpus_options
 def ingest(path: Path | None, rebuild: bool, corpus: Path | None, index: Path | None) -> None:
     """Index the articles in PATH (default: the corpus folder); only changes are embedded."""
-    from tqdm import tqdm
-
-    from rag.ingest import Stage
     from rag.pipeline import Pipeline
 
     pipeline = Pipeline(_settings(path or corpus, index))
-    units = {Stage.READING: "file", Stage.EMBEDDING: "chunk"}
-    bars: dict[Stage, tqdm[Any]] = {}
-
-    def progress(stage: Stage, done: int, total: int) -> None:
-        if stage not in bars:
-            for bar in bars.values():
-                bar.close()
-            bars[stage] = tqdm(total=total, unit=units[stage], desc=stage.value, file=sys.stderr)
-        bars[stage].update(done - bars[stage].n)
-
-    report = pipeline.rebuild(progress) if rebuild else pipeline.ingest(progress)
-    for bar in bars.values():
-        bar.close()
+    with _stage_bars() as progress:
+        report = pipeline.rebuild(progress) if rebuild else pipeline.ingest(progress)
     click.echo(
         f"{len(report.added)} added, {len(report.updated)} updated, "
         f"{len(report.removed)} removed, {len(report.unchanged)} unchanged; "
@@ -256,18 +243,12 @@ def eval_(
     from tqdm import tqdm
 
     from rag.eval.gold import SPLIT_FILE, load_gold, load_split, select
-    from rag.eval.report import compare
     from rag.eval.run import run as run_eval
     from rag.eval.sets import prepare
     from rag.ingest import discover
     from rag.pipeline import Pipeline
 
-    if (gold is None) == (set_name is None):
-        raise click.UsageError("Give either a gold file (GOLD) or a benchmark set (--set NAME).")
-    if set_name and (corpus or index):
-        raise click.UsageError("--set chooses the corpus and the index; drop --corpus and --index.")
-    if split_file and not part:
-        raise click.UsageError("--split-file needs --split dev or --split test.")
+    _check_eval_options(gold, set_name, corpus, index, split_file, part)
     settings = _settings(corpus, index)
     prepared = prepare(set_name, settings) if set_name else None
     if prepared:
@@ -280,7 +261,11 @@ def eval_(
     items = select(items, wanted, kind, limit, split)
     # A set's index is brought up to date first (its gold file was checked above, before
     # the minutes an ingest of a new set takes).
-    pipeline = _set_pipeline(prepared) if prepared else Pipeline(settings)
+    if prepared:
+        with _stage_bars(prepared.name) as ingest_progress:
+            pipeline = prepared.pipeline(ingest_progress)
+    else:
+        pipeline = Pipeline(settings)
     pipeline.index.check()  # never score answers from a damaged index
     with tqdm(unit="question", desc="Evaluating", file=sys.stderr) as bar:
 
@@ -292,6 +277,30 @@ def eval_(
             gold, pipeline, progress, results_dir, baseline, items, judge_model, split,
             prepared.meta() if prepared else None,
         )  # fmt: skip
+    _show_run(folder, out, as_json, compare_to)
+
+
+def _check_eval_options(
+    gold: Path | None,
+    set_name: str | None,
+    corpus: Path | None,
+    index: Path | None,
+    split_file: Path | None,
+    part: str | None,
+) -> None:
+    """Refuse option combinations `rag eval` cannot honour, naming the fix."""
+    if (gold is None) == (set_name is None):
+        raise click.UsageError("Give either a gold file (GOLD) or a benchmark set (--set NAME).")
+    if set_name and (corpus or index):
+        raise click.UsageError("--set chooses the corpus and the index; drop --corpus and --index.")
+    if split_file and not part:
+        raise click.UsageError("--split-file needs --split dev or --split test.")
+
+
+def _show_run(folder: Path, out: Path | None, as_json: bool, compare_to: Path | None) -> None:
+    """What `rag eval` prints of a finished run (and copies with --out)."""
+    from rag.eval.report import compare
+
     summary = json.loads((folder / "summary.json").read_text())
     if out:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -311,8 +320,10 @@ def eval_(
             click.echo(line)
 
 
-def _set_pipeline(prepared: Prepared) -> Pipeline:
-    """The set's pipeline, its index built or updated first with a progress bar per stage."""
+@contextmanager
+def _stage_bars(label: str = "") -> Iterator[Progress]:
+    """An ingest progress callback drawing one bar per stage (files read, chunks embedded)
+    on stderr, each closed when the next begins and all closed at the end."""
     from tqdm import tqdm
 
     from rag.ingest import Stage
@@ -324,14 +335,12 @@ def _set_pipeline(prepared: Prepared) -> Pipeline:
         if stage not in bars:
             for bar in bars.values():
                 bar.close()  # the stage before is done
-            bars[stage] = tqdm(
-                total=total, unit=units[stage], desc=f"{stage.value} {prepared.name}",
-                file=sys.stderr,
-            )  # fmt: skip
+            desc = f"{stage.value} {label}".strip()
+            bars[stage] = tqdm(total=total, unit=units[stage], desc=desc, file=sys.stderr)
         bars[stage].update(done - bars[stage].n)
 
     try:
-        return prepared.pipeline(progress)
+        yield progress
     finally:
         for bar in bars.values():
             bar.close()
