@@ -31,7 +31,7 @@ from rag.config import Settings
 from rag.ingest import Progress, Stage
 from rag.lexical import Bm25Index, TermRow, TermTable
 from rag.manifest import FileEntry, Manifest
-from rag.store import Store
+from rag.store import Store, StoreUnreachable
 from rag.types import Chunk, ParsedFile, Skipped
 
 # Defined beside UserError so the store can raise it too; importable from here as before.
@@ -67,6 +67,7 @@ class Verdict(StrEnum):
     OK = "ok"
     REPAIRABLE = "repairable"  # `rag ingest` repairs it
     DAMAGED = "damaged"  # the store cannot be read: it is rebuilt
+    UNREACHABLE = "unreachable"  # the Chroma server does not answer
     EMPTY = "not indexed"  # never ingested
 
 
@@ -335,6 +336,8 @@ class Index:
         try:
             stored = self.store.count()
             lost, _ = self._lost_in_sample(bm25)
+        except StoreUnreachable as error:
+            return Health(Verdict.UNREACHABLE, str(error), promised, None, keyword)
         except IndexUnavailable as error:
             return Health(Verdict.DAMAGED, str(error), promised, None, keyword)
         problem = None
@@ -410,7 +413,7 @@ class Index:
         health = self.health(manifest)
         if health.verdict in (Verdict.OK, Verdict.EMPTY):
             return Repair()
-        if health.verdict == Verdict.DAMAGED:
+        if health.verdict in (Verdict.DAMAGED, Verdict.UNREACHABLE):
             raise IndexUnavailable(health.problem)
         stored = self.store.file_counts()
         restored: list[str] = []

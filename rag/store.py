@@ -27,6 +27,10 @@ DELETE_BATCH = 500
 _METADATA_FIELDS = ("file", "file_sha256", "article", "title", "date", "start", "end")
 
 
+class StoreUnreachable(IndexUnavailable):
+    """The Chroma server does not answer: nothing is known about what it holds."""
+
+
 class Store:
     """The collection `name`, on the Chroma server in `settings` or in the index folder."""
 
@@ -44,8 +48,12 @@ class Store:
     @contextmanager
     def _guarded(self) -> Iterator[None]:
         """Chroma's errors, as one line that says what to do."""
+        import httpx
         from chromadb.errors import ChromaError
 
+        unreachable = (
+            (ValueError, OSError, httpx.TransportError) if self.settings.chroma_host else ()
+        )
         try:
             yield
         except ChromaError as error:
@@ -55,6 +63,16 @@ class Store:
                 fix = "run `rag ingest --rebuild`"
             raise IndexUnavailable(
                 f"The vector store in {self.where()} cannot be read ({error}): {fix}."
+            ) from None
+        except unreachable as error:
+            if isinstance(error, ValueError) and "connect" not in str(error).lower():
+                raise  # a real bad value, not a server that is down
+            # A server that is down fails the client's first request with a ValueError
+            # ("Could not connect to a Chroma server"), and later ones with httpx's errors.
+            raise StoreUnreachable(
+                f"{self.where()[0].upper()}{self.where()[1:]} cannot be reached "
+                f"({str(error).splitlines()[0] if str(error) else type(error).__name__}): "
+                "check that the server is up (`chroma run`), then try again."
             ) from None
 
     @property

@@ -22,7 +22,7 @@ from click.testing import CliRunner
 
 from rag.cli import main
 from rag.pipeline import Pipeline
-from tests.conftest import TROOPS_FILE, copy_corpus
+from tests.conftest import REPO, TROOPS_FILE, copy_corpus
 
 HOST = "127.0.0.1"
 SERVER_START_TIMEOUT_S = 30
@@ -66,6 +66,32 @@ def _wait_for_heartbeat(process: subprocess.Popen[bytes], port: int, log: Path) 
     pytest.fail(f"`chroma run` gave no heartbeat in {SERVER_START_TIMEOUT_S} s:\n{log.read_text()}")
 
 
+def start_server(executable: str, data: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
+    """`chroma run` on `data` at HOST:`port`, once it answers its heartbeat."""
+    with log.open("a") as output:
+        process = subprocess.Popen(
+            [executable, "run", "--path", str(data), "--host", HOST, "--port", str(port)],
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
+        )
+    try:
+        _wait_for_heartbeat(process, port, log)
+    except BaseException:
+        stop_server(process)
+        raise
+    return process
+
+
+def stop_server(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=SERVER_STOP_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 @pytest.fixture(scope="module")
 def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
     """A real Chroma server on a free loopback port, for this module only."""
@@ -74,24 +100,11 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[st
         pytest.skip("the `chroma` executable (installed with chromadb) is missing")
     root = tmp_path_factory.mktemp("chroma-server")
     port = _free_port()
-    log = root / "server.log"
-    with log.open("w") as output:
-        process = subprocess.Popen(
-            [executable, "run", "--path", str(root / "data"), "--host", HOST, "--port", str(port)],
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
-        )
-        try:
-            _wait_for_heartbeat(process, port, log)
-            yield HOST, port
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=SERVER_STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    process = start_server(executable, root / "data", port, root / "server.log")
+    try:
+        yield HOST, port
+    finally:
+        stop_server(process)
 
 
 @pytest.fixture(scope="module")
@@ -210,3 +223,75 @@ def test_environment_variables_switch_the_cli_to_the_server(
     state = json.loads(result.output)
     assert state["collection"] == served.index.collection_name
     assert {key: state[key] for key in REAL_CORPUS_COUNTS} == REAL_CORPUS_COUNTS
+
+
+def cli(settings, *args: str) -> tuple[int, str]:  # noqa: ANN001 - Settings
+    """`rag *args` in its own process, as a user runs it: exit code and all output."""
+    env = {**os.environ, "RAG_CORPUS_DIR": str(settings.corpus_dir),
+           "RAG_INDEX_DIR": str(settings.index_path), "RAG_CACHE_DIR": str(settings.cache_dir),
+           "RAG_CHROMA_HOST": settings.chroma_host,
+           "RAG_CHROMA_PORT": str(settings.chroma_port)}  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "rag", *args], env=env, cwd=REPO,
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    return done.returncode, done.stdout + done.stderr
+
+
+def test_server_stopped_then_restarted_empty_is_named_then_restored(
+    tmp_path: Path, model_cache: Path, indexed: Pipeline
+) -> None:
+    from rag.config import Settings
+
+    executable = _chroma_executable()
+    if executable is None:
+        pytest.skip("the `chroma` executable (installed with chromadb) is missing")
+    port = _free_port()
+    log = tmp_path / "server.log"
+    settings = Settings(
+        corpus_dir=copy_corpus(tmp_path / "corpus"), index_dir=tmp_path / "index",
+        cache_dir=model_cache, chroma_host=HOST, chroma_port=port,
+    )  # fmt: skip
+    address = f"{HOST}:{port}"
+    process = start_server(executable, tmp_path / "first", port, log)
+    try:
+        assert Pipeline(settings).ingest().chunks_embedded == REAL_CORPUS_COUNTS["chunks"]
+    finally:
+        stop_server(process)
+
+    # The server is down: one line naming it and what to do, never a traceback. `rag ask`
+    # gives only that line; `rag status` gives it as its health beside the local counts.
+    code, output = cli(settings, "ask", TROOPS_QUESTION)
+    assert code == 1 and len(output.strip().splitlines()) == 1, output
+    assert f"Chroma server at {address} cannot be reached" in output, output
+    assert "check that the server is up" in output, output
+    code, output = cli(settings, "status")
+    assert code == 0 and "Traceback" not in output, output
+    health = next(line for line in output.splitlines() if line.startswith("health:"))
+    assert f"unreachable: The Chroma server at {address} cannot be reached" in health, output
+    assert "check that the server is up" in health, output
+
+    # Restarted on an empty data folder: the chunks are missing, questions are refused.
+    process = start_server(executable, tmp_path / "empty", port, log)
+    try:
+        code, output = cli(settings, "ask", TROOPS_QUESTION)
+        assert code == 1 and "Traceback" not in output, output
+        assert "55 chunks missing from the store" in output, output
+        assert "cannot answer" not in output, output
+
+        code, output = cli(settings, "ingest")
+        assert code == 0, output
+        assert "restored 55 chunks missing from the store" in output, output
+
+        healed = Pipeline(settings)
+        assert healed.index.health().verdict == "ok"
+        got = healed.index.collection.get(include=["documents"])
+        fresh = indexed.index.collection.get(include=["documents"])
+        assert dict(zip(got["ids"], got["documents"], strict=True)) == dict(
+            zip(fresh["ids"], fresh["documents"], strict=True)
+        )
+        answer = healed.ask(TROOPS_QUESTION)
+        assert "late 2020" in answer.answer
+        assert TROOPS_FILE in {citation.file for citation in answer.citations}
+    finally:
+        stop_server(process)
