@@ -14,7 +14,7 @@ from pathlib import Path
 from rag.clean import articles_from_text
 from rag.config import Settings
 from rag.manifest import FileEntry
-from rag.read import read_source, stamp
+from rag.read import read_source, stamp, unreadable
 from rag.sentences import split_keeping_text
 from rag.types import Article, Chunk, ParsedFile, Skipped, SourceFile
 
@@ -126,7 +126,11 @@ def read_corpus_file(
     target = path.resolve()
     if not target.is_relative_to(root):
         return Skipped(name, f"link to {target}, outside the corpus folder")
-    if not target.is_file():
+    try:
+        regular = stat.S_ISREG(target.stat().st_mode)
+    except OSError as error:  # removed since the folder was listed, or no permission
+        return Skipped(name, unreadable(error))
+    if not regular:
         return Skipped(name, "not a regular file")
     return read_source(target, name, max_bytes)
 

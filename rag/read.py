@@ -43,15 +43,18 @@ def read_source(path: Path, name: str, max_bytes: int) -> SourceFile | Skipped:
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         return Skipped(name, f"unsupported type {suffix or '(none)'}; use .txt, .md, .html or .pdf")
-    status = path.stat()
-    size = status.st_size
-    if size > max_bytes:
-        return Skipped(
-            name,
-            f"{size / 1e6:.1f} MB is above the {max_bytes / 1e6:.0f} MB limit "
-            "(raise RAG_MAX_FILE_MB to index it)",
-        )
-    data = path.read_bytes()
+    try:
+        status = path.stat()
+        size = status.st_size
+        if size > max_bytes:
+            return Skipped(
+                name,
+                f"{size / 1e6:.1f} MB is above the {max_bytes / 1e6:.0f} MB limit "
+                "(raise RAG_MAX_FILE_MB to index it)",
+            )
+        data = path.read_bytes()
+    except OSError as error:  # no permission, removed since the folder was listed, I/O error
+        return Skipped(name, unreadable(error))
     if suffix in PDF_SUFFIXES:
         decoded = pdf_to_text(data)
         if decoded is None:
@@ -66,6 +69,11 @@ def read_source(path: Path, name: str, max_bytes: int) -> SourceFile | Skipped:
     if not text.strip():
         return Skipped(name, "empty file")
     return SourceFile(name, text, hashlib.sha256(data).hexdigest(), encoding, stamp(status))
+
+
+def unreadable(error: OSError) -> str:
+    """Why a file could not be read, for the list of skipped files."""
+    return f"cannot be read ({error.strerror or error})"
 
 
 def stamp(status: os.stat_result) -> tuple[int, ...] | None:

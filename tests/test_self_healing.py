@@ -20,7 +20,7 @@ from click.testing import CliRunner
 from rag.cli import main
 from rag.index import Index, IndexUnavailable, Verdict
 from rag.pipeline import Pipeline
-from tests.conftest import REPO, TROOPS_FILE
+from tests.conftest import REPO, TROOPS_FILE, copy_corpus
 
 TROOPS_QUESTION = "When did US troop levels in Iraq drop to 2,500?"
 
@@ -160,3 +160,62 @@ def test_status_text_names_the_verdict(damaged: Path) -> None:
     result = CliRunner().invoke(main, ["status"], env=env)
     assert "health:       repairable: 55 chunks missing from the store" in result.output
     assert "store:        0 chunks; keyword index: 55 chunks" in result.output
+
+
+def test_unreadable_file_is_skipped_with_its_reason_and_the_rest_indexed(
+    tmp_path: Path, indexed: Pipeline, make_settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    corpus = copy_corpus(tmp_path / "corpus")
+    locked = corpus / "004_a2aa68af86f12e80.txt"
+    locked.chmod(0)
+    if os.geteuid() == 0:
+        # Root reads a file whatever its permission bits, so the refusal a user would get
+        # is raised where the file is read, as the kernel raises it for them.
+        real_read = Path.read_bytes
+
+        def read_bytes(path: Path) -> bytes:
+            if path == locked.resolve():
+                raise PermissionError(13, "Permission denied", str(path))
+            return real_read(path)
+
+        monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    pipeline = Pipeline(make_settings(corpus))
+    report = pipeline.ingest()
+    assert [(file.name, file.reason) for file in report.skipped] == [
+        (locked.name, "cannot be read (Permission denied)")
+    ]
+    assert len(report.added) == 4 and locked.name not in report.added
+    assert pipeline.index.health().verdict == Verdict.OK
+    assert pipeline.index.manifest().skipped == {locked.name: "cannot be read (Permission denied)"}
+    fresh = indexed.index.collection.get(include=["documents", "metadatas"])
+    others = zip(fresh["ids"], fresh["documents"], fresh["metadatas"], strict=True)
+    # The other four files are indexed exactly as in a fresh build of the whole corpus.
+    assert stored(pipeline) == {
+        key: text for key, text, meta in others if meta["file"] != locked.name
+    }
+    answer = pipeline.ask(TROOPS_QUESTION)
+    assert "late 2020" in answer.answer
+
+    monkeypatch.undo()
+    locked.chmod(0o644)
+    again = pipeline.ingest()
+    assert again.added == [locked.name] and not again.skipped
+    assert_healed(Pipeline(pipeline.settings), indexed)
+
+
+def test_file_removed_while_the_corpus_is_read_is_skipped(
+    tmp_path: Path, make_settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file listed, then deleted before it is read (no simulation: it is really gone)."""
+    import rag.ingest
+
+    corpus = copy_corpus(tmp_path / "corpus")
+    gone = corpus / "004_a2aa68af86f12e80.txt"
+    listed = list(rag.ingest.discover(corpus))
+    gone.unlink()
+    monkeypatch.setattr(rag.ingest, "discover", lambda folder: iter(listed))
+    report = Pipeline(make_settings(corpus)).ingest()
+    assert [(file.name, file.reason) for file in report.skipped] == [
+        (gone.name, "cannot be read (No such file or directory)")
+    ]
+    assert len(report.added) == 4
