@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import time
-from collections.abc import Generator, Sequence
+from collections.abc import Generator, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -19,6 +21,9 @@ from rag.index import Index, OnStored, SyncReport
 from rag.ingest import Progress, read_corpus
 from rag.retrieve import Retriever
 from rag.types import Answer, AnswerStream, Hit, Mode, UserError
+
+# What writing a file on a full disk (or past a file size limit or quota) raises.
+DISK_FULL = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}
 
 if TYPE_CHECKING:  # onnxruntime and tokenizers load only when a chunk or question is embedded
     from rag.embed import MiniLMEmbedder, OllamaEmbedder
@@ -82,7 +87,7 @@ class Pipeline:
         corpus = self.settings.corpus_dir
         if not corpus.is_dir():
             raise UserError(f"Corpus folder {corpus} does not exist: create it or pass --corpus.")
-        with self.index.lock():
+        with self.index.lock(), self._disk_full_said():
             manifest = self.index.manifest()
             repair = self.index.repair(manifest)
             # The model is loaded only when a file needs chunking or a chunk embedding.
@@ -94,6 +99,22 @@ class Pipeline:
                 manifest, files.parsed, files.skipped, lambda texts: self.embedder.embed(texts),
                 progress, on_stored, repair,
             )  # fmt: skip
+
+    @contextmanager
+    def _disk_full_said(self) -> Iterator[None]:
+        """A full disk (or a file size or quota limit) while writing the index, as one line.
+        Nothing stored is lost: files are marked complete only once all their chunks are
+        stored, so the next ingest redoes just the rest."""
+        try:
+            yield
+        except OSError as error:
+            if error.errno not in DISK_FULL:
+                raise
+            raise UserError(
+                f"No space to write the index in {self.index.root} ({error.strerror or error}): "
+                "free some space, then run the same command again; it carries on from what "
+                "was stored."
+            ) from None
 
     def rebuild(self, progress: Progress | None = None) -> SyncReport:
         """Build the index from nothing beside the old one, and swap it in only once it is

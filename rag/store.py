@@ -8,6 +8,7 @@ malformed") becomes one `IndexUnavailable` naming the fix, never a traceback.
 
 from __future__ import annotations
 
+import errno
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -57,6 +58,8 @@ class Store:
         try:
             yield
         except ChromaError as error:
+            if "disk is full" in str(error):  # SQLite's SQLITE_FULL: said as a full disk
+                raise OSError(errno.ENOSPC, str(error)) from None
             if self.settings.chroma_host:
                 fix = "check that the server is up, then run `rag ingest`"
             else:

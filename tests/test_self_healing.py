@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -20,6 +21,8 @@ from click.testing import CliRunner
 from rag.cli import main
 from rag.index import Index, IndexUnavailable, Verdict
 from rag.pipeline import Pipeline
+from rag.store import Store
+from rag.types import UserError
 from tests.conftest import REPO, TROOPS_FILE, copy_corpus
 
 TROOPS_QUESTION = "When did US troop levels in Iraq drop to 2,500?"
@@ -147,7 +150,7 @@ def test_failed_rebuild_leaves_the_old_index_as_it_was(
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(Index, "_embed_and_store", disk_full)
-    with pytest.raises(OSError, match="No space left"):
+    with pytest.raises(UserError, match="No space left"):
         pipeline_for(damaged, make_settings).rebuild()
     assert not list(damaged.glob("index.*"))
     monkeypatch.undo()
@@ -219,3 +222,38 @@ def test_file_removed_while_the_corpus_is_read_is_skipped(
         (gone.name, "cannot be read (No such file or directory)")
     ]
     assert len(report.added) == 4
+
+
+def test_disk_full_mid_ingest_ends_in_one_line_and_a_rerun_completes(
+    tmp_path: Path,
+    indexed: Pipeline,
+    make_settings,
+    model_cache: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The store's second write fails as a full disk does (ENOSPC), injected at the store
+    boundary: the command ends with one line, and a re-run completes the index."""
+    copy_corpus(tmp_path / "corpus")
+    real_add = Store.add
+    writes: list[int] = []
+
+    def add(store: Store, chunks: Any, vectors: Any) -> None:
+        writes.append(len(chunks))
+        if len(writes) == 2:
+            raise OSError(28, "No space left on device")
+        real_add(store, chunks, vectors)
+
+    monkeypatch.setattr(Store, "add", add)
+    env = {"RAG_CORPUS_DIR": str(tmp_path / "corpus"), "RAG_INDEX_DIR": str(tmp_path / "index"),
+           "RAG_CACHE_DIR": str(model_cache), "RAG_STORE_BATCH_SIZE": "10"}  # fmt: skip
+    result = CliRunner().invoke(main, ["ingest"], env=env)
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+    lines = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert len(lines) == 1 and "No space" in lines[0] and "run the same command again" in lines[0]
+    assert "Traceback" not in result.output
+
+    monkeypatch.undo()
+    result = CliRunner().invoke(main, ["ingest"], env=env)
+    assert result.exit_code == 0, result.output
+    # Files not yet saved as complete in the manifest are embedded again (see Checkpoint).
+    assert_healed(pipeline_for(tmp_path, make_settings), indexed)
