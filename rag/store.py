@@ -47,8 +47,10 @@ class Store:
         return str(self.settings.index_path / "chroma")
 
     @contextmanager
-    def _guarded(self) -> Iterator[None]:
-        """Chroma's errors, as one line that says what to do."""
+    def _guarded(self, writing: bool = False) -> Iterator[None]:
+        """Chroma's errors, as one line that says what to do. A failed write (`writing`) is
+        most often a full disk, and a re-run completes the index; a store that is really
+        damaged is named as such by the check the next ingest starts with."""
         import httpx
         from chromadb.errors import ChromaError
 
@@ -60,6 +62,11 @@ class Store:
         except ChromaError as error:
             if "disk is full" in str(error):  # SQLite's SQLITE_FULL: said as a full disk
                 raise OSError(errno.ENOSPC, str(error)) from None
+            if writing:
+                raise IndexUnavailable(
+                    f"The vector store in {self.where()} could not be written ({error}): "
+                    "check that the disk has space, then run the same command again."
+                ) from None
             if self.settings.chroma_host:
                 fix = "check that the server is up, then run `rag ingest`"
             else:
@@ -139,14 +146,14 @@ class Store:
             )
             for chunk, vector in zip(chunks, vectors, strict=True)
         ]
-        with self._guarded():
+        with self._guarded(writing=True):
             ChromaVectorStore(chroma_collection=self.collection).add(nodes)
 
     def delete_files(self, names: Sequence[str]) -> None:
         """Remove every chunk of the files `names`."""
         for begin in range(0, len(names), DELETE_BATCH):
             batch = list(names[begin : begin + DELETE_BATCH])
-            with self._guarded():
+            with self._guarded(writing=True):
                 self.collection.delete(where={"file": {"$in": batch}})
 
     def get(self, ids: Sequence[str]) -> dict[str, Chunk]:

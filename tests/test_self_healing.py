@@ -257,3 +257,38 @@ def test_disk_full_mid_ingest_ends_in_one_line_and_a_rerun_completes(
     assert result.exit_code == 0, result.output
     # Files not yet saved as complete in the manifest are embedded again (see Checkpoint).
     assert_healed(pipeline_for(tmp_path, make_settings), indexed)
+
+
+# Bytes any one file of the index may grow to in the test below: the store's sqlite file
+# passes it while the five articles are stored (it ends near 850 kB).
+FILE_SIZE_LIMIT = 200_000
+
+
+def test_file_size_limit_mid_ingest_ends_in_one_line_and_a_rerun_completes(
+    tmp_path: Path, indexed: Pipeline, make_settings, model_cache: Path
+) -> None:
+    """A real write failure: `rag ingest` runs under RLIMIT_FSIZE (SIGXFSZ ignored, so writes
+    past the limit fail with EFBIG, as they fail with ENOSPC on a full disk)."""
+    import resource
+    import signal
+
+    def limited() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_SIZE_LIMIT, FILE_SIZE_LIMIT))
+
+    copy_corpus(tmp_path / "corpus")
+    env = {**os.environ, "RAG_CORPUS_DIR": str(tmp_path / "corpus"),
+           "RAG_INDEX_DIR": str(tmp_path / "index"), "RAG_CACHE_DIR": str(model_cache)}  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "rag", "ingest"], env=env, cwd=REPO, preexec_fn=limited,
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    output = done.stdout + done.stderr
+    assert done.returncode == 1 and "Traceback" not in output, output
+    errors = [line for line in output.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1, output
+    assert "check that the disk has space, then run the same command again" in errors[0]
+
+    code, output = cli(tmp_path, model_cache, "ingest")
+    assert code == 0, output
+    assert_healed(pipeline_for(tmp_path, make_settings), indexed)
