@@ -21,6 +21,7 @@ import pytest
 from click.testing import CliRunner
 
 from rag.cli import main
+from rag.index import IndexUnavailable
 from rag.pipeline import Pipeline
 from tests.conftest import REPO, TROOPS_FILE, copy_corpus
 
@@ -295,3 +296,40 @@ def test_server_stopped_then_restarted_empty_is_named_then_restored(
         assert TROOPS_FILE in {citation.file for citation in answer.citations}
     finally:
         stop_server(process)
+
+
+def test_another_corpus_in_the_collection_is_refused_then_cleaned(
+    tmp_path: Path, on_server, chroma_server: tuple[str, int]
+) -> None:
+    """Two machines whose index folders have the same path share one server's collection:
+    here the flood article's chunks are copied into this corpus's collection."""
+    pipeline = Pipeline(on_server(copy_corpus(tmp_path / "ours" / "corpus")))
+    pipeline.ingest()
+    flood_corpus = tmp_path / "theirs" / "corpus"
+    flood_corpus.mkdir(parents=True)
+    (flood_corpus / "flood.md").write_text(FLOOD_ARTICLE)
+    other = Pipeline(on_server(flood_corpus))
+    other.ingest()
+    theirs = server_collection(chroma_server, other.index.collection_name).get(
+        include=["documents", "metadatas", "embeddings"]
+    )
+    foreign = len(theirs["ids"])
+    server_collection(chroma_server, pipeline.index.collection_name).add(
+        ids=theirs["ids"], documents=theirs["documents"], metadatas=theirs["metadatas"],
+        embeddings=theirs["embeddings"],
+    )  # fmt: skip
+
+    reopened = Pipeline(pipeline.settings)
+    with pytest.raises(IndexUnavailable, match=f"{foreign} stored chunks the index does not list"):
+        reopened.ask(TROOPS_QUESTION)
+    assert str(reopened.index.health()) == (
+        f"repairable: {foreign} stored chunks the manifest does not list"
+    )
+    report = reopened.ingest()
+    assert report.repair.lines() == [f"removed {foreign} stored chunks the manifest did not list"]
+    healed = Pipeline(pipeline.settings)
+    assert counts(healed) == REAL_CORPUS_COUNTS
+    assert healed.index.collection.count() == REAL_CORPUS_COUNTS["chunks"]
+    answer = healed.ask(TROOPS_QUESTION)
+    assert "late 2020" in answer.answer
+    assert {citation.file for citation in answer.citations} == {TROOPS_FILE}
