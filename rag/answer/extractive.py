@@ -19,7 +19,7 @@ from pathlib import Path
 
 from rag.answer.citations import cite, defuse_markers
 from rag.answer.prompts import CANNOT_ANSWER
-from rag.answer.query import ROLE_IN_TEXT, Part, Query, Want
+from rag.answer.query import CAPITALISED, ROLE_IN_TEXT, Part, Query, Want
 from rag.dates import relative_note
 from rag.grammar import MONTH_WORDS, NUMBER_PATTERN, YEAR, YEAR_PATTERN
 from rag.lexical import Bm25Index, terms
@@ -81,7 +81,6 @@ _DATE_EXPRESSION = re.compile(
     rf"(?:early|mid|late|in) (?:{MONTH_WORDS}))\b",
     re.IGNORECASE,
 )
-_CAPITALISED = re.compile(r"(?<!^)\b[A-Z][\w'’-]+")
 # A sentence that opens with a pronoun names its subject in the sentence before.
 _POINTS_BACK = re.compile(r"^\W*(?:he|she|it|they|his|her|its|their|him|them)\b", re.I)
 _MONEY = re.compile(
@@ -96,8 +95,8 @@ _KIND_PATTERNS = {
     Want.DATE: _DATE_EXPRESSION,
     Want.NUMBER: NUMBER_PATTERN,
     Want.PERSON: _NAME,
-    Want.PLACE: _CAPITALISED,
-    Want.NAME: _CAPITALISED,
+    Want.PLACE: CAPITALISED,
+    Want.NAME: CAPITALISED,
 }
 
 

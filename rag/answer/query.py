@@ -116,7 +116,8 @@ _WANT_PATTERNS = [
     ),
     (Want.NAME, re.compile(r"^which\b")),
 ]
-_CAPITALISED = re.compile(r"(?<!^)\b[A-Z][\w'’-]+")
+# A capitalised word that does not open the text: a name, or part of one.
+CAPITALISED = re.compile(r"(?<!^)\b[A-Z][\w'’-]+")
 # "How many US troops were ...": the words naming what is counted, up to the verb.
 _HOW_MANY = re.compile(
     r"\bhow many ((?:(?!(?:did|do|does|were|was|are|is|had|have|has|will|would|could|can|"
@@ -214,7 +215,7 @@ def read_part(text: str, history: Sequence[str] = ()) -> Part:
         counted=frozenset(terms(counted.group(1))) if counted else None,
         asks_money=bool(_ASKS_MONEY.search(text)),
         asked=frozenset(terms(text)),
-        named=frozenset(terms(" ".join(_CAPITALISED.findall(text.strip())))),
+        named=frozenset(terms(" ".join(CAPITALISED.findall(text.strip())))),
     )
 
 
