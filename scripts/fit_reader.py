@@ -31,7 +31,7 @@ from rag.answer.extractive import Weights
 from rag.answer.query import Query, read_question
 from rag.config import Settings
 from rag.eval.gold import GoldItem, Part, load_gold, load_split
-from rag.eval.metrics import is_correct
+from rag.eval.metrics import score, summarize
 from rag.eval.sets import REPO, SETS, prepare
 from rag.lexical import Bm25Index
 from rag.types import Hit
@@ -107,35 +107,31 @@ def _shown(path: Path) -> str:
 
 
 def measure(sets: list[DevSet], weights: Weights, min_support: float) -> dict[str, Any]:
-    """Per set: share handled right, answer accuracy, abstentions; and the objective."""
+    """Per set: share handled right, answer accuracy, abstentions (as `rag eval` counts
+    them); their balanced mean; and the objective."""
     figures: dict[str, Any] = {}
     false_abstentions = answerable = 0
     for dev in sets:
-        right = answered_right = abstained_right = n_answerable = 0
-        for case in dev.cases:
-            answer = extractive.answer(case.query, case.hits, dev.bm25, min_support, "", weights)
-            ok = is_correct(case.item, answer)
-            right += ok
-            if case.item.unanswerable:
-                abstained_right += ok
-            else:
-                n_answerable += 1
-                answered_right += ok
-                false_abstentions += answer.abstained
-        answerable += n_answerable
-        unanswerable = len(dev.cases) - n_answerable
+        records = [
+            score(case.item, extractive.answer(case.query, case.hits, dev.bm25, min_support,
+                                               "", weights))  # fmt: skip
+            for case in dev.cases
+        ]
+        summary = summarize(records)
+        answerable += int(summary["answerable"])
+        false_abstentions += int(summary["false_abstentions"])
+        shares = [summary["answer_accuracy"]]
+        if summary["unanswerable"]:
+            shares.append(summary["abstention_accuracy"])
         figures[dev.name] = {
             "items": len(dev.cases),
-            "correct": round(right / len(dev.cases), 4),
-            "answer_accuracy": round(answered_right / max(1, n_answerable), 4),
+            "correct": summary["correct"],
+            "answer_accuracy": summary["answer_accuracy"],
             "abstention_accuracy": (
-                round(abstained_right / unanswerable, 4) if unanswerable else None
+                summary["abstention_accuracy"] if summary["unanswerable"] else None
             ),
+            "balanced": round(sum(shares) / len(shares), 4),
         }
-        shares = [answered_right / max(1, n_answerable)]
-        if unanswerable:
-            shares.append(abstained_right / unanswerable)
-        figures[dev.name]["balanced"] = round(sum(shares) / len(shares), 4)
     rate = false_abstentions / max(1, answerable)
     mean = sum(f["balanced"] for f in figures.values()) / len(figures)
     objective = mean if rate <= MAX_FALSE_ABSTENTION_RATE else mean - rate
