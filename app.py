@@ -16,7 +16,7 @@ import streamlit as st
 import ui
 from rag.config import Settings
 from rag.evidence import gather, mark, unsupported_marks
-from rag.index import Index, Status
+from rag.index import Status
 from rag.ingest import Stage
 from rag.manifest import FileEntry, Manifest
 from rag.markdown import answer_markdown, escape, highlight, message
@@ -85,7 +85,7 @@ def corpus_panel() -> None:
         st.rerun()
 
     manifest = ui.manifest(settings)
-    status = Index(settings).status(manifest)
+    status = ui.status(settings)
     with numbers:
         index_counts(status)
     with st.expander(f"Indexed files ({status.files})"):

@@ -11,7 +11,7 @@ from typing import Any
 import streamlit as st
 
 from rag.config import Settings
-from rag.index import Index
+from rag.index import Index, Status
 from rag.manifest import Manifest
 from rag.markdown import message
 from rag.pipeline import Pipeline
@@ -67,7 +67,25 @@ def manifest(settings: Settings) -> Manifest:
     read it, never change it): each page run needs it several times, and at 100,000 files
     one read takes over a second."""
     index = Index(settings)
-    return _manifest(index, f"{index.root}|{index.collection_name}|{index.version()}")
+    return _manifest(index, _version_key(index))
+
+
+@st.cache_resource(max_entries=2, show_spinner=False)
+def _status(_index: Index, _manifest: Manifest, key: str) -> Status:
+    return _index.status(_manifest)
+
+
+def status(settings: Settings) -> Status:
+    """The index's counts and health, worked out once per index version: the health check
+    loads the keyword index and asks the store, too much for every run of the page."""
+    index = Index(settings)
+    key = _version_key(index)
+    return _status(index, _manifest(index, key), key)
+
+
+def _version_key(index: Index) -> str:
+    """Names one version of one index: it changes whenever an ingest saves the manifest."""
+    return f"{index.root}|{index.collection_name}|{index.version()}"
 
 
 @contextmanager
