@@ -90,6 +90,13 @@ _RELATIVE = re.compile(
     re.IGNORECASE,
 )
 
+# A weekday written beside its date ("Thursday, Nov. 12", "Sunday 4 April") names that
+# date itself; resolving it against the article's date would contradict the text.
+_DATE_BESIDE = re.compile(
+    rf",?\s*(?:(?:{MONTH_WORDS})\.?\s+\d{{1,2}}\b|\d{{1,2}}(?:st|nd|rd|th)?\s+(?:{MONTH_WORDS})\b)",
+    re.IGNORECASE,
+)
+
 
 @dataclass(frozen=True)
 class RelativeDate:
@@ -109,6 +116,8 @@ def resolve_relative(text: str, published: date) -> list[RelativeDate]:
     """
     found = []
     for match in _RELATIVE.finditer(text):
+        if match.group("weekday") and _DATE_BESIDE.match(text, match.end()):
+            continue
         meaning = _meaning(match, published)
         if meaning:
             found.append(RelativeDate(match.start(), match.end(), match.group(0), meaning))

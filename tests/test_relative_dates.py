@@ -74,3 +74,23 @@ def test_extractive_answer_resolves_monday_after_the_verbatim_quote(indexed: Pip
     assert "told Beirut-based Al-Mayadeen TV on Monday" in quote
     assert "(Monday = February 5, 2018)" not in quote, "quotes stay verbatim"
     assert f"{quote} (Monday = February 5, 2018) [1]" in answer.answer
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The season will premiere on Thursday, Nov. 12 at 9/8c.",
+        "It kicked off on Thursday, November 12.",
+        "Voting closes on Sunday 4 April.",
+        "The vote is on Monday 5th February.",
+    ],
+)
+def test_a_weekday_beside_its_date_is_not_resolved(text: str) -> None:
+    # The text says which day it means; a note resolving the weekday against the article's
+    # date ("Thursday = September 17, 2020") would contradict the quote.
+    assert resolve_relative(text, WEDNESDAY) == []
+
+
+def test_a_weekday_beside_other_words_is_still_resolved() -> None:
+    (found,) = resolve_relative("Rockets landed Sunday, 12 of them near the base.", WEDNESDAY)
+    assert found.meaning == "April 4, 2021"
