@@ -9,6 +9,7 @@ import time
 from collections.abc import Generator, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
+from datetime import date
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -20,7 +21,7 @@ from rag.config import MINILM_INT8, OLLAMA_EMBED_PREFIX, Settings
 from rag.index import Index, OnStored, SyncReport
 from rag.ingest import Progress, read_corpus
 from rag.retrieve import Retriever
-from rag.types import Answer, AnswerStream, Hit, Mode, UserError
+from rag.types import ANY_DATE, Answer, AnswerStream, DateRange, Hit, Mode, UserError
 
 # What writing a file on a full disk (or past a file size limit or quota) raises.
 DISK_FULL = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}
@@ -146,9 +147,16 @@ class Pipeline:
         self.index = Index(self.settings)  # the old one's store and keywords are gone
         return report
 
-    def ask(self, question: str, history: Sequence[str] = ()) -> Answer:
-        """Answer `question` (after the earlier questions in `history`) with citations."""
-        return self.stream(question, history).answer
+    def ask(
+        self,
+        question: str,
+        history: Sequence[str] = (),
+        dates: DateRange = ANY_DATE,
+        as_of: date | None = None,
+    ) -> Answer:
+        """Answer `question` (after the earlier questions in `history`) with citations, from
+        the articles dated within `dates`; with `as_of`, as if asked on that day."""
+        return self.stream(question, history, dates, as_of).answer
 
     def mode(self) -> Mode:
         """How the next answer will be made: "ollama" or "extractive" (probes Ollama, cached).
@@ -177,9 +185,18 @@ class Pipeline:
             self._standalone[key] = rewritten or offline
         return self._standalone[key]
 
-    def stream(self, question: str, history: Sequence[str] = ()) -> AnswerStream:
+    def stream(
+        self,
+        question: str,
+        history: Sequence[str] = (),
+        dates: DateRange = ANY_DATE,
+        as_of: date | None = None,
+    ) -> AnswerStream:
         """Answer `question`: iterate for the text as it is produced, then read `.answer`
         (citations, checks, timings).
+
+        Only articles dated within `dates` are read. `as_of` answers as if asked on that day:
+        only articles published by then, and "now" means the newest of those.
 
         With Ollama the pieces are the model's tokens as they arrive, and the final Answer
         holds the checked text (bad citations removed, unsupported sentences marked);
@@ -188,25 +205,43 @@ class Pipeline:
         """
         question = check_question(question)
         self.index.check()  # a damaged index refuses here, before any piece
-        return AnswerStream(self._pieces(question, history))
+        if as_of is not None and (dates.until is None or as_of < dates.until):
+            dates = DateRange(dates.since, as_of)
+        return AnswerStream(self._pieces(question, history, dates, as_of))
 
-    def _pieces(self, question: str, history: Sequence[str]) -> Generator[str, None, Answer]:
+    def _pieces(
+        self, question: str, history: Sequence[str], dates: DateRange, as_of: date | None
+    ) -> Generator[str, None, Answer]:
         started = time.perf_counter()
         notice = self._offline_reason()
+        left_out = self._undated_note(dates)
         if notice is None:
             try:
-                return (yield from self._generate(question, history, started))
+                answer = yield from self._generate(question, history, dates, started)
+                notice = f"{answer.notice or ''}{left_out}".strip() or None
+                return replace(answer, as_of=as_of, notice=notice)
             except OllamaError as error:
                 if self.settings.llm == OLLAMA:
                     raise
                 notice = f"{error} Answered extractively instead."
         query = read_question(question, history)
-        hits = self._search(query)
+        hits = self._search(query, dates)
         retrieved = time.perf_counter()
         bm25, min_support = self.index.bm25(), self.settings.min_support
-        answer = extractive.answer(query, hits, bm25, min_support, notice)
+        answer = extractive.answer(query, hits, bm25, min_support, notice + left_out)
         yield answer.answer
-        return _timed(answer, started, retrieved)
+        return replace(_timed(answer, started, retrieved), as_of=as_of)
+
+    def _undated_note(self, dates: DateRange) -> str:
+        """With a date range, how many articles it leaves out for having no date (nothing
+        says they belong in it), as a sentence to add to the notice; else ""."""
+        if not dates.bounded:
+            return ""
+        files = self.index.manifest().complete_files().values()
+        undated = sum(a.date is None for entry in files for a in entry.articles)
+        if not undated:
+            return ""
+        return f" {undated} undated article{'s' * (undated != 1)} left out by the date range."
 
     def _offline_reason(self) -> str | None:
         """Why answers are extractive now, or None when Ollama writes them."""
@@ -220,13 +255,13 @@ class Pipeline:
         return f"{health.problem} Until then answers quote the articles word for word."
 
     def _generate(
-        self, question: str, history: Sequence[str], started: float
+        self, question: str, history: Sequence[str], dates: DateRange, started: float
     ) -> Generator[str, None, Answer]:
         """The Ollama path: condense, retrieve, stream the model's answer, check its citations."""
         searched_for = self.standalone(question, history)
         # The standalone question is read on its own: it already carries what it refers to.
         query = read_question(searched_for)
-        hits = self._search(query)
+        hits = self._search(query, dates)
         retrieved = time.perf_counter()
         relevance = extractive.extract(query, hits, self.index.bm25(), self.settings.min_support)
         answer = yield from generate(
@@ -240,9 +275,9 @@ class Pipeline:
         )
         return _timed(answer, started, retrieved)
 
-    def _search(self, query: Query) -> list[Hit]:
+    def _search(self, query: Query, dates: DateRange) -> list[Hit]:
         """Passages for a query; a question asking two things gets passages for each part."""
-        return self.retriever.search_all(query.search_texts)
+        return self.retriever.search_all(query.search_texts, dates)
 
 
 def _timed(answer: Answer, started: float, retrieved: float) -> Answer:

@@ -7,7 +7,11 @@ from collections.abc import Sequence
 from rag.config import Settings
 from rag.index import Embedder, Index
 from rag.lexical import terms
-from rag.types import Chunk, Hit
+from rag.types import ANY_DATE, Chunk, DateRange, Hit
+
+# With a date range, each side reads this many times deeper, since the best matches may
+# fall outside it; what is outside is then dropped before fusion.
+_FILTERED_DEPTH = 4
 
 
 def reciprocal_rank_fusion(rankings: Sequence[Sequence[str]], k: int) -> list[tuple[str, float]]:
@@ -48,22 +52,29 @@ class Retriever:
         self.embedder = embedder
         self.settings = settings
 
-    def search(self, query: str, top_k: int | None = None) -> list[Hit]:
-        """The best `top_k` passages for `query`, copies folded together."""
+    def search(
+        self, query: str, top_k: int | None = None, dates: DateRange = ANY_DATE
+    ) -> list[Hit]:
+        """The best `top_k` passages for `query` from articles dated within `dates`, copies
+        folded together."""
         top_k = top_k or self.settings.top_k
-        n = self.settings.candidates
+        n = self.settings.candidates * (_FILTERED_DEPTH if dates.bounded else 1)
         keyword = [chunk_id for chunk_id, _ in self.index.bm25().search(query, n)]
-        fused = reciprocal_rank_fusion([keyword, self._dense(query, n)], self.settings.rrf_k)
-        stored = self.index.chunks([chunk_id for chunk_id, _ in fused])
+        dense = self._dense(query, n)
+        stored = self.index.chunks(list(dict.fromkeys(keyword + dense)))
+        if dates.bounded:
+            keyword = [i for i in keyword if i in stored and stored[i].date in dates]
+            dense = [i for i in dense if i in stored and stored[i].date in dates]
+        fused = reciprocal_rank_fusion([keyword, dense], self.settings.rrf_k)
         ranked = [(stored[chunk_id], score) for chunk_id, score in fused if chunk_id in stored]
         return collapse_copies(ranked, self.settings.duplicate_overlap, top_k)
 
-    def search_all(self, queries: Sequence[str]) -> list[Hit]:
+    def search_all(self, queries: Sequence[str], dates: DateRange = ANY_DATE) -> list[Hit]:
         """The passages for several queries (the parts of one question), interleaved so each
         part keeps its best passages; one query is searched as is."""
         if len(queries) == 1:
-            return self.search(queries[0])
-        found = [self.search(query) for query in queries]
+            return self.search(queries[0], dates=dates)
+        found = [self.search(query, dates=dates) for query in queries]
         merged: dict[str, Hit] = {}
         for rank in range(self.settings.top_k):
             for hits in found:

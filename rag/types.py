@@ -29,6 +29,42 @@ class Mode(StrEnum):
 
 
 @dataclass(frozen=True)
+class DateRange:
+    """Which article dates a question may use: from `since` to `until`, both included.
+
+    An undated article is outside any range that has a bound: nothing says it belongs there.
+    """
+
+    since: date | None = None
+    until: date | None = None
+
+    def __post_init__(self) -> None:
+        if self.since and self.until and self.since > self.until:
+            raise UserError(
+                f"The date range is empty: {self.since.isoformat()} is after "
+                f"{self.until.isoformat()}."
+            )
+
+    @property
+    def bounded(self) -> bool:
+        """Whether the range leaves any article out."""
+        return self.since is not None or self.until is not None
+
+    def __contains__(self, day: date | None) -> bool:
+        if not self.bounded:
+            return True
+        if day is None:
+            return False
+        return (self.since is None or day >= self.since) and (
+            self.until is None or day <= self.until
+        )
+
+
+# No date range: every article, dated or not.
+ANY_DATE = DateRange()
+
+
+@dataclass(frozen=True)
 class Span:
     """A stretch of a source file's text: `text == file_text[start:end]`."""
 
@@ -203,6 +239,8 @@ class Answer:
     model: str | None = None
     timings_ms: dict[str, float] = field(default_factory=dict)
     claims: tuple[Claim, ...] = ()
+    # Asked as if on this date: only articles published by then were read.
+    as_of: date | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form printed by `rag ask --json` and stored by `rag eval --out`."""
@@ -228,6 +266,7 @@ class Answer:
                 for hit in self.hits
             ],
             "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
+            "as_of": self.as_of.isoformat() if self.as_of else None,
         }
 
 

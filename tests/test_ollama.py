@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 import pytest
@@ -354,3 +355,19 @@ def test_a_malformed_first_line_falls_back_to_quoting(generating: MakePipeline) 
     assert answer.mode == EXTRACTIVE
     assert "late 2020" in answer.answer and answer.citations[0].file == TROOPS_FILE
     assert "Ollama" in notice(answer)
+
+
+def test_as_of_gives_the_model_only_what_was_published_by_then(generating: MakePipeline) -> None:
+    # Asked as of mid-2019, the model must not see the 2020 and 2021 passages (2,500), and
+    # the answer records the date and the undated articles left out.
+    with OllamaStub([Reply("More than 5,000 US troops were in Iraq [1].")]) as stub:
+        answer = generating(stub).ask(
+            "How many US troops are in Iraq now?", as_of=date(2019, 6, 30)
+        )
+        (chat,) = stub.chats()
+    prompt = chat["messages"][-1]["content"]
+    assert "5,000" in prompt
+    assert "2,500" not in prompt
+    assert answer.mode == OLLAMA
+    assert answer.as_of == date(2019, 6, 30)
+    assert "undated articles left out by the date range" in notice(answer)

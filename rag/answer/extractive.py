@@ -20,7 +20,7 @@ from pathlib import Path
 from rag.answer.citations import cite, defuse_markers
 from rag.answer.prompts import CANNOT_ANSWER
 from rag.answer.query import CAPITALISED, ROLE_IN_TEXT, Part, Query, Want
-from rag.dates import relative_note
+from rag.dates import format_day, relative_note
 from rag.grammar import MONTH_WORDS, NUMBER_PATTERN, YEAR, YEAR_PATTERN
 from rag.lexical import Bm25Index, terms
 from rag.sentences import same_text, split_sentences
@@ -196,6 +196,8 @@ def answer(
                 note = f" (from {sentence.chunk.heading})"
             if relative := relative_note(sentence.text, sentence.chunk.date):
                 note += f" ({relative})"  # "Sunday = April 4, 2021": the quote stays verbatim
+            if query.whole.present and sentence.chunk.date:
+                note += f" (as of {format_day(sentence.chunk.date)})"
             parts.append(f"{defuse_markers(sentence.text)}{note} [{n}]")
             claims.append(Claim(sentence.text, (n,), True))
         text = " ".join(parts)
@@ -289,7 +291,7 @@ def _answer_part(
     scored = _score(part, hits, known, weights)
     if not scored:
         return Extract((), Reason.NO_PASSAGE, want)
-    best = scored[0]
+    best = _newest(scored, weights) if part.present else scored[0]
     chosen = [best]
     second = _second(best, scored[1:], known, weights)
     if second is not None:
@@ -297,6 +299,21 @@ def _answer_part(
     if (missing := _lacking(part, chosen, known, bm25, min_support, weights)) is not None:
         return Extract((), missing, want)
     return Extract(tuple(c.sentence for c in chosen), Reason.ANSWERED, want)
+
+
+def _newest(scored: Sequence[Scored], weights: Weights) -> Scored:
+    """For a question about now: of the dated sentences that hold what is asked and score
+    nearly as well as the best, the one from the newest article (the best when none is).
+    A copy of a better sentence republished later is no newer news, so it does not count."""
+    best = scored[0]
+    current: list[Scored] = []
+    for i, candidate in enumerate(scored):
+        if candidate.score < weights.second_ratio * best.score:
+            break
+        copy = any(same_text(candidate.sentence, s.sentence) for s in scored[:i])
+        if candidate.has_wanted and candidate.sentence.chunk.date and not copy:
+            current.append(candidate)
+    return max(current, key=lambda s: (s.sentence.chunk.date, s.score), default=best)
 
 
 def _lacking(

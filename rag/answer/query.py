@@ -42,6 +42,11 @@ _COMPOUND = re.compile(
     r"|\s+(?:compared?\s+(?:with|to)|versus|vs\.?)\s+",  # "how did X compare with Y?"
     re.I,
 )
+# "How many troops are there now?": the answer is the newest one, not the best worded.
+_PRESENT = re.compile(
+    r"\b(?:now|currently|current|latest|today|at present|these days|still|so far|to date)\b",
+    re.I,
+)
 # "... between February 2018 and April 2021?": the same question at two times.
 _BETWEEN_TIMES = re.compile(
     rf"\s+between\s+((?:\w+\s+)?{YEAR})\s+and\s+((?:\w+\s+)?{YEAR})\s*\?*$", re.I
@@ -150,6 +155,8 @@ class Part:
     asks_money: bool  # "how much did it cost?": the answer is an amount of money
     asked: frozenset[str]  # every term of the part
     named: frozenset[str]  # terms of the capitalised words: names the part already gives
+    present: bool = False  # asks how things stand now: the newest evidence answers
+
 
 
 @dataclass(frozen=True)
@@ -216,6 +223,7 @@ def read_part(text: str, history: Sequence[str] = ()) -> Part:
         asks_money=bool(_ASKS_MONEY.search(text)),
         asked=frozenset(terms(text)),
         named=frozenset(terms(" ".join(CAPITALISED.findall(text.strip())))),
+        present=bool(_PRESENT.search(text)),
     )
 
 
