@@ -19,7 +19,7 @@ import hashlib
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -514,19 +514,27 @@ class Index:
         on_stored: OnStored | None,
     ) -> None:
         """Embed and store `fresh`, marking each file complete once its last chunk is stored
-        and saving the manifest at checkpoints."""
+        and saving the manifest at checkpoints, and when a failure stops the run."""
         checkpoint = Checkpoint(lambda: self._save(manifest))
         unstored = Counter(chunk.file for chunk in fresh)
         stored = 0
-        for chunks, vectors in self._embedded(fresh, embed, progress):
-            self.store.add(chunks, vectors)
-            stored += len(chunks)
-            unstored.subtract(chunk.file for chunk in chunks)
-            for name in {chunk.file for chunk in chunks if not unstored[chunk.file]}:
-                manifest.files[name].complete = True
-            checkpoint.reached()
-            if on_stored:
-                on_stored(stored)
+        try:
+            for chunks, vectors in self._embedded(fresh, embed, progress):
+                self.store.add(chunks, vectors)
+                stored += len(chunks)
+                unstored.subtract(chunk.file for chunk in chunks)
+                for name in {chunk.file for chunk in chunks if not unstored[chunk.file]}:
+                    manifest.files[name].complete = True
+                checkpoint.reached()
+                if on_stored:
+                    on_stored(stored)
+        except BaseException:
+            # A failed write, a model error or Ctrl-C: the files stored since the last
+            # checkpoint are kept, so the next run embeds only the rest. When the manifest
+            # cannot be saved either (the disk is full), the last checkpoint stands.
+            with suppress(OSError):
+                self._save(manifest)
+            raise
 
     def _embedded(
         self,

@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from rag.cli import main
 from rag.index import Index, IndexUnavailable, Verdict
 from rag.pipeline import Pipeline
 from rag.store import Store
-from rag.types import UserError
+from rag.types import Chunk, UserError
 from tests.conftest import REPO, TROOPS_FILE, copy_corpus
 
 TROOPS_QUESTION = "When did US troop levels in Iraq drop to 2,500?"
@@ -232,13 +233,14 @@ def test_disk_full_mid_ingest_ends_in_one_line_and_a_rerun_completes(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The store's second write fails as a full disk does (ENOSPC), injected at the store
-    boundary: the command ends with one line, and a re-run completes the index."""
+    boundary: the command ends with one line, and a re-run embeds only the files the first
+    write did not complete, and completes the index."""
     copy_corpus(tmp_path / "corpus")
     real_add = Store.add
-    writes: list[int] = []
+    writes: list[list[Chunk]] = []
 
     def add(store: Store, chunks: Any, vectors: Any) -> None:
-        writes.append(len(chunks))
+        writes.append(list(chunks))
         if len(writes) == 2:
             raise OSError(28, "No space left on device")
         real_add(store, chunks, vectors)
@@ -252,10 +254,20 @@ def test_disk_full_mid_ingest_ends_in_one_line_and_a_rerun_completes(
     assert len(lines) == 1 and "No space" in lines[0] and "run the same command again" in lines[0]
     assert "Traceback" not in result.output
 
+    # The files whose chunks all went in with the first write are recorded as stored.
+    sizes = {name: entry.chunks for name, entry in indexed.index.manifest().files.items()}
+    first = Counter(chunk.file for chunk in writes[0])
+    kept = sorted(name for name, stored in first.items() if stored == sizes[name])
+    assert kept, "the first write completes a file"
+    complete = pipeline_for(tmp_path, make_settings).index.manifest().complete_files()
+    assert sorted(complete) == kept
+
     monkeypatch.undo()
     result = CliRunner().invoke(main, ["ingest"], env=env)
     assert result.exit_code == 0, result.output
-    # Files not yet saved as complete in the manifest are embedded again (see Checkpoint).
+    missing = sum(sizes.values()) - sum(sizes[name] for name in kept)
+    assert missing < sum(sizes.values())
+    assert f"; {missing} chunks embedded." in result.output, result.output
     assert_healed(pipeline_for(tmp_path, make_settings), indexed)
 
 
