@@ -106,6 +106,7 @@ class RelativeDate:
     end: int
     text: str
     meaning: str  # "2020", "April 4, 2021", "March 2021", "about April 6, 2021"
+    day: date | None = None  # the day meant, when the expression names one ("on Sunday")
 
 
 def resolve_relative(text: str, published: date) -> list[RelativeDate]:
@@ -118,9 +119,10 @@ def resolve_relative(text: str, published: date) -> list[RelativeDate]:
     for match in _RELATIVE.finditer(text):
         if match.group("weekday") and _DATE_BESIDE.match(text, match.end()):
             continue
-        meaning = _meaning(match, published)
-        if meaning:
-            found.append(RelativeDate(match.start(), match.end(), match.group(0), meaning))
+        resolved = _meaning(match, published)
+        if resolved:
+            meaning, day = resolved
+            found.append(RelativeDate(match.start(), match.end(), match.group(0), meaning, day))
     return found
 
 
@@ -149,35 +151,41 @@ def format_day(day: date) -> str:
     return f"{MONTH_NAMES[day.month - 1]} {day.day}, {day.year}"
 
 
-def _meaning(match: re.Match[str], published: date) -> str | None:
+def _meaning(match: re.Match[str], published: date) -> tuple[str, date | None] | None:
+    """What a relative expression means, and the day it names if it names one."""
     if match.group("unit"):
-        return _ago(_count(match.group("count")), match.group("unit").lower(), published)
+        unit, count = match.group("unit").lower(), _count(match.group("count"))
+        if unit == "day":
+            return _on(published - timedelta(days=count))
+        return _ago(count, unit, published), None
     if match.group("period"):
         step = {"last": -1, "this": 0, "next": 1}[match.group("which").lower()]
-        return _period(match.group("period").lower(), step, published)
+        return _period(match.group("period").lower(), step, published), None
     if match.group("day_word"):
         offset = {"yesterday": -1, "today": 0, "tonight": 0, "tomorrow": 1}
-        return format_day(published + timedelta(days=offset[match.group("day_word").lower()]))
+        return _on(published + timedelta(days=offset[match.group("day_word").lower()]))
     weekday = WEEKDAYS.index(match.group("weekday").lower())
     which = (match.group("day_which") or "").lower()
     if which == "next":
-        return format_day(published + timedelta(days=(weekday - published.weekday() - 1) % 7 + 1))
+        return _on(published + timedelta(days=(weekday - published.weekday() - 1) % 7 + 1))
     back = (published.weekday() - weekday) % 7
     if which == "last" and back == 0:
         back = 7  # "last Monday" written on a Monday means a week ago
-    return format_day(published - timedelta(days=back))
+    return _on(published - timedelta(days=back))
+
+
+def _on(day: date) -> tuple[str, date]:
+    return format_day(day), day
 
 
 def _count(word: str) -> int:
     return int(word) if word.isdigit() else _COUNT_WORDS[word.lower()]
 
 
-def _ago(count: int, unit: str, published: date) -> str | None:
+def _ago(count: int, unit: str, published: date) -> str:
     if unit == "hour":
         # Only the day of publication is known, not its hour: round to the nearest day.
         return "about " + format_day(published - timedelta(days=round(count / 24)))
-    if unit == "day":
-        return format_day(published - timedelta(days=count))
     if unit == "week":
         return "about " + format_day(published - timedelta(weeks=count))
     if unit == "month":

@@ -62,6 +62,8 @@ MAGNITUDE_WORDS = (
 NUMBER_PATTERN = re.compile(
     rf"\b(?:\d[\d,.]*|{'|'.join([*COUNT_WORDS, *MAGNITUDE_WORDS])})\b", re.IGNORECASE
 )
+# A figure written in digits that is not a year: "2,500", "5.3", "40" (not "2014", "three").
+FIGURE = re.compile(rf"\b(?!{YEAR}\b)\d[\d,.]*\b")
 
 
 def month_number(word: str) -> int | None:

@@ -32,6 +32,8 @@ if TYPE_CHECKING:  # onnxruntime and tokenizers load only when a chunk or questi
 EXTRACTIVE = Mode.EXTRACTIVE
 OLLAMA = Mode.OLLAMA
 EXTRACTIVE_NOTICE = "Offline extractive mode: answers quote the articles word for word."
+# A question about how something changed reads this many times more passages.
+_HISTORY_DEPTH = 3
 # Rewritten follow-ups kept per pipeline, so the CLI can show one before streaming the answer.
 _STANDALONE_CACHE = 64
 
@@ -225,10 +227,12 @@ class Pipeline:
                     raise
                 notice = f"{error} Answered extractively instead."
         query = read_question(question, history)
-        hits = self._search(query, dates)
+        hits = self._search(query, dates, timeline=True)
         retrieved = time.perf_counter()
         bm25, min_support = self.index.bm25(), self.settings.min_support
-        answer = extractive.answer(query, hits, bm25, min_support, notice + left_out)
+        # A timeline's deeper passages are for its history; the answer is decided as usual.
+        read = self.settings.top_k if query.timeline else None
+        answer = extractive.answer(query, hits, bm25, min_support, notice + left_out, read=read)
         yield answer.answer
         return replace(_timed(answer, started, retrieved), as_of=as_of)
 
@@ -275,9 +279,13 @@ class Pipeline:
         )
         return _timed(answer, started, retrieved)
 
-    def _search(self, query: Query, dates: DateRange) -> list[Hit]:
-        """Passages for a query; a question asking two things gets passages for each part."""
-        return self.retriever.search_all(query.search_texts, dates)
+    def _search(self, query: Query, dates: DateRange, timeline: bool = False) -> list[Hit]:
+        """Passages for a query; a question asking two things gets passages for each part.
+        For a timeline, one about how something changed reads deeper, to find every time it
+        was told."""
+        deeper = timeline and query.timeline
+        top_k = self.settings.top_k * (_HISTORY_DEPTH if deeper else 1)
+        return self.retriever.search_all(query.search_texts, dates, top_k)
 
 
 def _timed(answer: Answer, started: float, retrieved: float) -> Answer:

@@ -69,14 +69,17 @@ class Retriever:
         ranked = [(stored[chunk_id], score) for chunk_id, score in fused if chunk_id in stored]
         return collapse_copies(ranked, self.settings.duplicate_overlap, top_k)
 
-    def search_all(self, queries: Sequence[str], dates: DateRange = ANY_DATE) -> list[Hit]:
-        """The passages for several queries (the parts of one question), interleaved so each
-        part keeps its best passages; one query is searched as is."""
+    def search_all(
+        self, queries: Sequence[str], dates: DateRange = ANY_DATE, top_k: int | None = None
+    ) -> list[Hit]:
+        """The best `top_k` passages for several queries (the parts of one question),
+        interleaved so each part keeps its best passages; one query is searched as is."""
+        top_k = top_k or self.settings.top_k
         if len(queries) == 1:
-            return self.search(queries[0], dates=dates)
-        found = [self.search(query, dates=dates) for query in queries]
+            return self.search(queries[0], top_k, dates)
+        found = [self.search(query, top_k, dates) for query in queries]
         merged: dict[str, Hit] = {}
-        for rank in range(self.settings.top_k):
+        for rank in range(top_k):
             for hits in found:
                 if rank < len(hits):
                     merged.setdefault(hits[rank].chunk.id, hits[rank])

@@ -202,6 +202,36 @@ class Citation:
         return record
 
 
+class DateBasis(StrEnum):
+    """How the date of a timeline entry is known."""
+
+    STATED = "stated"  # the sentence writes it ("on April 7, 2021", "in late 2020")
+    RELATIVE = "resolved relative date"  # "on Monday", against the article's date
+    ARTICLE = "article date"  # the date the article was published
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One dated statement of a timeline answer, with the citations of every copy of it."""
+
+    when: date  # for ordering; a stated year alone stands for its middle, "late" for November
+    date_text: str  # as shown: "February 5, 2018", "late 2020"
+    precision: str  # "day" or "year"
+    basis: DateBasis
+    statement: str
+    citations: tuple[int, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form, the `timeline` entries of `rag ask --json`."""
+        return {
+            "date": self.when.isoformat() if self.precision == "day" else str(self.when.year),
+            "date_text": self.date_text,
+            "date_basis": str(self.basis),
+            "statement": self.statement,
+            "citations": list(self.citations),
+        }
+
+
 @dataclass(frozen=True)
 class Claim:
     """One sentence of an answer, the passages it cites, and whether code found it supported.
@@ -241,6 +271,8 @@ class Answer:
     claims: tuple[Claim, ...] = ()
     # Asked as if on this date: only articles published by then were read.
     as_of: date | None = None
+    # For a question about how something changed: its dated statements, oldest first.
+    timeline: tuple[TimelineEntry, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form printed by `rag ask --json` and stored by `rag eval --out`."""
@@ -267,6 +299,7 @@ class Answer:
             ],
             "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
             "as_of": self.as_of.isoformat() if self.as_of else None,
+            "timeline": [entry.to_dict() for entry in self.timeline],
         }
 
 

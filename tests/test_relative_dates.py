@@ -94,3 +94,20 @@ def test_a_weekday_beside_its_date_is_not_resolved(text: str) -> None:
 def test_a_weekday_beside_other_words_is_still_resolved() -> None:
     (found,) = resolve_relative("Rockets landed Sunday, 12 of them near the base.", WEDNESDAY)
     assert found.meaning == "April 4, 2021"
+
+
+@pytest.mark.parametrize(
+    ("text", "day"),
+    [
+        ("said on Monday", date(2021, 4, 5)),
+        ("landed Sunday", date(2021, 4, 4)),
+        ("yesterday", date(2021, 4, 6)),
+        ("3 days ago", date(2021, 4, 4)),
+        ("next Friday", date(2021, 4, 9)),
+        ("last year", None),  # a year, not a day
+        ("21 hours ago", None),  # only about a day
+    ],
+)
+def test_the_day_an_expression_names(text: str, day: date | None) -> None:
+    (found,) = resolve_relative(text, WEDNESDAY)
+    assert found.day == day

@@ -17,14 +17,15 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-from rag.answer.citations import cite, defuse_markers
+from rag.answer.citations import cite, defuse_markers, markers
 from rag.answer.prompts import CANNOT_ANSWER
 from rag.answer.query import CAPITALISED, ROLE_IN_TEXT, Part, Query, Want
+from rag.answer.timeline import Statement, timeline
 from rag.dates import format_day, relative_note
-from rag.grammar import MONTH_WORDS, NUMBER_PATTERN, YEAR, YEAR_PATTERN
+from rag.grammar import FIGURE, MONTH_WORDS, NUMBER_PATTERN, YEAR, YEAR_PATTERN
 from rag.lexical import Bm25Index, terms
 from rag.sentences import same_text, split_sentences
-from rag.types import Answer, Chunk, Citation, Claim, Hit, Mode, Sentence
+from rag.types import Answer, Chunk, Citation, Claim, Hit, Mode, Sentence, TimelineEntry
 
 WEIGHTS_FILE = Path(__file__).with_name("weights.json")
 
@@ -98,6 +99,10 @@ _KIND_PATTERNS = {
     Want.PLACE: CAPITALISED,
     Want.NAME: CAPITALISED,
 }
+
+
+# How many words from a figure the thing it counts may stand.
+_FIGURE_REACH = 8
 
 
 class Reason(StrEnum):
@@ -177,10 +182,21 @@ def answer(
     min_support: float,
     notice: str,
     weights: Weights = WEIGHTS,
+    read: int | None = None,
 ) -> Answer:
     """The extractive answer: the chosen sentences quoted with their citations, or the
-    cannot-answer phrase."""
-    found = extract(query, hits, bm25, min_support, weights)
+    cannot-answer phrase.
+
+    Whether and what to answer is decided on the first `read` hits (all when None); a
+    question about how something changed is then answered with a timeline of all `hits`
+    when they date its statements to two times or more.
+    """
+    found = extract(query, hits[:read], bm25, min_support, weights)
+    if not found.abstained and query.timeline:
+        history = timeline(_stating(query.whole, hits, bm25, min_support, weights), hits)
+        if len({entry.dated.when for entry in history}) >= 2:
+            return _timeline_answer(query, hits, history, notice)
+    hits = hits[:read]
     claims: list[Claim] = []
     citations: list[Citation] = []
     if found.abstained:
@@ -211,6 +227,37 @@ def answer(
         searched_for=query.searched_for,
         notice=notice,
         claims=tuple(claims),
+    )
+
+
+def _timeline_answer(
+    query: Query, hits: Sequence[Hit], history: Sequence[Statement], notice: str
+) -> Answer:
+    """The answer to a question about how something changed: one line per dated statement,
+    oldest first, each citing the statement and its copies."""
+    numbers, citations = cite([s for entry in history for s in entry.sentences], hits)
+    lines, claims, entries = ["Reported over time, oldest first:"], [], []
+    for entry in history:
+        cited = tuple(dict.fromkeys(numbers[: len(entry.sentences)]))
+        del numbers[: len(entry.sentences)]
+        quote = entry.sentences[0].text
+        dated = entry.dated
+        lines.append(f"- {dated.text} ({dated.basis}): {defuse_markers(quote)} {markers(cited)}")
+        claims.append(Claim(quote, cited, True))
+        entries.append(
+            TimelineEntry(dated.when, dated.text, dated.precision, dated.basis, quote, cited)
+        )
+    return Answer(
+        question=query.question,
+        answer="\n".join(lines),
+        abstained=False,
+        mode=Mode.EXTRACTIVE,
+        citations=tuple(citations),
+        hits=tuple(hits),
+        searched_for=query.searched_for,
+        notice=notice,
+        claims=tuple(claims),
+        timeline=tuple(entries),
     )
 
 
@@ -267,6 +314,22 @@ def holds(sentence: str, want: Want, part: Part) -> bool:
     )
 
 
+def _states(sentence: str, part: Part) -> bool:
+    """Whether `sentence` states a value of what a question about change asks for. A figure
+    is written in digits, is not part of a date, and stands within a few words of the thing
+    counted ("2,500 U.S. troops", "troops - now totaling 2,500"; not "40 attacks")."""
+    if part.want is Want.NUMBER:
+        words = _DATE_EXPRESSION.sub(" ", sentence).split()
+        near = [
+            terms(" ".join(words[max(0, i - _FIGURE_REACH) : i + _FIGURE_REACH + 1]))
+            for i, word in enumerate(words)
+            if FIGURE.fullmatch(word.strip("(),.;:—–-\"'“”"))
+        ]
+        if not any(part.counted_noun is None or part.counted_noun in n for n in near):
+            return False
+    return holds(sentence, part.want, part)
+
+
 def _counts_the_same_thing(sentence: str, part: Part) -> bool:
     if part.counted and not part.counted & set(terms(sentence)):
         return False
@@ -286,7 +349,7 @@ def _answer_part(
     unknown = sum(m for term, m in mass.items() if bm25.document_frequency(term) == 0)
     if unknown / total > weights.max_unknown_share:
         return Extract((), Reason.UNKNOWN_WORDS, want)
-    known = {term: m for term, m in mass.items() if bm25.document_frequency(term) > 0}
+    known = _known(part, bm25)
 
     scored = _score(part, hits, known, weights)
     if not scored:
@@ -314,6 +377,27 @@ def _newest(scored: Sequence[Scored], weights: Weights) -> Scored:
         if candidate.has_wanted and candidate.sentence.chunk.date and not copy:
             current.append(candidate)
     return max(current, key=lambda s: (s.sentence.chunk.date, s.score), default=best)
+
+
+def _known(part: Part, bm25: Bm25Index) -> dict[str, float]:
+    """The weight of each question term some article uses: its weight in the question times
+    its idf."""
+    return {
+        term: weight * bm25.idf(term)
+        for term, weight in part.weights.items()
+        if bm25.document_frequency(term) > 0
+    }
+
+
+def _stating(
+    part: Part, hits: Sequence[Hit], bm25: Bm25Index, min_support: float, weights: Weights
+) -> list[Sentence]:
+    """Every sentence of `hits` that covers the question and states a value of what it
+    asks about, best first: the makings of a timeline."""
+    scored = _score(part, hits, _known(part, bm25), weights)
+    return [
+        s.sentence for s in scored if s.support >= min_support and _states(s.sentence.text, part)
+    ]
 
 
 def _lacking(

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from rag.grammar import YEAR, YEAR_PATTERN
+from rag.grammar import MONTH_WORDS, YEAR, YEAR_PATTERN
 from rag.lexical import terms
 from rag.types import UserError
 
@@ -46,6 +46,16 @@ _COMPOUND = re.compile(
 _PRESENT = re.compile(
     r"\b(?:now|currently|current|latest|today|at present|these days|still|so far|to date)\b",
     re.I,
+)
+# "How did troop levels change?", "Since when ...?": the answer is a history.
+_CHANGE = re.compile(
+    r"\bhow (?:did|has|have|had|does|do)\b.*\bchang|\bsince when\b|\bover (?:time|the years)\b"
+    r"|\bhistory of\b|\btimeline\b|\bevolv",
+    re.I,
+)
+# Words that tie a question to one time ("in March", "after the attack", "this year").
+_ANCHORED = re.compile(
+    rf"\b(?:{MONTH_WORDS}|this|last|next|after|before|during|since|until|when|by)\b", re.I
 )
 # "... between February 2018 and April 2021?": the same question at two times.
 _BETWEEN_TIMES = re.compile(
@@ -152,10 +162,12 @@ class Part:
     years: frozenset[str]  # years the part names: a story dated otherwise cannot answer it
     role: str | None  # "spokesman" in "who is the spokesman?": the name must stand beside it
     counted: frozenset[str] | None  # terms of what "how many ..." counts
+    counted_noun: str | None  # its last term, the thing counted: "troop" in "US troops"
     asks_money: bool  # "how much did it cost?": the answer is an amount of money
     asked: frozenset[str]  # every term of the part
     named: frozenset[str]  # terms of the capitalised words: names the part already gives
     present: bool = False  # asks how things stand now: the newest evidence answers
+    over_time: bool = False  # asks how something changed, or a figure at no stated time
 
 
 
@@ -168,6 +180,11 @@ class Query:
     parts: tuple[Part, ...]
     whole: Part  # the question read as one part
     search_texts: tuple[str, ...]  # what to search for: one text per part of searched_for
+
+    @property
+    def timeline(self) -> bool:
+        """Whether the answer may be a timeline: one question about how something changed."""
+        return self.whole.over_time and len(self.parts) == 1
 
     @property
     def searched_for(self) -> str:
@@ -212,6 +229,7 @@ def read_question(question: str, history: Sequence[str] = ()) -> Query:
 def read_part(text: str, history: Sequence[str] = ()) -> Part:
     """One part of a question, read: what it wants and which words matter how much."""
     counted = _HOW_MANY.search(text)
+    counted_terms = terms(counted.group(1)) if counted else []
     role = _ROLE.search(text.lower())
     return Part(
         text=text,
@@ -219,11 +237,27 @@ def read_part(text: str, history: Sequence[str] = ()) -> Part:
         weights=weighted_terms(text, history),
         years=frozenset(YEAR_PATTERN.findall(text)),
         role=role.group(0) if role else None,
-        counted=frozenset(terms(counted.group(1))) if counted else None,
+        counted=frozenset(counted_terms) if counted else None,
+        counted_noun=counted_terms[-1] if counted_terms else None,
         asks_money=bool(_ASKS_MONEY.search(text)),
         asked=frozenset(terms(text)),
         named=frozenset(terms(" ".join(CAPITALISED.findall(text.strip())))),
         present=bool(_PRESENT.search(text)),
+        over_time=asks_over_time(text),
+    )
+
+
+def asks_over_time(text: str) -> bool:
+    """Whether the answer is a history: the question asks how something changed ("how has
+    ... changed", "since when"), or asks for a figure without saying when ("How many US
+    troops were in Iraq?"), which news reports differently as time goes on."""
+    if _CHANGE.search(text):
+        return True
+    return (
+        wanted(text) is Want.NUMBER
+        and not YEAR_PATTERN.search(text)
+        and not _PRESENT.search(text)
+        and not _ANCHORED.search(text)
     )
 
 
