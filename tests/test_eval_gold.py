@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
+from datetime import date
 from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
 from rag.eval.gold import GoldError, GoldItem, load_gold, load_split, select
-from rag.eval.metrics import contains, gold_rank, is_correct, normalize
-from rag.types import Answer, Chunk, Hit, Mode, UserError
+from rag.eval.metrics import TIMELINE_KIND, contains, gold_rank, is_correct, normalize
+from rag.types import Answer, Chunk, DateBasis, Hit, Mode, TimelineEntry, UserError
 from tests.conftest import REPO
 
 # ---------------------------------------------------------------------------------------------
@@ -114,6 +116,40 @@ def test_is_correct(item: GoldItem, reply: Answer, expected: bool) -> None:
     assert is_correct(item, reply) is expected
 
 
+AS_OF = GoldItem(
+    id="a", question="How many now?", as_of=date(2019, 6, 30), answers=("5,000",),
+    answers_not=("2,500",), source_files=("a",),
+)  # fmt: skip
+HISTORY = GoldItem(
+    id="t", question="How many?", answers_all=(("5,000",), ("2,500",)), source_files=("a",),
+    kind=TIMELINE_KIND,
+)  # fmt: skip
+
+
+def entry(day: date, text: str) -> TimelineEntry:
+    return TimelineEntry(day, str(day), "day", DateBasis.ARTICLE, text, (1,))
+
+
+def test_an_answer_holding_a_figure_it_must_not_is_wrong() -> None:
+    assert is_correct(AS_OF, answer("More than 5,000 troops [1]."))
+    assert not is_correct(AS_OF, answer("More than 5,000, now 2,500 troops [1]."))
+
+
+@pytest.mark.parametrize(
+    ("entries", "expected"),
+    [
+        ((entry(date(2018, 2, 6), "5,000"), entry(date(2021, 4, 7), "2,500")), True),
+        ((entry(date(2021, 4, 7), "2,500"), entry(date(2018, 2, 6), "5,000")), False),  # order
+        ((), False),  # the values alone, not as a timeline
+    ],
+)
+def test_a_timeline_item_needs_a_timeline_in_date_order(
+    entries: tuple[TimelineEntry, ...], expected: bool
+) -> None:
+    reply = replace(answer("5,000 then 2,500 [1]."), timeline=entries)
+    assert is_correct(HISTORY, reply) is expected
+
+
 # ---------------------------------------------------------------------------------------------
 # gold_rank
 
@@ -207,6 +243,10 @@ def line(**fields: object) -> str:
         (line(answers=[""], source_files=["002.txt"]), "'answers' must be a list of strings"),
         (line(answers_all=[[]], source_files=["002.txt"]), "'answers_all' elements must be"),
         (json.dumps({**GOOD_1, "question": "Another question?"}), "id 'q1' is used twice"),
+        (line(answers=["5,000"], source_files=["002.txt"], as_of="June 2019"),
+         "'as_of' must be a date written YYYY-MM-DD"),
+        (line(answers=["5,000"], source_files=["002.txt"], answers_not="2,500"),
+         "'answers_not' must be a list of strings"),
         (line(answers=["2,500"], source_files=["002.txt"], turns=["Hi?", "Something else?"]),
          "'turns' must be strings ending with the question itself"),
     ],
@@ -225,8 +265,9 @@ def test_every_problem_of_a_line_is_named_at_once(tmp_path: Path) -> None:
     with pytest.raises(GoldError) as error:
         load_gold(path, CORPUS_FILES)
     assert str(error.value) == (
-        f"{path}:3: unknown field(s) ['answer']; allowed: ['answers', 'answers_all', 'id', "
-        "'kind', 'question', 'source_files', 'turns', 'unanswerable']; "
+        f"{path}:3: unknown field(s) ['answer']; allowed: ['answers', 'answers_all', "
+        "'answers_not', 'as_of', 'id', 'kind', 'question', 'source_files', 'turns', "
+        "'unanswerable']; "
         "'answers' must be a list of strings; 'kind' must be a string"
     )
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Generator, Sequence
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -17,7 +18,7 @@ from llama_index.core.constants import DEFAULT_EMBED_BATCH_SIZE
 from llama_index.core.embeddings import BaseEmbedding
 from pydantic import PrivateAttr
 
-from rag.types import Answer, AnswerStream, Chunk, Citation, Hit
+from rag.types import ANY_DATE, Answer, AnswerStream, Chunk, Citation, DateRange, Hit
 
 if TYPE_CHECKING:
     from rag.index import Embedder
@@ -74,8 +75,15 @@ class Baseline:
         self._llm = llm
         self.model = getattr(llm, "model", None)
 
-    def stream(self, question: str, history: Sequence[str] = ()) -> AnswerStream:
-        """Answer like LlamaIndex's default query engine would (history is not used)."""
+    def stream(
+        self,
+        question: str,
+        history: Sequence[str] = (),
+        dates: DateRange = ANY_DATE,
+        as_of: date | None = None,
+    ) -> AnswerStream:
+        """Answer like LlamaIndex's default query engine would: history, date ranges and
+        as-of dates are not used, as its defaults have none of them."""
         return AnswerStream(self._pieces(question))
 
     def _pieces(self, question: str) -> Generator[str, None, Answer]:

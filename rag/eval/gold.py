@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 
@@ -56,6 +57,8 @@ _FIELD_PROBLEMS = {
     "unanswerable": "'unanswerable' must be true or false",
     "turns": "'turns' must be strings ending with the question itself",
     "kind": "'kind' must be a string",
+    "answers_not": "'answers_not' must be a list of strings",
+    "as_of": "'as_of' must be a date written YYYY-MM-DD",
 }
 
 
@@ -74,6 +77,10 @@ class GoldItem(BaseModel):
     unanswerable: StrictBool = False
     turns: tuple[NonBlank, ...] = ()
     kind: StrictStr | None = None
+    # Strings the answer must not contain: a figure of after the `as_of` date, say.
+    answers_not: tuple[NonBlank, ...] = ()
+    # The question is asked as of this date (`rag ask --as-of`).
+    as_of: date | None = None
 
     @property
     def history(self) -> tuple[str, ...]:

@@ -10,10 +10,12 @@ from dataclasses import dataclass
 
 from rag.answer.citations import strip_markers
 from rag.eval.gold import GoldItem
-from rag.types import Answer, Citation
+from rag.types import Answer, Citation, TimelineEntry
 
 # How deep `hit_at_k` and `recall_at_k` look: the passages retrieval returns by default.
 DEFAULT_K = 5
+# Items of this kind are right only when answered with a timeline in date order.
+TIMELINE_KIND = "timeline"
 
 
 @dataclass(frozen=True)
@@ -57,9 +59,19 @@ def is_correct(item: GoldItem, answer: Answer) -> bool:
         return answer.abstained
     if answer.abstained:
         return False
+    if any(contains(answer.answer, wrong) for wrong in item.answers_not):
+        return False
+    if item.kind == TIMELINE_KIND and not in_date_order(answer.timeline):
+        return False
     if item.answers:
         return any(contains(answer.answer, alias) for alias in item.answers)
     return all(any(contains(answer.answer, alias) for alias in group) for group in item.answers_all)
+
+
+def in_date_order(timeline: Sequence[TimelineEntry]) -> bool:
+    """A timeline of two entries or more, oldest first."""
+    days = [entry.when for entry in timeline]
+    return len(days) >= 2 and days == sorted(days)
 
 
 def gold_rank(item: GoldItem, answer: Answer) -> int | None:

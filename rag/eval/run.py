@@ -6,7 +6,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,14 +15,15 @@ from rag.eval.judge import Judge
 from rag.eval.metrics import EvalRecord, score
 from rag.eval.report import Run, corpus_hash, write
 from rag.ingest import discover
-from rag.types import AnswerStream
+from rag.types import ANY_DATE, AnswerStream, DateRange
 
 if TYPE_CHECKING:  # the pipeline loads the models' libraries; run() is given one ready-made
     from rag.config import Settings
     from rag.pipeline import Pipeline
 
-# `stream(question, history)`, e.g. `Pipeline.stream`: the answer's text pieces, then `.answer`.
-Streamer = Callable[[str, Sequence[str]], AnswerStream]
+# `stream(question, history, dates, as_of)`, e.g. `Pipeline.stream`: the answer's text pieces,
+# then `.answer`.
+Streamer = Callable[[str, Sequence[str], DateRange, date | None], AnswerStream]
 Progress = Callable[[int, int], None]  # (questions done, questions in all)
 
 
@@ -46,7 +47,7 @@ def _answered(item: GoldItem, stream: Streamer, judge: Judge | None) -> EvalReco
     """One item asked, timed to its first piece of text, scored and judged."""
     started = time.perf_counter()
     first_text_ms = None
-    answer = stream(item.question, item.history)
+    answer = stream(item.question, item.history, ANY_DATE, item.as_of)
     for piece in answer:
         if piece and first_text_ms is None:
             first_text_ms = (time.perf_counter() - started) * 1000
