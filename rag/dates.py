@@ -31,16 +31,19 @@ _DATE_LINE_MAX_WORDS = 14
 
 def find_date(text: str) -> tuple[date, str] | None:
     """The first valid calendar date written in `text`, with the matched words."""
+    found = dates_in(text)
+    return found[0] if found else None
+
+
+def dates_in(text: str) -> list[tuple[date, str]]:
+    """Every valid calendar date written in `text`, in order, with the matched words."""
     found: list[tuple[int, date, str]] = []
     for pattern in _DATE_PATTERNS:
         for match in pattern.finditer(text):
             parsed = _to_date(match)
             if parsed is not None:
                 found.append((match.start(), parsed, match.group(0)))
-    if not found:
-        return None
-    _, parsed, words = min(found, key=lambda item: item[0])
-    return parsed, words
+    return [(parsed, words) for _, parsed, words in sorted(found, key=lambda item: item[0])]
 
 
 # What separates a date stamp from the text it opens: "Nov 12, 2020 ... The", "May 2 - ".

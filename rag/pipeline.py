@@ -227,7 +227,7 @@ class Pipeline:
                     raise
                 notice = f"{error} Answered extractively instead."
         query = read_question(question, history)
-        hits = self._search(query, dates, timeline=True)
+        hits = self._search(query, dates)
         retrieved = time.perf_counter()
         bm25, min_support = self.index.bm25(), self.settings.min_support
         # A timeline's deeper passages are for its history; the answer is decided as usual.
@@ -276,15 +276,14 @@ class Pipeline:
             self.generator,
             self.embedder.embed,
             self.settings.claim_min_similarity,
+            timeline=query.timeline,
         )
         return _timed(answer, started, retrieved)
 
-    def _search(self, query: Query, dates: DateRange, timeline: bool = False) -> list[Hit]:
-        """Passages for a query; a question asking two things gets passages for each part.
-        For a timeline, one about how something changed reads deeper, to find every time it
-        was told."""
-        deeper = timeline and query.timeline
-        top_k = self.settings.top_k * (_HISTORY_DEPTH if deeper else 1)
+    def _search(self, query: Query, dates: DateRange) -> list[Hit]:
+        """Passages for a query; a question asking two things gets passages for each part,
+        and one about how something changed reads deeper, to find every time it was told."""
+        top_k = self.settings.top_k * (_HISTORY_DEPTH if query.timeline else 1)
         return self.retriever.search_all(query.search_texts, dates, top_k)
 
 

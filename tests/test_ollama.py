@@ -12,9 +12,10 @@ import pytest
 
 from rag.answer.ollama import PROBE_TIMEOUT_S, OllamaClient, OllamaError
 from rag.answer.prompts import CANNOT_ANSWER
+from rag.answer.query import read_question
 from rag.config import Settings
 from rag.pipeline import EXTRACTIVE, OLLAMA, Pipeline
-from rag.types import Answer
+from rag.types import Answer, DateBasis
 from tests.conftest import CORPUS, TROOPS_FILE, WIRE_COPIES
 from tests.ollama_stub import OllamaStub, Reply
 
@@ -371,3 +372,32 @@ def test_as_of_gives_the_model_only_what_was_published_by_then(generating: MakeP
     assert answer.mode == OLLAMA
     assert answer.as_of == date(2019, 6, 30)
     assert "undated articles left out by the date range" in notice(answer)
+
+
+def test_a_timeline_is_asked_for_and_each_line_checked(
+    generating: MakePipeline, indexed: Pipeline
+) -> None:
+    question = "How many US troops were in Iraq?"
+    hits = indexed.retriever.search_all(read_question(question).search_texts, top_k=15)
+    pentagon = next(n for n, h in enumerate(hits, 1) if "about 5,300 troops" in h.chunk.text)
+    april = next(n for n, h in enumerate(hits, 1) if "About 2,500 U.S. troops" in h.chunk.text)
+    reply = "\n".join([
+        f"- April 7, 2021: About 2,500 U.S. troops remained in Iraq [{april}].",
+        f"- February 6, 2018: The Pentagon said it had about 5,300 troops in Iraq [{pentagon}].",
+        f"- March 1, 2019: About 2,500 U.S. troops remained in Iraq [{april}].",  # wrong date
+        f"- April 7, 2021: About 3,000 U.S. troops remained in Iraq [{april}].",  # wrong figure
+    ])  # fmt: skip
+    with OllamaStub([Reply(reply)]) as stub:
+        answer = generating(stub).ask(question)
+        (chat,) = stub.chats()
+    assert "as a timeline" in chat["messages"][-1]["content"]
+    assert [(e.when, e.date_text) for e in answer.timeline] == [
+        (date(2018, 2, 6), "February 6, 2018"),
+        (date(2021, 4, 7), "April 7, 2021"),
+    ]
+    assert answer.timeline[0].basis == DateBasis.ARTICLE  # the date its story was published
+    lines = answer.answer.splitlines()
+    assert lines[0].startswith("- February 6, 2018: The Pentagon said")  # oldest first
+    assert lines[1] == "- March 1, 2019: About 2,500 U.S. troops remained in Iraq [unsupported]."
+    assert lines[3] == "- April 7, 2021: About 3,000 U.S. troops remained in Iraq [unsupported]."
+    assert "March 1, 2019 is not a date" in " ".join(c.problem or "" for c in answer.claims)

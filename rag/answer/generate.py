@@ -10,7 +10,7 @@ from rag.answer.extractive import Extract
 from rag.answer.ollama import OllamaClient, OllamaError
 from rag.answer.prompts import CANNOT_ANSWER, render
 from rag.answer.query import MAX_QUESTION_CHARS
-from rag.answer.verify import Embed, check_answer
+from rag.answer.verify import Embed, check_answer, check_timeline
 from rag.types import Answer, Hit, Mode
 
 
@@ -22,8 +22,12 @@ def generate(
     client: OllamaClient,
     embed: Embed,
     min_similarity: float,
+    timeline: bool = False,
 ) -> Generator[str, None, Answer]:
     """Stream the model's answer to `searched_for` from `hits`, then return it checked.
+
+    With `timeline` (a question about how something changed) the model is asked for one
+    dated line per statement, and each line's statement and date are checked.
 
     `relevance` is the extractive answerer's judgement of the passages: when nothing
     retrieved is about the question, the model is not asked, so it cannot answer from its
@@ -39,9 +43,11 @@ def generate(
         )  # fmt: skip
         yield answer.answer
         return answer
-    prompt = render(
-        "answer", context=numbered_context(hits), question=searched_for, hint=hint(relevance)
-    )
+    context = numbered_context(hits)
+    if timeline:
+        prompt = render("timeline", context=context, question=searched_for)
+    else:
+        prompt = render("answer", context=context, question=searched_for, hint=hint(relevance))
     pieces: list[str] = []
     broke_off = ""
     try:
@@ -52,12 +58,16 @@ def generate(
         if not pieces:
             raise
         broke_off = str(error)
-    checked = check_answer("".join(pieces), hits, embed, min_similarity)
+    reply = "".join(pieces)
+    if timeline:
+        checked, entries = check_timeline(reply, hits, embed, min_similarity)
+    else:
+        checked, entries = check_answer(reply, hits, embed, min_similarity), ()
     notice = " ".join(filter(None, [broke_off, checked.note(len(hits))]))
     return Answer(
         question=question, answer=checked.text, abstained=checked.abstained, mode=Mode.OLLAMA,
         citations=tuple(checked.citations), hits=tuple(hits), searched_for=searched_for,
-        notice=notice or None, model=model, claims=tuple(checked.claims),
+        notice=notice or None, model=model, claims=tuple(checked.claims), timeline=entries,
     )  # fmt: skip
 
 

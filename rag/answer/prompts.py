@@ -20,6 +20,7 @@ PROMPTS_DIR = Path(__file__).resolve().parents[2] / "prompts"
 TEMPLATE_VARIABLES: Mapping[str, frozenset[str]] = {
     "system": frozenset({"cannot_answer"}),
     "answer": frozenset({"context", "question", "cannot_answer", "hint"}),
+    "timeline": frozenset({"context", "question", "cannot_answer"}),
     "condense": frozenset({"history", "question"}),
     "judge_faithfulness": frozenset({"claim", "passages"}),
     "judge_correctness": frozenset({"question", "reference", "answer"}),

@@ -53,6 +53,12 @@ _CHANGE = re.compile(
     r"|\bhistory of\b|\btimeline\b|\bevolv",
     re.I,
 )
+# "How many troops were/are/remain ...": asks for a level, not for what an event counted.
+_LEVEL = re.compile(
+    r"\bhow (?:many|much)\b(?:(?!\b(?:did|does|do|will|would)\b)[^?])*?"
+    r"\b(?:are|were|is|was|remain|remains|remained|have|has|had)\b",
+    re.I,
+)
 # Words that tie a question to one time ("in March", "after the attack", "this year").
 _ANCHORED = re.compile(
     rf"\b(?:{MONTH_WORDS}|this|last|next|after|before|during|since|until|when|by)\b", re.I
@@ -249,12 +255,13 @@ def read_part(text: str, history: Sequence[str] = ()) -> Part:
 
 def asks_over_time(text: str) -> bool:
     """Whether the answer is a history: the question asks how something changed ("how has
-    ... changed", "since when"), or asks for a figure without saying when ("How many US
-    troops were in Iraq?"), which news reports differently as time goes on."""
+    ... changed", "since when"), or asks how many there are or were without saying when
+    ("How many US troops were in Iraq?"): a level news reports differently as time goes on,
+    unlike what one event cost or counted ("How much did the attack cost?")."""
     if _CHANGE.search(text):
         return True
     return (
-        wanted(text) is Want.NUMBER
+        bool(_LEVEL.search(text))
         and not YEAR_PATTERN.search(text)
         and not _PRESENT.search(text)
         and not _ANCHORED.search(text)

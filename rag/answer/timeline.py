@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from rag.dates import find_date, format_day, leading_date, resolve_relative
-from rag.grammar import YEAR
+from rag.dates import dates_in, find_date, format_day, leading_date, resolve_relative
+from rag.grammar import YEAR, YEAR_PATTERN
 from rag.sentences import same_text
 from rag.types import DateBasis, Hit, Sentence
 
@@ -65,11 +65,15 @@ def date_of(sentence: Sentence, hit: Hit) -> Dated | None:
                 return Dated(relative.day, format_day(relative.day), "day", DateBasis.RELATIVE)
         return Dated(published, format_day(published), "day", DateBasis.ARTICLE)
     if year := _STATED_YEAR.search(text):
-        part = year.group("part").lower() if year.group("part") else None
-        month, day = _PART_OF_YEAR[part]
-        when = date(int(year.group("year")), month, day)
-        return Dated(when, year.group(0), "year", DateBasis.STATED)
+        return _in_year(year)
     return None
+
+
+def _in_year(year: re.Match[str]) -> Dated:
+    """A stated year ("late 2020"), placed in its year for ordering."""
+    part = year.group("part").lower() if year.group("part") else None
+    month, day = _PART_OF_YEAR[part]
+    return Dated(date(int(year.group("year")), month, day), year.group(0), "year", DateBasis.STATED)
 
 
 def timeline(sentences: Sequence[Sentence], hits: Sequence[Hit]) -> list[Statement]:
@@ -91,3 +95,68 @@ def timeline(sentences: Sequence[Sentence], hits: Sequence[Hit]) -> list[Stateme
         if dated is not None:
             statements.append(Statement(dated, tuple(group)))
     return sorted(statements, key=lambda s: s.dated.when)
+
+
+# --- Timelines written by the model ------------------------------------------------------
+
+# A line of a model-written timeline: "- February 6, 2018: the Pentagon said ... [2]".
+_LINE = re.compile(r"^\s*(?:[-*•]\s*)?(?P<date>[^:\n]{4,40}?):\s+(?P<statement>\S.*)$")
+
+
+@dataclass(frozen=True)
+class WrittenLine:
+    """A line of a model-written timeline: the date it gives and its statement with markers."""
+
+    dated: Dated
+    statement: str
+
+
+def read_line(line: str) -> WrittenLine | None:
+    """A timeline line ("- February 6, 2018: ... [2]", "- late 2020: ... [3]"), or None when
+    the line gives no date it can be placed by."""
+    match = _LINE.match(line)
+    if not match:
+        return None
+    written = match.group("date").strip()
+    if found := find_date(written):
+        dated = Dated(found[0], format_day(found[0]), "day", DateBasis.STATED)
+    elif year := _STATED_YEAR.fullmatch(written):
+        dated = _in_year(year)
+    else:
+        return None
+    return WrittenLine(dated, match.group("statement").strip())
+
+
+def passage_dates(hit: Hit) -> dict[date, DateBasis]:
+    """The days a passage (with its copies) can date a statement by, and how: its articles'
+    dates, the dates its text writes, and the days its relative expressions name."""
+    days: dict[date, DateBasis] = {}
+    for chunk in (hit.chunk, *hit.copies):
+        if chunk.date is not None:
+            days[chunk.date] = DateBasis.ARTICLE
+            for relative in resolve_relative(chunk.text, chunk.date):
+                if relative.day is not None:
+                    days.setdefault(relative.day, DateBasis.RELATIVE)
+        for day, _ in dates_in(chunk.text):
+            days.setdefault(day, DateBasis.STATED)
+    return days
+
+
+def passage_years(hit: Hit) -> set[int]:
+    """The years a passage (with its copies) names or was published in."""
+    years = {day.year for day in passage_dates(hit)}
+    for chunk in (hit.chunk, *hit.copies):
+        years.update(int(year) for year in YEAR_PATTERN.findall(chunk.text))
+    return years
+
+
+def date_backed(dated: Dated, hits: Sequence[Hit], cited: Sequence[int]) -> Dated | None:
+    """`dated` with how the cited passages know it, or None when none of them gives it: a
+    day must be one they give; a year, one they name."""
+    for n in cited:
+        hit = hits[n - 1]
+        if dated.precision == "day" and (basis := passage_dates(hit).get(dated.when)):
+            return Dated(dated.when, dated.text, dated.precision, basis)
+        if dated.precision == "year" and dated.when.year in passage_years(hit):
+            return dated
+    return None

@@ -7,17 +7,19 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import date
 
 import numpy as np
 
-from rag.answer.citations import MARKER, UNSUPPORTED_MARK, citation, markers
+from rag.answer.citations import MARKER, UNSUPPORTED_MARK, citation, markers, strip_markers
 from rag.answer.context import passage, passage_sentences
 from rag.answer.prompts import CANNOT_ANSWER
+from rag.answer.timeline import date_backed, read_line
 from rag.dates import annotate_relative
 from rag.grammar import DIRECTIONS, month_number
 from rag.lexical import terms, words
 from rag.sentences import sentence_spans
-from rag.types import Citation, Claim, Hit, Sentence
+from rag.types import Citation, Claim, Hit, Sentence, TimelineEntry
 
 # Markers the sentence splitter put at the start of the next sentence ("... 2020. [1] Then").
 _LEADING_MARKERS = re.compile(rf"\s*(?:{MARKER.pattern}\s*)+")
@@ -369,3 +371,47 @@ class _Support:
         return citations
 
 
+
+
+def check_timeline(
+    reply: str, hits: Sequence[Hit], embed: Embed, min_similarity: float
+) -> tuple[Checked, tuple[TimelineEntry, ...]]:
+    """Check a model-written timeline line by line: each statement as any answer sentence
+    is checked, and its date against the passages backing it (a day they give, a year they
+    name). The text is rewritten oldest first; only lines that pass become entries. A reply
+    with no dated line is checked as ordinary prose."""
+    written = [read_line(line) for line in reply.splitlines() if line.strip()]
+    lines = [line for line in written if line is not None]
+    if not lines:
+        return check_answer(reply, hits, embed, min_similarity), ()
+    rows: list[tuple[date, str]] = []
+    claims: list[Claim] = []
+    citations: dict[int, Citation] = {}
+    dropped: set[int] = set()
+    entries: list[TimelineEntry] = []
+    for line in lines:
+        checked = check_answer(line.statement, hits, embed, min_similarity)
+        dropped.update(checked.dropped)
+        backing = tuple(dict.fromkeys(n for c in checked.claims for n in c.citations))
+        supported = bool(checked.claims) and all(c.supported for c in checked.claims)
+        statement = re.sub(r"\s+([.!?;,])", r"\1", strip_markers(line.statement)).strip()
+        dated = date_backed(line.dated, hits, backing) if supported else None
+        if supported and dated is None:
+            problem = f"{line.dated.text} is not a date {markers(backing)} gives"
+            claims.append(Claim(statement, backing, False, problem))
+            end = len(statement.rstrip(".!?"))
+            marked = f"{statement[:end]} {UNSUPPORTED_MARK}{statement[end:]}"
+            rows.append((line.dated.when, f"- {line.dated.text}: {marked}"))
+            continue
+        claims.extend(checked.claims)
+        rows.append((line.dated.when, f"- {line.dated.text}: {checked.text}"))
+        if dated is not None:
+            citations.update({c.n: c for c in checked.citations})
+            entries.append(TimelineEntry(
+                dated.when, dated.text, dated.precision, dated.basis, statement, backing
+            ))  # fmt: skip
+    text = "\n".join(row for _, row in sorted(rows, key=lambda row: row[0]))
+    kept = Checked(
+        text, claims, [citations[n] for n in sorted(citations)], tuple(sorted(dropped)), False
+    )
+    return kept, tuple(sorted(entries, key=lambda entry: entry.when))
