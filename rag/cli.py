@@ -17,6 +17,7 @@ from rag.eval.sets import SETS
 from rag.types import UserError
 
 if TYPE_CHECKING:  # the pipeline imports the models' libraries: only commands that answer load it
+    from rag.index import Status
     from rag.ingest import Progress
     from rag.pipeline import Pipeline
 
@@ -134,12 +135,17 @@ def chat(corpus: Path | None, index: Path | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @_corpus_options
 def status(as_json: bool, corpus: Path | None, index: Path | None) -> None:
-    """Files, articles and chunks in the index, and when it was last updated."""
-    from rag.index import Index
+    """Files, articles and chunks in the index, its health, and when it was last updated."""
+    from rag.index import Index, Verdict
 
     state = Index(_settings(corpus, index)).status()
+    health = state.health
+    if health.verdict == Verdict.UNREACHABLE:
+        # Nothing is known of the store: the one line `rag ask` gives too, not counts that
+        # only the manifest vouches for.
+        raise UserError(health.problem)
     if as_json:
-        click.echo(json.dumps(asdict(state), indent=2, ensure_ascii=False))
+        click.echo(json.dumps(_status_record(state), indent=2, ensure_ascii=False))
         return
     click.echo(f"corpus:       {state.corpus_dir}")
     click.echo(f"index:        {state.index_dir} (collection {state.collection})")
@@ -148,13 +154,24 @@ def status(as_json: bool, corpus: Path | None, index: Path | None) -> None:
     click.echo(f"files:        {state.files}")
     click.echo(f"articles:     {state.articles}")
     click.echo(f"chunks:       {state.chunks}")
-    click.echo(f"health:       {state.health}")
-    stored = "cannot be read" if state.store_chunks is None else f"{state.store_chunks} chunks"
-    keywords = "missing" if state.keyword_chunks is None else f"{state.keyword_chunks} chunks"
+    click.echo(f"health:       {health}")
+    stored = "cannot be read" if health.store_chunks is None else f"{health.store_chunks} chunks"
+    keywords = "missing" if health.keyword_chunks is None else f"{health.keyword_chunks} chunks"
     click.echo(f"store:        {stored}; keyword index: {keywords}")
     click.echo(f"last indexed: {state.last_indexed or 'never (run `rag ingest`)'}")
     for name, reason in state.skipped.items():
         click.echo(f"skipped:      {name}: {reason}")
+
+
+def _status_record(state: Status) -> dict[str, Any]:
+    """`rag status --json`: the health as its one-line verdict, beside the real counts."""
+    health = state.health
+    return {
+        **asdict(state),
+        "health": str(health),
+        "store_chunks": health.store_chunks,
+        "keyword_chunks": health.keyword_chunks,
+    }
 
 
 def _stream_answer(pipeline: Pipeline, question: str, history: list[str]) -> None:

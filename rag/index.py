@@ -141,9 +141,7 @@ class Status:
     skipped: dict[str, str]
     last_indexed: str | None
     embed: str  # the embedding model setting the index was built with
-    health: str  # "ok", or the verdict and what is wrong (see `Health`)
-    store_chunks: int | None  # what the store really holds (None: it cannot be read)
-    keyword_chunks: int | None  # ... and the keyword index (None: missing or unreadable)
+    health: Health  # the verdict, and what the store and the keyword index really hold
 
 
 @dataclass(frozen=True)
@@ -387,7 +385,6 @@ class Index:
         """Counts and dates for `rag status`, from `manifest` if it was already read."""
         manifest = manifest or self.manifest()
         complete = manifest.complete_files().values()
-        health = self.health(manifest)
         return Status(
             corpus_dir=str(self.settings.corpus_dir),
             index_dir=str(self.root),
@@ -399,9 +396,7 @@ class Index:
             skipped=manifest.skipped,
             last_indexed=manifest.last_indexed,
             embed=self.settings.embed,
-            health=str(health),
-            store_chunks=health.store_chunks,
-            keyword_chunks=health.keyword_chunks,
+            health=self.health(manifest),
         )
 
     # -- ingest --------------------------------------------------------------------------
