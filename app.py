@@ -16,7 +16,7 @@ import streamlit as st
 import ui
 from rag.config import Settings
 from rag.evidence import gather, mark, unsupported_marks
-from rag.index import Status
+from rag.index import Health, Status, Verdict
 from rag.ingest import Stage
 from rag.manifest import FileEntry, Manifest
 from rag.markdown import answer_markdown, escape, highlight, message
@@ -67,7 +67,8 @@ def corpus_panel() -> None:
     """Counts, upload, re-index and the list of indexed files."""
     settings = ui.settings()
     st.subheader("Corpus")
-    for kind, note in st.session_state.pop("corpus_notes", []):
+    notes: list[tuple[str, str]] = st.session_state.pop("corpus_notes", [])
+    for kind, note in notes:
         getattr(st, kind)(message(note))
     numbers = st.container()
     uploaded = st.file_uploader(
@@ -87,9 +88,29 @@ def corpus_panel() -> None:
     manifest = ui.manifest(settings)
     status = ui.status(settings)
     with numbers:
+        if status.health.verdict == Verdict.DAMAGED:
+            # Unless a failed Re-index has just said what is wrong, in its own words.
+            said = any(kind == "error" for kind, _ in notes)
+            offer_rebuild(settings, status.health, said)
         index_counts(status)
     with st.expander(f"Indexed files ({status.files})"):
         indexed_files(manifest, status)
+
+
+def offer_rebuild(settings: Settings, health: Health, said: bool) -> None:
+    """For a store that cannot be read, which Re-index cannot mend in place: what is wrong,
+    in one line (unless it was just `said`), and the rebuild `rag ingest --rebuild` runs."""
+    if not said:
+        st.error(message(health.problem or str(health)), icon=":material/error:")
+    if settings.chroma_host:
+        return  # a server's collection is restored by Re-index, never rebuilt beside it
+    if st.button(
+        "Rebuild index", type="primary", key="rebuild",
+        help="Index the corpus from nothing beside the damaged index, and put the new one "
+             "in its place once it is complete.",
+    ):  # fmt: skip
+        reindex(settings, rebuild=True)
+        st.rerun()
 
 
 def index_counts(status: Status) -> None:
@@ -136,23 +157,28 @@ def add_uploads(settings: Settings, files: list[tuple[str, bytes]]) -> None:
     st.rerun()  # shows the notes and an empty uploader
 
 
-def reindex(settings: Settings) -> None:
-    """Bring the index in line with the corpus folder, with a progress bar."""
+def reindex(settings: Settings, rebuild: bool = False) -> None:
+    """Bring the index in line with the corpus folder, or with `rebuild` build it from
+    nothing (as `rag ingest` and `rag ingest --rebuild`), with a progress bar."""
     notes = st.session_state.setdefault("corpus_notes", [])
     bar = st.progress(0.0, "Reading the corpus...")
 
     def progress(stage: Stage, done: int, total: int) -> None:
         bar.progress(done / total, f"{INGEST_STAGES[stage]}: {done:,}/{total:,}")
 
+    pipeline = ui.pipeline(settings)
     try:
-        report = ui.pipeline(settings).ingest(progress)
+        report = pipeline.rebuild(progress) if rebuild else pipeline.ingest(progress)
     except UserError as error:
         notes.append(("error", str(error)))
+        # It may have found the store damaged since the panel's status was worked out.
+        ui.forget_status()
     else:
         notes.append((
             "success",
-            f"Indexed: {len(report.added)} added, {len(report.updated)} updated, "
-            f"{len(report.removed)} removed, {report.chunks_embedded} passages embedded.",
+            f"{'Rebuilt' if rebuild else 'Indexed'}: {len(report.added)} added, "
+            f"{len(report.updated)} updated, {len(report.removed)} removed, "
+            f"{report.chunks_embedded} passages embedded.",
         ))  # fmt: skip
         notes += [("success", f"Repaired: {line}.") for line in report.repair.lines()]
         notes += [("warning", f"Skipped {s.name}: {s.reason}") for s in report.skipped]

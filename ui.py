@@ -83,6 +83,12 @@ def status(settings: Settings) -> Status:
     return _status(index, _manifest(index, key), key)
 
 
+def forget_status() -> None:
+    """Work the status out again on the next page run: a store damaged in place (a
+    `chroma.sqlite3` cut short) leaves the manifest, and so the index version, as it was."""
+    _status.clear()
+
+
 def _version_key(index: Index) -> str:
     """Names one version of one index: it changes whenever an ingest saves the manifest."""
     return f"{index.root}|{index.collection_name}|{index.version()}"

@@ -260,9 +260,11 @@ class Index:
         return f"{saved.st_ino}:{saved.st_mtime_ns}:{saved.st_size}"
 
     def bm25(self) -> Bm25Index:
-        """The keyword index, loaded and checked against the store once; raises
-        IndexUnavailable when the corpus was never ingested or the index is damaged."""
-        if self._bm25 is None:
+        """The keyword index, loaded and checked against the store once (and again when the
+        store's folder was replaced or deleted since); raises IndexUnavailable when the
+        corpus was never ingested or the index is damaged."""
+        if self._bm25 is None or self.store.replaced():
+            self._bm25 = None  # until the check passes
             if not self._manifest_path.exists() and not self._bm25_path.exists():
                 raise IndexUnavailable(
                     f"No index for {self.settings.corpus_dir} in {self.root}: "

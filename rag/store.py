@@ -9,6 +9,7 @@ malformed") becomes one `IndexUnavailable` naming the fix, never a traceback.
 from __future__ import annotations
 
 import errno
+import os
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -39,12 +40,14 @@ class Store:
         self.settings = settings
         self.name = name
         self._collection: Any = None
+        # The identity of the embedded store's folder when the collection was opened.
+        self._opened_as: tuple[int, int] | None = None
 
     def where(self) -> str:
         """Where the vectors live, for messages."""
         if self.settings.chroma_host:
             return f"the Chroma server at {self.settings.chroma_host}:{self.settings.chroma_port}"
-        return str(self.settings.index_path / "chroma")
+        return self._folder()
 
     @contextmanager
     def _guarded(self, writing: bool = False) -> Iterator[None]:
@@ -87,11 +90,26 @@ class Store:
 
     @property
     def collection(self) -> Any:
-        """The Chroma collection, opened (and created if new) on first use."""
-        if self._collection is None:
+        """The Chroma collection, opened (and created if new) on first use, and opened again
+        once its folder was replaced or deleted (see `_persistent_client`): a warm app then
+        sees what a new process would."""
+        if self._collection is None or self.replaced():
             with self._guarded():
                 self._collection = self._open()
         return self._collection
+
+    def replaced(self) -> bool:
+        """Whether the store was opened and its folder is no longer the one opened: replaced
+        or deleted since (one stat)."""
+        return (
+            self._collection is not None
+            and not self.settings.chroma_host
+            and self._opened_as != _identity(self._folder())
+        )
+
+    def _folder(self) -> str:
+        """The embedded store's folder."""
+        return str(self.settings.index_path / "chroma")
 
     def _open(self) -> Any:
         """The Chroma client and collection, created if new."""
@@ -106,9 +124,9 @@ class Store:
                 settings=chroma_settings,
             )
         else:
-            root = self.settings.index_path
-            root.mkdir(parents=True, exist_ok=True)
-            client = chromadb.PersistentClient(path=str(root / "chroma"), settings=chroma_settings)
+            self.settings.index_path.mkdir(parents=True, exist_ok=True)
+            client = _persistent_client(self._folder(), chroma_settings)
+            self._opened_as = _identity(self._folder())
         return client.get_or_create_collection(self.name, metadata={"hnsw:space": "cosine"})
 
     def count(self) -> int:
@@ -189,6 +207,54 @@ class Store:
                 query_embeddings=[vector.tolist()], n_results=n, include=[]
             )
         return [str(chunk_id) for chunk_id in found["ids"][0]]
+
+
+# Each embedded store folder this process has opened, and its identity then (see
+# `_persistent_client`).
+_opened: dict[str, tuple[int, int] | None] = {}
+
+
+def _persistent_client(folder: str, chroma_settings: Any) -> Any:
+    """A Chroma client on the store in `folder`, opened afresh if the folder was replaced
+    or deleted since this process opened it, or if opening it failed.
+
+    Chroma keeps one open store per folder path for the life of the process, reading the
+    files it first opened: after `rag ingest --rebuild` swapped in a new folder (from the
+    app, or in a terminal while the app runs) the process would go on reading the old,
+    damaged one, and after the folder was deleted it would still see the chunks. A store
+    that failed to open is kept too, half started, and every later open fails on it with an
+    AttributeError instead of the store's own error.
+    """
+    import chromadb
+
+    if folder in _opened and _opened[folder] != _identity(folder):
+        _forget(folder)  # replaced or deleted since
+    try:
+        client = chromadb.PersistentClient(path=folder, settings=chroma_settings)
+    except BaseException:
+        _forget(folder)  # half started: the next open starts it afresh
+        raise
+    _opened[folder] = _identity(folder)
+    return client
+
+
+def _identity(folder: str) -> tuple[int, int] | None:
+    """The folder's device and inode, which change when it is replaced; None when missing."""
+    try:
+        found = os.stat(folder)
+    except FileNotFoundError:
+        return None
+    return found.st_dev, found.st_ino
+
+
+def _forget(folder: str) -> None:
+    """Drop Chroma's open store for `folder`, so the next client opens it afresh. Dropped,
+    not stopped: a question still running on the old store finishes on it."""
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    SharedSystemClient._identifier_to_system.pop(folder, None)
+    SharedSystemClient._identifier_to_refcount.pop(folder, None)
+    _opened.pop(folder, None)
 
 
 def chunk_metadata(chunk: Chunk) -> dict[str, str | int]:
