@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -14,7 +15,7 @@ import click
 
 from rag.config import Settings
 from rag.eval.sets import SETS
-from rag.types import UserError
+from rag.types import ANY_DATE, DateRange, UserError
 
 if TYPE_CHECKING:  # the pipeline imports the models' libraries: only commands that answer load it
     from rag.index import Status
@@ -43,6 +44,25 @@ def _corpus_options(command: Callable[..., Any]) -> Callable[..., Any]:
         "--corpus", "corpus", type=click.Path(path_type=Path), default=None,
         help="Article folder (RAG_CORPUS_DIR); default: ./corpus",
     )(command)  # fmt: skip
+
+
+def _date_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    day = click.DateTime(formats=["%Y-%m-%d"])
+    for name, what in (
+        ("--until", "Only articles published on or before DATE (YYYY-MM-DD); undated ones are "
+                    "left out."),
+        ("--since", "Only articles published on or after DATE (YYYY-MM-DD); undated ones are "
+                    "left out."),
+        ("--as-of", "Answer as if asked on DATE (YYYY-MM-DD): only articles published by then, "
+                    "and 'now' means the newest of those."),
+    ):  # fmt: skip
+        command = click.option(name, type=day, metavar="DATE", default=None, help=what)(command)
+    return command
+
+
+def _dates(since: datetime | None, until: datetime | None) -> DateRange:
+    """The article date range of --since and --until (UserError when it is empty)."""
+    return DateRange(since.date() if since else None, until.date() if until else None)
 
 
 class _Group(click.Group):
@@ -90,24 +110,43 @@ def ingest(path: Path | None, rebuild: bool, corpus: Path | None, index: Path | 
 @main.command()
 @click.argument("question")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@_date_options
 @_corpus_options
-def ask(question: str, as_json: bool, corpus: Path | None, index: Path | None) -> None:
+def ask(
+    question: str,
+    as_json: bool,
+    as_of: datetime | None,
+    since: datetime | None,
+    until: datetime | None,
+    corpus: Path | None,
+    index: Path | None,
+) -> None:
     """Answer QUESTION from the indexed articles, with citations."""
     from rag.pipeline import Pipeline
 
+    dates, day = _dates(since, until), as_of.date() if as_of else None
     pipeline = Pipeline(_settings(corpus, index))
     if as_json:
-        click.echo(json.dumps(pipeline.ask(question).to_dict(), ensure_ascii=False, indent=2))
+        answer = pipeline.ask(question, dates=dates, as_of=day)
+        click.echo(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
     else:
-        _stream_answer(pipeline, question, [])
+        _stream_answer(pipeline, question, [], dates, day)
 
 
 @main.command()
+@_date_options
 @_corpus_options
-def chat(corpus: Path | None, index: Path | None) -> None:
+def chat(
+    as_of: datetime | None,
+    since: datetime | None,
+    until: datetime | None,
+    corpus: Path | None,
+    index: Path | None,
+) -> None:
     """A conversation in the terminal; follow-up questions use the earlier ones."""
     from rag.pipeline import Pipeline
 
+    dates, day = _dates(since, until), as_of.date() if as_of else None
     pipeline = Pipeline(_settings(corpus, index))
     pipeline.index.check()  # a damaged index is refused before the first question
     history: list[str] = []
@@ -124,7 +163,7 @@ def chat(corpus: Path | None, index: Path | None) -> None:
             searched_for = pipeline.standalone(question, history)
             if searched_for != question.strip():
                 click.secho(f"(searched for: {searched_for})", dim=True)
-            _stream_answer(pipeline, question, history)
+            _stream_answer(pipeline, question, history, dates, day)
         except UserError as error:
             click.secho(f"Error: {error}", fg="red", err=True)
             continue
@@ -174,7 +213,13 @@ def _status_record(state: Status) -> dict[str, Any]:
     }
 
 
-def _stream_answer(pipeline: Pipeline, question: str, history: list[str]) -> None:
+def _stream_answer(
+    pipeline: Pipeline,
+    question: str,
+    history: list[str],
+    dates: DateRange = ANY_DATE,
+    as_of: date | None = None,
+) -> None:
     """Print the answer as it is produced, then the checked text if the checks changed it,
     its sources and notes."""
     from rag.pipeline import OLLAMA
@@ -182,9 +227,11 @@ def _stream_answer(pipeline: Pipeline, question: str, history: list[str]) -> Non
     pipeline.index.check()  # refused in one line, before the answer's label
     mode = pipeline.mode()
     label = f"{mode} {pipeline.settings.ollama_model}" if mode == OLLAMA else mode
+    if as_of:
+        label += f", as of {as_of.isoformat()}"
     click.secho(f"[{label}] ", fg="cyan", nl=False)
     streamed = []
-    stream = pipeline.stream(question, history)
+    stream = pipeline.stream(question, history, dates, as_of)
     for piece in stream:
         streamed.append(piece)
         click.echo(piece, nl=False)

@@ -232,3 +232,66 @@ def test_eval_baseline_and_compare(env: dict[str, str], tmp_path: Path) -> None:
                  "--compare", str(folder / "summary.json"))  # fmt: skip
     assert second.exit_code == 0, second.output
     assert "answer_accuracy" in second.stdout.split("metric")[1]
+
+
+def test_ask_as_of_reads_only_what_was_published_by_then(env: dict[str, str]) -> None:
+    question = "How many US troops are in Iraq now?"
+    then = json.loads(run(env, "ask", "--json", "--as-of", "2019-06-30", question).stdout)
+    assert then["as_of"] == "2019-06-30"
+    assert "5,000" in then["answer"] and "2,500" not in then["answer"]
+    assert all(c["date"] <= "2019-06-30" for c in then["citations"])
+    now = json.loads(run(env, "ask", "--json", question).stdout)
+    assert now["as_of"] is None
+    assert "2,500" in now["answer"] and "as of April 7, 2021" in now["answer"]
+    printed = run(env, "ask", "--as-of", "2019-06-30", question)
+    assert printed.exit_code == 0
+    assert printed.stdout.startswith("[extractive, as of 2019-06-30] ")
+    assert "4 undated articles left out by the date range." in printed.stdout
+
+
+def test_since_and_until_bound_the_articles_read(env: dict[str, str]) -> None:
+    record = json.loads(
+        run(env, "ask", "--json", "--since", "2020-01-01", "--until", "2020-12-31",
+            "How many US troops were in Iraq?").stdout
+    )  # fmt: skip
+    assert record["hits"]
+    assert all(c["date"] and "2020-01-01" <= c["date"] <= "2020-12-31" for c in record["citations"])
+    assert "5,300" not in record["answer"] and "About 2,500" not in record["answer"]
+
+
+def test_a_timeline_is_printed_and_given_as_json(env: dict[str, str]) -> None:
+    record = json.loads(run(env, "ask", "--json", "How many US troops were in Iraq?").stdout)
+    dates = [entry["date"] for entry in record["timeline"]]
+    assert len(dates) >= 3 and dates == sorted(dates)
+    assert {"date", "date_text", "date_basis", "statement", "citations"} == set(
+        record["timeline"][0]
+    )
+    printed = run(env, "ask", "How many US troops were in Iraq?").stdout
+    assert "Reported over time, oldest first:" in printed
+    assert "- February 6, 2018 (article date): The Pentagon" in printed
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--since", "2021-05-01", "--until", "2021-01-01"],
+         "The date range is empty: 2021-05-01 is after 2021-01-01."),
+        (["--as-of", "June 2019"], "does not match the format '%Y-%m-%d'"),
+    ],
+)  # fmt: skip
+def test_a_bad_date_is_one_clear_line(env: dict[str, str], args: list[str], message: str) -> None:
+    result = run(env, "ask", *args, "How many troops?")
+    assert result.exit_code != 0
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_chat_keeps_its_date_range_for_every_question(env: dict[str, str]) -> None:
+    result = CliRunner().invoke(
+        main, ["chat", "--until", "2019-06-30"], env=env,
+        input="How many US troops are in Iraq now?\nWho is Iraq's prime minister?\n\n",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "2,500" not in result.stdout
+    assert "Kadhimi" not in result.stdout  # named prime minister only in 2020
+    assert result.stdout.count("undated articles left out by the date range") == 2
