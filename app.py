@@ -22,7 +22,7 @@ from rag.manifest import FileEntry, Manifest
 from rag.markdown import answer_markdown, escape, highlight, message
 from rag.pipeline import EXTRACTIVE_NOTICE
 from rag.read import SUPPORTED_SUFFIXES
-from rag.types import Answer, Citation, UserError
+from rag.types import Answer, Citation, DateRange, UserError
 from rag.uploads import UploadError, save_upload
 
 MODES = {
@@ -33,6 +33,8 @@ MODES = {
 MAX_TOP_K = 20
 INGEST_STAGES = {Stage.READING: "Reading files", Stage.EMBEDDING: "Embedding passages"}
 CLOSEST_PASSAGES = 3
+# Session keys of the Dates panel.
+AS_OF, SINCE, UNTIL = "as_of", "published_since", "published_until"
 
 
 # -- sidebar ---------------------------------------------------------------------------------
@@ -61,6 +63,19 @@ def settings_panel() -> None:
         "Passages per answer", 1, MAX_TOP_K, min(base.top_k, MAX_TOP_K),
         key=ui.OVERRIDES["top_k"],
     )  # fmt: skip
+
+
+def dates_panel() -> None:
+    """Which articles answers read: a date range, or everything as it stood on one day."""
+    st.subheader("Dates")
+    st.date_input(
+        "As of", value=None, key=AS_OF, format="YYYY-MM-DD",
+        help="Answer as if asked on this day: only articles published by then are read, and "
+        "'now' means the newest of them. Undated articles are left out.",
+    )  # fmt: skip
+    since, until = st.columns(2)
+    since.date_input("Published from", value=None, key=SINCE, format="YYYY-MM-DD")
+    until.date_input("Published until", value=None, key=UNTIL, format="YYYY-MM-DD")
 
 
 def corpus_panel() -> None:
@@ -215,7 +230,9 @@ def chat() -> None:
 
 def stream(question: str, history: list[str], settings: Settings) -> Answer:
     """Show the answer text as it is written; return the finished `Answer`."""
-    answer = ui.pipeline(settings).stream(question, history)
+    state = st.session_state
+    dates = DateRange(state.get(SINCE), state.get(UNTIL))
+    answer = ui.pipeline(settings).stream(question, history, dates, state.get(AS_OF))
     pieces = (escape(piece) for piece in answer)
     placeholder = st.empty()
     with placeholder, st.spinner("Searching the articles..."):
@@ -238,6 +255,8 @@ def render(answer: Answer, files: dict[str, FileEntry], settings: Settings) -> N
         took.caption(_duration(answer.timings_ms["total"]))
     if answer.searched_for != answer.question:
         st.caption(f"Searched for: {escape(answer.searched_for)}")
+    if answer.as_of:
+        st.caption(escape(f"As of {answer.as_of.isoformat()}: only articles published by then."))
     if answer.notice:
         # The offline mode's own note is a remark; any other notice says what went wrong.
         (st.caption if answer.notice == EXTRACTIVE_NOTICE else st.warning)(message(answer.notice))
@@ -249,8 +268,11 @@ def render(answer: Answer, files: dict[str, FileEntry], settings: Settings) -> N
                 st.markdown(escape(hit.chunk.text))
         return
     unsupported = [claim for claim in answer.claims if not claim.supported]
-    marks = unsupported_marks(answer.answer, answer.claims)
-    st.markdown(answer_markdown(mark(answer.answer, 0, marks)))
+    if answer.timeline:
+        timeline(answer)
+    else:
+        marks = unsupported_marks(answer.answer, answer.claims)
+        st.markdown(answer_markdown(mark(answer.answer, 0, marks)))
     for claim in unsupported:
         st.caption(
             f":material/warning: :red-background[{escape(claim.text)}] "
@@ -258,6 +280,23 @@ def render(answer: Answer, files: dict[str, FileEntry], settings: Settings) -> N
         )
     for citation in answer.citations:
         card(citation, answer, files.get(citation.file), settings)
+
+
+def timeline(answer: Answer) -> None:
+    """A timeline answer as a small dated table, oldest first, each row citing its sources."""
+    st.markdown("Reported over time, oldest first:")
+    st.table(
+        [
+            {
+                "Date": entry.date_text,
+                "Dated by": str(entry.basis),
+                "Statement": entry.statement,
+                "Sources": " ".join(f"[{n}]" for n in entry.citations),
+            }
+            for entry in answer.timeline
+        ],
+        hide_index=True,
+    )
 
 
 def _duration(ms: float) -> str:
@@ -293,6 +332,7 @@ page = st.navigation(
 )
 with st.sidebar, ui.guard("showing the sidebar"):
     settings_panel()
+    dates_panel()
     corpus_panel()
 with ui.guard("showing the page"):
     page.run()

@@ -4,8 +4,9 @@
 
 Starts `streamlit run app.py` in a scratch folder with an empty corpus, uploads the five
 articles of corpus/ through the sidebar (docs/upload.png, taken while they are indexed), asks
-the troop question and opens the whole article of its source (docs/chat.png), then runs the
-gold set on the evaluation page (docs/evaluation.png).
+the troop question and opens the whole article of its source (docs/chat.png), asks how the
+troop numbers changed (docs/timeline.png), then runs the gold set on the evaluation page
+(docs/evaluation.png).
 """
 
 from __future__ import annotations
@@ -44,11 +45,22 @@ def chat(page: Any) -> None:
     """docs/chat.png: a cited answer and its source card with the whole article open."""
     ask(page, "When did US troop levels in Iraq drop to 2,500?")
     answer = page.get_by_test_id("stChatMessage").nth(1)
-    answer.get_by_text("002_982d4678ac49a3e8.txt").wait_for(timeout=WAIT_MS)
-    answer.get_by_text("Whole article").click()
+    answer.get_by_text("002_982d4678ac49a3e8.txt").first.wait_for(timeout=WAIT_MS)
+    answer.get_by_text("Whole article").first.click()
     page.get_by_test_id("stChatMessage").nth(0).scroll_into_view_if_needed()
     page.wait_for_timeout(500)  # the expander's opening animation
     page.screenshot(path=DOCS / "chat.png")
+
+
+def timeline(page: Any) -> None:
+    """docs/timeline.png: a timeline answer, its dated table above the source cards."""
+    page.get_by_role("button", name="New chat").click()
+    ask(page, "How many US troops were in Iraq?")
+    answer = page.get_by_test_id("stChatMessage").nth(1)
+    answer.get_by_test_id("stTable").wait_for(timeout=WAIT_MS)
+    page.get_by_test_id("stChatMessage").nth(0).scroll_into_view_if_needed()
+    page.wait_for_timeout(500)
+    page.screenshot(path=DOCS / "timeline.png")
 
 
 def evaluation(page: Any) -> None:
@@ -87,9 +99,10 @@ def main() -> int:
             upload(page)
             page.set_viewport_size({"width": WIDTH, "height": 1500})
             chat(page)
+            timeline(page)
             page.set_viewport_size({"width": WIDTH, "height": 1400})
             evaluation(page)
-    for name in ("upload", "chat", "evaluation"):
+    for name in ("upload", "chat", "timeline", "evaluation"):
         print(DOCS / f"{name}.png")
     return 0
 

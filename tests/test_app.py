@@ -7,6 +7,7 @@ re-index, switch modes. The one stand-in is the Ollama server (tests/ollama_stub
 from __future__ import annotations
 
 import logging
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -323,3 +324,30 @@ def test_an_unexpected_failure_is_a_short_message_and_a_logged_traceback(
     assert "internal detail" not in shown(at) and "Traceback" not in shown(at)
     [record] = [r for r in caplog.records if r.name == "newsdesk.app"]
     assert record.exc_info and "internal detail" in str(record.exc_info[1])
+
+
+def test_a_question_about_change_is_answered_with_a_dated_table(shared: Settings) -> None:
+    at = ask(start(), "How many US troops were in Iraq?")
+    (table,) = at.table
+    rows = table.value
+    assert list(rows.columns) == ["Date", "Dated by", "Statement", "Sources"]
+    assert len(rows) >= 3
+    assert rows["Date"].iloc[0] == "February 6, 2018" and "5,300" in rows["Statement"].iloc[0]
+    assert any("2,500" in statement for statement in rows["Statement"])
+    cards = [m.value for m in at.markdown if m.value.startswith(":blue-badge[")]
+    assert len(cards) == len({n for cell in rows["Sources"] for n in cell.split()})
+
+
+def test_as_of_and_the_date_range_come_from_the_sidebar(shared: Settings) -> None:
+    at = start()
+    at.sidebar.date_input(key="as_of").set_value(date(2019, 6, 30)).run()
+    at = ask(at, "How many US troops are in Iraq now?")
+    page = shown(at)
+    assert escape("As of 2019-06-30: only articles published by then.") in page
+    assert escape("more than 5,000") in page and escape("2,500") not in page
+    assert escape("4 undated articles left out by the date range.") in page
+    at.sidebar.date_input(key="as_of").set_value(None)
+    at.sidebar.date_input(key="published_since").set_value(date(2021, 5, 1))
+    at.sidebar.date_input(key="published_until").set_value(date(2021, 1, 1)).run()
+    at = ask(at, "How many US troops are in Iraq now?")
+    assert escape("The date range is empty: 2021-05-01 is after 2021-01-01.") in shown(at)
