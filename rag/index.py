@@ -21,7 +21,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -32,7 +32,7 @@ from rag.ingest import Progress, Stage
 from rag.lexical import Bm25Index, TermRow, TermTable
 from rag.manifest import FileEntry, Manifest
 from rag.store import Store, StoreUnreachable
-from rag.types import Chunk, ParsedFile, Skipped
+from rag.types import Chunk, DateRange, ParsedFile, Skipped
 
 # Defined beside UserError so the store can raise it too; importable from here as before.
 from rag.types import IndexUnavailable as IndexUnavailable
@@ -379,9 +379,19 @@ class Index:
         """Stored chunks by id (missing ids are left out)."""
         return self.store.get(ids)
 
-    def nearest(self, vector: np.ndarray, n: int) -> list[str]:
-        """Ids of the `n` stored chunks nearest to `vector` (cosine), nearest first."""
-        return self.store.nearest(vector, n)
+    def nearest(self, vector: np.ndarray, n: int, days: Sequence[date] | None = None) -> list[str]:
+        """Ids of the `n` stored chunks nearest to `vector` (cosine), nearest first; with
+        `days`, only chunks of articles published on one of them."""
+        return self.store.nearest(vector, n, days)
+
+    def days_within(self, dates: DateRange) -> list[date]:
+        """The publication dates of the indexed articles that fall within `dates`."""
+        files = self.manifest().complete_files().values()
+        return sorted({a.date for f in files for a in f.articles if a.date and a.date in dates})
+
+    def ids_published_on(self, days: Sequence[date]) -> set[str]:
+        """Ids of the stored chunks of articles published on one of `days`."""
+        return self.store.ids_published_on(days) if days else set()
 
     def status(self, manifest: Manifest | None = None) -> Status:
         """Counts and dates for `rag status`, from `manifest` if it was already read."""

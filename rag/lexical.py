@@ -12,7 +12,7 @@ import os
 import re
 import shutil
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -180,7 +180,13 @@ class _Bm25Model(Protocol):
     def save(self, save_dir: str) -> None: ...
 
     def retrieve(
-        self, query_tokens: list[list[str]], *, k: int, show_progress: bool, n_threads: int
+        self,
+        query_tokens: list[list[str]],
+        *,
+        k: int,
+        show_progress: bool,
+        n_threads: int,
+        weight_mask: npt.NDArray[np.float32] | None,
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]: ...
 
 
@@ -265,13 +271,19 @@ class Bm25Index:
         n, df = len(self.ids), self._df.get(term, 0)
         return math.log(1 + (n - df + 0.5) / (df + 0.5))
 
-    def search(self, query: str, k: int) -> list[tuple[str, float]]:
-        """Up to `k` (chunk id, score) pairs, best first; only chunks sharing a term."""
+    def search(
+        self, query: str, k: int, among: Collection[str] | None = None
+    ) -> list[tuple[str, float]]:
+        """Up to `k` (chunk id, score) pairs, best first; only chunks sharing a term and,
+        given `among`, only chunks whose ids it holds."""
         known = [t for t in terms(query) if t in self._df]
         if not known or self._model is None:  # no model exactly when there are no chunks
             return []
+        mask = None
+        if among is not None:
+            mask = np.fromiter((i in among for i in self.ids), np.float32, len(self.ids))
         docs, scores = self._model.retrieve(
-            [known], k=min(k, len(self.ids)), show_progress=False, n_threads=1
+            [known], k=min(k, len(self.ids)), show_progress=False, n_threads=1, weight_mask=mask
         )
         return [
             (self.ids[int(doc)], float(score))

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 
 from rag.config import Settings
 from rag.index import Embedder, Index
 from rag.lexical import terms
 from rag.types import ANY_DATE, Chunk, DateRange, Hit
-
-# With a date range, each side reads this many times deeper, since the best matches may
-# fall outside it; what is outside is then dropped before fusion.
-_FILTERED_DEPTH = 4
 
 
 def reciprocal_rank_fusion(rankings: Sequence[Sequence[str]], k: int) -> list[tuple[str, float]]:
@@ -58,14 +55,16 @@ class Retriever:
         """The best `top_k` passages for `query` from articles dated within `dates`, copies
         folded together."""
         top_k = top_k or self.settings.top_k
-        n = self.settings.candidates * (_FILTERED_DEPTH if dates.bounded else 1)
-        keyword = [chunk_id for chunk_id, _ in self.index.bm25().search(query, n)]
-        dense = self._dense(query, n)
-        stored = self.index.chunks(list(dict.fromkeys(keyword + dense)))
-        if dates.bounded:
-            keyword = [i for i in keyword if i in stored and stored[i].date in dates]
-            dense = [i for i in dense if i in stored and stored[i].date in dates]
-        fused = reciprocal_rank_fusion([keyword, dense], self.settings.rrf_k)
+        n = self.settings.candidates
+        days, among = None, None
+        if dates.bounded:  # both sides filter by the store's date metadata
+            days = self.index.days_within(dates)
+            if not days:
+                return []
+            among = self.index.ids_published_on(days)
+        keyword = [chunk_id for chunk_id, _ in self.index.bm25().search(query, n, among)]
+        fused = reciprocal_rank_fusion([keyword, self._dense(query, n, days)], self.settings.rrf_k)
+        stored = self.index.chunks([chunk_id for chunk_id, _ in fused])
         ranked = [(stored[chunk_id], score) for chunk_id, score in fused if chunk_id in stored]
         return collapse_copies(ranked, self.settings.duplicate_overlap, top_k)
 
@@ -85,6 +84,7 @@ class Retriever:
                     merged.setdefault(hits[rank].chunk.id, hits[rank])
         return list(merged.values())
 
-    def _dense(self, query: str, n: int) -> list[str]:
-        """Ids of the `n` chunks nearest to the query's embedding, nearest first."""
-        return self.index.nearest(self.embedder.embed([query])[0], n)
+    def _dense(self, query: str, n: int, days: Sequence[date] | None) -> list[str]:
+        """Ids of the `n` chunks nearest to the query's embedding, nearest first (of articles
+        published on one of `days`, when given)."""
+        return self.index.nearest(self.embedder.embed([query])[0], n, days)

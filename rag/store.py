@@ -198,15 +198,28 @@ class Store:
             yield from _chunks(got)
             page, size = [], 0
 
-    def nearest(self, vector: np.ndarray, n: int) -> list[str]:
-        """Ids of the `n` stored chunks nearest to `vector` (cosine), nearest first."""
+    def nearest(self, vector: np.ndarray, n: int, days: Sequence[date] | None = None) -> list[str]:
+        """Ids of the `n` stored chunks nearest to `vector` (cosine), nearest first; with
+        `days`, only chunks of articles published on one of them."""
         # Chroma is asked directly: going through llama-index's vector store costs every
         # command-line question half a second of imports, for the same query.
         with self._guarded():
             found = self.collection.query(
-                query_embeddings=[vector.tolist()], n_results=n, include=[]
-            )
+                query_embeddings=[vector.tolist()], n_results=n, include=[],
+                where=None if days is None else _published_on(days),
+            )  # fmt: skip
         return [str(chunk_id) for chunk_id in found["ids"][0]]
+
+    def ids_published_on(self, days: Sequence[date]) -> set[str]:
+        """Ids of the stored chunks of articles published on one of `days`."""
+        with self._guarded():
+            got = self.collection.get(where=_published_on(days), include=[])
+        return {str(chunk_id) for chunk_id in got["ids"]}
+
+
+def _published_on(days: Sequence[date]) -> dict[str, Any]:
+    """The metadata filter for chunks of articles published on one of `days`."""
+    return {"date": {"$in": [day.isoformat() for day in days]}}
 
 
 # Each embedded store folder this process has opened, and its identity then (see

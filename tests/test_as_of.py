@@ -78,3 +78,17 @@ def test_a_range_with_no_articles_abstains(indexed: Pipeline) -> None:
     answer = indexed.ask(NOW, dates=DateRange(until=date(2010, 1, 1)))
     assert answer.abstained
     assert not answer.hits
+
+
+def test_a_narrow_range_is_searched_in_the_store_not_cut_from_the_best_matches(
+    indexed: Pipeline,
+) -> None:
+    # With three candidates per side, none of the best dozen matches for the question on
+    # either side is from May 2020 (the article on the militia raid): that range must still
+    # find its passages, as both sides filter by the store's dates before ranking.
+    narrow = Pipeline(indexed.settings.model_copy(update={"candidates": 3}))
+    narrow.embedder = indexed.embedder  # already warm
+    may = DateRange(date(2020, 5, 1), date(2020, 5, 31))
+    hits = narrow.retriever.search("How many US troops are in Iraq now?", dates=may)
+    assert hits
+    assert all(h.chunk.date == date(2020, 5, 11) for h in hits)

@@ -93,6 +93,15 @@ def test_search_respects_k(index: Bm25Index) -> None:
     assert [doc for doc, _ in index.search("US troops hit by rockets", k=2)] == ["d4", "d3"]
 
 
+def test_search_among_some_chunks_ranks_only_those(index: Bm25Index) -> None:
+    # A date range keeps the keyword side to the chunks the store dates within it; k counts
+    # among them, so a narrow range still fills its results.
+    query = "US troops hit by rockets"
+    assert [doc for doc, _ in index.search(query, k=2, among={"d1", "d2"})] == ["d1"]
+    assert [doc for doc, _ in index.search(query, k=2, among={"d3", "d1"})] == ["d3", "d1"]
+    assert index.search(query, k=2, among=set()) == []
+
+
 @pytest.mark.parametrize("query", ["Mosul", "what is the", "", "Who was in Mosul?"])
 def test_search_without_a_known_term_returns_nothing(index: Bm25Index, query: str) -> None:
     assert index.search(query, k=10) == []
