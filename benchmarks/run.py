@@ -127,6 +127,8 @@ ROWS: list[tuple[str, Any, str]] = [
     ),
     ("re-ingest 1% files changed, s", lambda r: r.get("reingest_changed_s"), "{:.2f}"),
     ("  of which BM25 update, s", lambda r: r.get("bm25_rebuild_s"), "{:.2f}"),
+    ("keyword index load on open, ms", lambda r: r.get("keyword_load_ms"), "{:.1f}"),
+    ("damage check on open, ms", lambda r: r.get("open_check_ms"), "{:.1f}"),
     (
         "retrieval p50 / p95, ms",
         lambda r: (r["retrieve"]["p50_ms"], r["retrieve"]["p95_ms"]),

@@ -16,6 +16,7 @@ import os
 import random
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -23,12 +24,15 @@ import time
 from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from benchmarks.corpus import CACHE, REPO, SEED, Document, questions, sentence_pool, write_corpus
 from benchmarks.vectors import ComposedEmbedder, RealEmbedder, model_cache, sentence_vectors
+
+if TYPE_CHECKING:
+    from rag.config import Settings
 
 # Generated files per size: (target chunks - the five articles' 55) / 1.07 chunks per file,
 # the ratio measured by chunking 300 generated files with the default settings.
@@ -41,6 +45,8 @@ MODEL_EMBEDS_UP_TO = 10_000
 CHANGED_SHARE = 0.01
 WARM_UP_QUESTIONS = 5
 COLD_START_RUNS = 3
+# Fresh opens of the built index timed for the damage check's figures.
+OPEN_CHECKS = 5
 PROBE_QUESTION = "When did US troop levels in Iraq drop to 2,500?"
 PROBE_ANSWER, PROBE_FILE = "late 2020", "002_982d4678ac49a3e8.txt"
 EMBEDDED_BY_MODEL = "all-MiniLM-L6-v2 (onnxruntime)"
@@ -124,6 +130,24 @@ def _stand_in(size: str, real: RealEmbedder, pool: list[str]) -> ComposedEmbedde
     return ComposedEmbedder(real, pool, sentence_vectors(real, pool))
 
 
+def _open_check(settings: Settings) -> dict[str, float]:
+    """What opening the index costs before a question: loading the keyword index (which
+    answering needs anyway) and the damage check on top of it (store count and a sample of
+    ids against the keyword index), in a fresh Index as a new process would make it;
+    medians of OPEN_CHECKS."""
+    from rag.index import Index
+
+    loads, checks = [], []
+    for _ in range(OPEN_CHECKS):
+        index = Index(settings)
+        seconds, bm25 = _seconds(index._load_bm25)
+        loads.append(seconds * 1000)
+        seconds, problem = _seconds(partial(index._problem_on_open, bm25))
+        assert problem is None, problem
+        checks.append(seconds * 1000)
+    return {"keyword_load_ms": statistics.median(loads), "open_check_ms": statistics.median(checks)}
+
+
 def measure_newsdesk(
     size: str,
     corpus: Path,
@@ -201,6 +225,7 @@ def measure_newsdesk(
         "bm25_rebuild_s": bm25_seconds,
     }
 
+    result |= _open_check(settings)
     warm = Pipeline(settings)  # the real model embeds the questions at every size
     asked = questions(generated)
     result["retrieve"] = _latency(warm.retriever.search, asked)
