@@ -46,6 +46,15 @@ def test_gold_set_meets_the_thresholds(indexed: Pipeline) -> None:
     assert not crossed(summary, THRESHOLDS), crossed(summary, THRESHOLDS)
 
 
+@pytest.mark.parametrize("kind", ["timeline", "as_of"])
+def test_every_timeline_and_as_of_item_passes(indexed: Pipeline, kind: str) -> None:
+    # These items check features, not the reader's generalization: each must pass.
+    items = select(load_gold(REPO / THRESHOLDS["gold_file"]), kind=kind)
+    assert len(items) >= 2
+    records = evaluate(items, indexed.stream)
+    assert [r.item.id for r in records if not r.correct] == []
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("gate", GATES, ids=[f"{g['set']}-{g['split']}" for g in GATES])
 def test_benchmark_set_meets_its_gate(gate: dict[str, Any], model_cache: Path) -> None:
