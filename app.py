@@ -15,6 +15,7 @@ import streamlit as st
 
 import ui
 from rag.config import Settings
+from rag.conversations import Conversations
 from rag.evidence import gather, mark, unsupported_marks
 from rag.index import Health, Status, Verdict
 from rag.ingest import Stage
@@ -33,6 +34,10 @@ MODES = {
 MAX_TOP_K = 20
 INGEST_STAGES = {Stage.READING: "Reading files", Stage.EMBEDDING: "Embedding passages"}
 CLOSEST_PASSAGES = 3
+# The link's query parameter naming the open conversation; session keys of the chat.
+CONVERSATION, TURNS, CONFIRM_DELETE = "c", "turns", "confirm_delete"
+# Characters of a first question shown in the list of conversations.
+TITLE_CHARS = 48
 # Session keys of the Dates panel.
 AS_OF, SINCE, UNTIL = "as_of", "published_since", "published_until"
 
@@ -63,6 +68,21 @@ def settings_panel() -> None:
         "Passages per answer", 1, MAX_TOP_K, min(base.top_k, MAX_TOP_K),
         key=ui.OVERRIDES["top_k"],
     )  # fmt: skip
+
+
+def conversations_panel() -> None:
+    """The latest conversations, by first question and date; one click reopens one."""
+    recent = ui.conversations(ui.settings()).recent()
+    if not recent:
+        return
+    st.subheader("Conversations")
+    for kept in recent:
+        label = kept.title if len(kept.title) <= TITLE_CHARS else kept.title[:TITLE_CHARS] + "…"
+        opened = kept.id == st.query_params.get(CONVERSATION)
+        about = f"{kept.turns} question(s), started {kept.started:%Y-%m-%d %H:%M} UTC"
+        if st.button(label, key=f"open_{kept.id}", type="tertiary", disabled=opened, help=about):
+            show_conversation(kept.id)
+            st.rerun()
 
 
 def dates_panel() -> None:
@@ -204,12 +224,17 @@ def reindex(settings: Settings, rebuild: bool = False) -> None:
 
 def chat() -> None:
     """The chat page: the conversation so far, then a box for the next question."""
-    turns: list[tuple[str, Answer]] = st.session_state.setdefault("turns", [])
-    title, clear = st.columns([4, 1], vertical_alignment="bottom")
-    title.title("newsdesk")
-    if clear.button("New chat", icon=":material/add_comment:", key="new_chat"):
-        turns.clear()
     settings = ui.settings()
+    kept = ui.conversations(settings)
+    turns = open_conversation(kept)
+    title, delete, new = st.columns([4, 1, 1], vertical_alignment="bottom")
+    title.title("newsdesk")
+    delete_slot = delete.empty()  # filled last: the first answer may start the conversation
+    if new.button("New chat", icon=":material/add_comment:", key="new_chat"):
+        show_conversation(None)
+        st.rerun()
+    if st.session_state.get(CONFIRM_DELETE):
+        confirm_delete(kept)
     manifest = ui.manifest(settings)
     for question, answer in turns:
         with st.chat_message("user"):
@@ -225,7 +250,63 @@ def chat() -> None:
         with st.chat_message("assistant"), ui.guard("answering"):
             answer = stream(asked, [q for q, _ in turns], settings)
             turns.append((asked, answer))
+            keep(kept, asked, answer, ui.manifest(settings))
             render(answer, ui.manifest(settings).files, settings)
+    if st.session_state.get(CONVERSATION) and delete_slot.button("Delete", key="delete_chat"):
+        st.session_state[CONFIRM_DELETE] = True
+        st.rerun()
+
+
+def open_conversation(kept: Conversations) -> list[tuple[str, Answer]]:
+    """The turns of the conversation the page's link names, read once per session and
+    conversation (a reload or a shared link reopens it)."""
+    state = st.session_state
+    wanted = st.query_params.get(CONVERSATION)
+    if TURNS not in state or state.get(CONVERSATION) != wanted:
+        state[CONVERSATION], state[TURNS] = wanted, []
+        if wanted and not kept.exists(wanted):
+            st.warning("That conversation was deleted, or the link is incomplete: this is a "
+                       "new one.")  # fmt: skip
+            show_conversation(None)
+        elif wanted:
+            state[TURNS] = [(turn.question, turn.answer) for turn in kept.turns(wanted)]
+    turns: list[tuple[str, Answer]] = state[TURNS]
+    return turns
+
+
+def show_conversation(conversation: str | None) -> None:
+    """Make `conversation` the open one (None: a new chat), in the session and the link."""
+    st.session_state.pop(CONFIRM_DELETE, None)
+    st.session_state.pop(TURNS, None)  # read again from the store by open_conversation
+    if conversation is None:
+        st.query_params.pop(CONVERSATION, None)
+    else:
+        st.query_params[CONVERSATION] = conversation
+
+
+def keep(kept: Conversations, question: str, answer: Answer, manifest: Manifest) -> None:
+    """Store a new turn, starting a conversation (and putting it in the link) if needed;
+    with the hashes of the cited files, to tell later whether they changed."""
+    state = st.session_state
+    if not state.get(CONVERSATION):
+        state[CONVERSATION] = kept.start()
+        st.query_params[CONVERSATION] = state[CONVERSATION]
+    cited = {c.file for c in answer.citations if c.file in manifest.files}
+    kept.add(state[CONVERSATION], question, answer,
+             {name: manifest.files[name].sha256 for name in sorted(cited)})  # fmt: skip
+
+
+def confirm_delete(kept: Conversations) -> None:
+    """Ask before deleting the open conversation: the history is shared by everyone."""
+    st.warning("Delete this conversation? It is gone for everyone who has its link.")
+    yes, no = st.columns(2)
+    if yes.button("Delete for good", type="primary", key="delete_confirmed"):
+        kept.delete(st.session_state[CONVERSATION])
+        show_conversation(None)
+        st.rerun()
+    if no.button("Keep it", key="delete_cancelled"):
+        st.session_state.pop(CONFIRM_DELETE, None)
+        st.rerun()
 
 
 def stream(question: str, history: list[str], settings: Settings) -> Answer:
@@ -331,6 +412,7 @@ page = st.navigation(
     ]
 )
 with st.sidebar, ui.guard("showing the sidebar"):
+    conversations_panel()
     settings_panel()
     dates_panel()
     corpus_panel()

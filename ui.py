@@ -6,11 +6,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import streamlit as st
 
 from rag.config import Settings
+from rag.conversations import Conversations
 from rag.index import Index, Status
 from rag.manifest import Manifest
 from rag.markdown import message
@@ -54,6 +56,16 @@ def pipeline(settings: Settings) -> Pipeline:
     sees the new files, while a question already running finishes on the old one.
     """
     return _pipeline(settings, f"{settings.model_dump_json()}|{Index(settings).version()}")
+
+
+@st.cache_resource(show_spinner=False)
+def _conversations(folder: str) -> Conversations:
+    return Conversations(Path(folder))
+
+
+def conversations(settings: Settings) -> Conversations:
+    """The conversations kept for this corpus, shared by every session."""
+    return _conversations(str(settings.data_path))
 
 
 # The index's current version and the one before it (a question may still run on that).

@@ -26,6 +26,8 @@ from pydantic_settings import (
 PIPELINE_VERSION = 6
 
 INDEX_FOLDER_NAME = ".newsdesk"
+# The app's conversations, in the data folder (the index folder unless RAG_DATA_DIR is set).
+CONVERSATIONS_FILE = "conversations.sqlite3"
 OLLAMA_EMBED_PREFIX = "ollama:"
 MINILM_INT8 = "minilm-int8"
 _OLLAMA_PORT = 11434
@@ -49,6 +51,11 @@ class Settings(BaseSettings):
     cache_dir: Path = Field(
         Path.home() / ".cache" / "newsdesk",
         description="Cache for derived model files (the ONNX graph of the embedding model).",
+    )
+    data_dir: Path | None = Field(
+        None,
+        description="Where the app keeps conversations (conversations.sqlite3); default: the "
+        "index folder.",
     )
     results_dir: Path = Field(
         Path("eval/results"),
@@ -220,6 +227,11 @@ class Settings(BaseSettings):
     def index_path(self) -> Path:
         """The folder holding this corpus's index."""
         return self.index_dir or self.corpus_dir / INDEX_FOLDER_NAME
+
+    @property
+    def data_path(self) -> Path:
+        """The folder holding the app's conversations."""
+        return self.data_dir or self.index_path
 
     @property
     def fingerprint(self) -> str:

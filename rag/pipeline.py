@@ -17,7 +17,7 @@ from rag.answer import extractive
 from rag.answer.generate import condense, generate
 from rag.answer.ollama import OllamaClient, OllamaError
 from rag.answer.query import Query, check_question, read_question
-from rag.config import MINILM_INT8, OLLAMA_EMBED_PREFIX, Settings
+from rag.config import CONVERSATIONS_FILE, MINILM_INT8, OLLAMA_EMBED_PREFIX, Settings
 from rag.index import Index, OnStored, SyncReport
 from rag.ingest import Progress, read_corpus
 from rag.retrieve import Retriever
@@ -143,6 +143,8 @@ class Pipeline:
                 shutil.rmtree(old, ignore_errors=True)
                 os.replace(root, old)
                 os.replace(staging, root)
+                if (kept := old / CONVERSATIONS_FILE).exists():  # not the index's to drop
+                    os.replace(kept, root / CONVERSATIONS_FILE)
                 shutil.rmtree(old, ignore_errors=True)
             finally:
                 shutil.rmtree(staging, ignore_errors=True)  # left only by a failed build

@@ -351,3 +351,39 @@ def test_as_of_and_the_date_range_come_from_the_sidebar(shared: Settings) -> Non
     at.sidebar.date_input(key="published_until").set_value(date(2021, 1, 1)).run()
     at = ask(at, "How many US troops are in Iraq now?")
     assert escape("The date range is empty: 2021-05-01 is after 2021-01-01.") in shown(at)
+
+
+def test_a_conversation_is_kept_and_reopened_by_its_link(shared: Settings) -> None:
+    at = ask(start(), TROOPS)
+    at = ask(at, "Who is the spokesman of the Badr Organization?")
+    conversation = at.query_params["c"]  # the link now names the conversation
+    assert isinstance(conversation, str) and len(conversation) >= 12
+    reopened = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    reopened.query_params["c"] = conversation
+    reopened.run()  # a reload, or the link opened by someone else
+    assert not reopened.exception, reopened.exception
+    questions = [m.markdown[0].value for m in reopened.chat_message if m.name == "user"]
+    assert questions == [escape(TROOPS), escape("Who is the spokesman of the Badr Organization?")]
+    page = shown(reopened)
+    assert "late 2020" in page and "Kareem Nuri" in page
+    listed = reopened.sidebar.button(key=f"open_{conversation}")
+    assert listed.label == TROOPS and listed.disabled  # the open one
+    follow_up = ask(reopened, "Which ministry does it run?")
+    assert len([m for m in follow_up.chat_message if m.name == "user"]) == 3
+
+
+def test_deleting_a_conversation_asks_first(shared: Settings) -> None:
+    at = ask(start(), TROOPS)
+    conversation = at.query_params["c"]
+    at.button(key="delete_chat").click().run()
+    assert "Delete this conversation?" in shown(at)
+    at.button(key="delete_cancelled").click().run()
+    assert at.query_params["c"] == conversation
+    at.button(key="delete_chat").click().run()
+    at.button(key="delete_confirmed").click().run()
+    assert "c" not in at.query_params
+    assert not [m for m in at.chat_message if m.name == "user"]
+    gone = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    gone.query_params["c"] = conversation
+    gone.run()
+    assert "That conversation was deleted" in shown(gone)

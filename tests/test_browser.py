@@ -87,3 +87,46 @@ def test_an_ollama_answer_is_shown_while_it_is_written(page: Any) -> None:
     text = answer.inner_text()
     assert "Ollama · llama3.2:3b" in text
     assert "were reduced to 2,500 after withdrawals" in text
+
+
+def test_a_conversation_survives_a_reload_and_a_server_restart(
+    indexed: Pipeline, tmp_path: Path
+) -> None:
+    reason = chromium_missing()
+    if reason and os.environ.get("CI") == "true":
+        pytest.fail(f"CI must run the browser tests: {reason}")
+    if reason:
+        pytest.skip(reason)
+    settings = indexed.settings
+    env = {
+        "RAG_CORPUS_DIR": str(settings.corpus_dir),
+        "RAG_INDEX_DIR": str(settings.index_path),
+        "RAG_CACHE_DIR": str(settings.cache_dir),
+        "RAG_DATA_DIR": str(tmp_path / "data"),
+        "RAG_LLM": "extractive",
+    }
+
+    def shows_the_answer(page: Any) -> None:
+        answer = page.get_by_test_id("stChatMessage").nth(1)
+        answer.get_by_text(TROOPS_FILE).first.wait_for(timeout=ANSWER_TIMEOUT_MS)
+        assert TROOPS in page.get_by_test_id("stChatMessage").nth(0).inner_text()
+        assert "reduced to 2,500" in answer.inner_text()
+
+    with (
+        streamlit_server(env, ARTIFACTS / "browser-kept-1.log") as url,
+        browser_page() as page,
+    ):
+        page.goto(url)
+        ask(page, TROOPS)
+        shows_the_answer(page)
+        page.wait_for_url(re.compile(r"[?&]c=[\w-]{12,}"), timeout=ANSWER_TIMEOUT_MS)
+        link = page.url.removeprefix(url)
+        page.reload()
+        shows_the_answer(page)
+    with (
+        streamlit_server(env, ARTIFACTS / "browser-kept-2.log") as url,
+        browser_page() as page,
+    ):
+        page.goto(url + link)
+        shows_the_answer(page)
+        page.screenshot(path=ARTIFACTS / "browser-kept.png")

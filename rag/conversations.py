@@ -1,0 +1,157 @@
+"""Conversations kept across reloads and restarts: each question, its answer with citations
+and evidence, and the hashes of the files the answer was made from, in one SQLite file.
+
+The app has no login, so this is one history shared by everyone who can open it (README,
+"Exposing the app"). Answers are stored whole (as JSON, by pydantic from the same dataclasses
+the pipeline returns), so a reopened conversation shows exactly what was answered then.
+"""
+
+from __future__ import annotations
+
+import secrets
+import sqlite3
+from collections.abc import Iterator, Mapping
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pydantic import TypeAdapter
+
+from rag.config import CONVERSATIONS_FILE
+from rag.types import Answer, UserError
+
+# Conversations listed, newest first.
+RECENT = 20
+_ANSWER = TypeAdapter(Answer)
+_FILES = TypeAdapter(dict[str, str])
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS conversations (
+    id TEXT PRIMARY KEY,
+    started TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS turns (
+    conversation TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+    n INTEGER NOT NULL,
+    asked TEXT NOT NULL,
+    question TEXT NOT NULL,
+    answer TEXT NOT NULL,
+    files TEXT NOT NULL,
+    PRIMARY KEY (conversation, n)
+);
+"""
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One question of a conversation and the answer it got."""
+
+    question: str
+    answer: Answer
+    files: dict[str, str]  # cited file -> its sha256 when the answer was made
+    asked: datetime
+
+
+@dataclass(frozen=True)
+class Summary:
+    """A conversation as the list of recent ones shows it."""
+
+    id: str
+    title: str  # its first question
+    started: datetime
+    turns: int
+
+
+class Conversations:
+    """The conversations kept in `folder`/conversations.sqlite3."""
+
+    def __init__(self, folder: Path) -> None:
+        self.path = folder / CONVERSATIONS_FILE
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            with self._connection():
+                pass
+        except (OSError, sqlite3.Error) as error:
+            raise UserError(
+                f"Conversations cannot be kept in {self.path} ({error}): set RAG_DATA_DIR to "
+                "a folder the app can write."
+            ) from None
+
+    def start(self) -> str:
+        """A new, empty conversation's id (hard to guess: it is the link that opens it)."""
+        conversation = secrets.token_urlsafe(9)
+        with self._connection() as db:
+            db.execute(
+                "INSERT INTO conversations (id, started) VALUES (?, ?)",
+                (conversation, _now().isoformat()),
+            )
+        return conversation
+
+    def add(
+        self, conversation: str, question: str, answer: Answer, files: Mapping[str, str]
+    ) -> None:
+        """Keep a question and its answer as the conversation's next turn."""
+        with self._connection() as db:
+            (n,) = db.execute(
+                "SELECT COUNT(*) FROM turns WHERE conversation = ?", (conversation,)
+            ).fetchone()
+            db.execute(
+                "INSERT INTO turns VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    conversation, n, _now().isoformat(), question,
+                    _ANSWER.dump_json(answer).decode(), _FILES.dump_json(dict(files)).decode(),
+                ),
+            )  # fmt: skip
+
+    def exists(self, conversation: str) -> bool:
+        with self._connection() as db:
+            found = db.execute("SELECT 1 FROM conversations WHERE id = ?", (conversation,))
+            return found.fetchone() is not None
+
+    def turns(self, conversation: str) -> list[Turn]:
+        """The conversation's turns in order (none for an unknown id)."""
+        with self._connection() as db:
+            rows = db.execute(
+                "SELECT question, answer, files, asked FROM turns WHERE conversation = ? "
+                "ORDER BY n",
+                (conversation,),
+            ).fetchall()
+        return [
+            Turn(question, _ANSWER.validate_json(answer), _FILES.validate_json(files),
+                 datetime.fromisoformat(asked))
+            for question, answer, files, asked in rows
+        ]  # fmt: skip
+
+    def recent(self, limit: int = RECENT) -> list[Summary]:
+        """The latest conversations that have a question, newest first."""
+        with self._connection() as db:
+            rows = db.execute(
+                "SELECT c.id, c.started, t.question, "
+                "(SELECT COUNT(*) FROM turns WHERE conversation = c.id) "
+                "FROM conversations c JOIN turns t ON t.conversation = c.id AND t.n = 0 "
+                "ORDER BY c.started DESC LIMIT ?",
+                (limit,),
+            ).fetchall()
+        return [
+            Summary(conversation, question, datetime.fromisoformat(started), turns)
+            for conversation, started, question, turns in rows
+        ]
+
+    def delete(self, conversation: str) -> None:
+        """Forget a conversation and its turns."""
+        with self._connection() as db:
+            db.execute("DELETE FROM conversations WHERE id = ?", (conversation,))
+
+    @contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        """A connection for one operation, committed when it succeeds (sessions run in
+        threads of their own, so none is shared). The tables are made when missing: a file
+        deleted while the app runs starts an empty history instead of failing."""
+        with closing(sqlite3.connect(self.path, timeout=10)) as db, db:
+            db.execute("PRAGMA foreign_keys = ON")
+            db.executescript(_SCHEMA)
+            yield db
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)

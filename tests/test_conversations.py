@@ -1,0 +1,82 @@
+"""Kept conversations: answers stored whole and read back equal, listed newest first,
+deleted with their turns, and carried over when the index is rebuilt."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from rag.config import CONVERSATIONS_FILE
+from rag.conversations import Conversations
+from rag.pipeline import Pipeline
+from rag.types import UserError
+from tests.conftest import copy_corpus
+
+TROOPS = "When did US troop levels in Iraq drop to 2,500?"
+
+
+def test_answers_are_read_back_exactly_as_they_were_given(
+    indexed: Pipeline, tmp_path: Path
+) -> None:
+    kept = Conversations(tmp_path)
+    answers = [indexed.ask(TROOPS), indexed.ask("How many US troops were in Iraq?")]
+    conversation = kept.start()
+    for answer in answers:
+        kept.add(conversation, answer.question, answer, {"002.txt": "ab12"})
+    turns = Conversations(tmp_path).turns(conversation)  # as a restarted server reads them
+    assert [turn.answer for turn in turns] == answers  # citations, hits, timeline and all
+    assert [turn.question for turn in turns] == [a.question for a in answers]
+    assert turns[0].files == {"002.txt": "ab12"}
+
+
+def test_the_list_is_newest_first_by_first_question(indexed: Pipeline, tmp_path: Path) -> None:
+    kept = Conversations(tmp_path)
+    answer = indexed.ask(TROOPS)
+    first, empty, second = kept.start(), kept.start(), kept.start()
+    kept.add(first, "First question?", answer, {})
+    kept.add(first, "A follow-up?", answer, {})
+    kept.add(second, "Second question?", answer, {})
+    recent = kept.recent()
+    assert [(c.id, c.title, c.turns) for c in recent] == [
+        (second, "Second question?", 1),
+        (first, "First question?", 2),
+    ]  # a conversation without a question is not listed
+    assert kept.exists(empty)
+
+
+def test_delete_forgets_the_conversation_and_its_turns(indexed: Pipeline, tmp_path: Path) -> None:
+    kept = Conversations(tmp_path)
+    conversation = kept.start()
+    kept.add(conversation, TROOPS, indexed.ask(TROOPS), {})
+    kept.delete(conversation)
+    assert not kept.exists(conversation)
+    assert kept.turns(conversation) == []
+    assert kept.recent() == []
+
+
+def test_a_folder_that_cannot_be_written_is_one_clear_error(tmp_path: Path) -> None:
+    blocked = tmp_path / "file"
+    blocked.write_text("not a folder")
+    with pytest.raises(UserError, match="set RAG_DATA_DIR to a folder the app can write"):
+        Conversations(blocked)
+
+
+def test_a_rebuild_keeps_the_conversations(
+    tmp_path: Path,
+    make_settings,  # noqa: ANN001 - the conftest factory
+    indexed: Pipeline,
+) -> None:
+    pipeline = Pipeline(make_settings(copy_corpus(tmp_path / "corpus")))
+    pipeline.embedder = indexed.embedder  # already warm
+    pipeline.ingest()
+    kept = Conversations(pipeline.settings.data_path)
+    conversation = kept.start()
+    kept.add(conversation, TROOPS, indexed.ask(TROOPS), {})
+    pipeline.rebuild()
+    assert (pipeline.settings.index_path / CONVERSATIONS_FILE).exists()
+    assert [t.question for t in Conversations(pipeline.settings.data_path).turns(conversation)] == [
+        TROOPS
+    ]
+    assert not any(name.endswith((".old", ".rebuild")) for name in os.listdir(tmp_path))
