@@ -408,7 +408,7 @@ st.set_page_config(page_title="newsdesk", page_icon="📰", layout="centered")
 page = st.navigation(
     [
         st.Page(chat, title="Chat", icon=":material/chat:", default=True),
-        st.Page("pages/evaluation.py", title="Evaluation", icon=":material/monitoring:"),
+        st.Page("views/evaluation.py", title="Evaluation", icon=":material/monitoring:"),
     ]
 )
 with st.sidebar, ui.guard("showing the sidebar"):

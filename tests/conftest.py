@@ -47,6 +47,17 @@ def results_outside_the_checkout(tmp_path_factory: pytest.TempPathFactory) -> It
         yield folder
 
 
+@pytest.fixture(autouse=True)
+def conversations_apart(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """Each test keeps the app's conversations in a folder of its own, so one test's
+    conversations never show in another's sidebar (nor in the session's shared index)."""
+    folder = tmp_path_factory.mktemp("conversations")
+    monkeypatch.setenv("RAG_DATA_DIR", str(folder))
+    return folder
+
+
 @pytest.fixture(scope="session")
 def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One cache for the built ONNX graph, shared by all tests (never the user's home)."""

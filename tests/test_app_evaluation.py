@@ -14,7 +14,7 @@ from rag.pipeline import Pipeline
 from tests.conftest import REPO, TROOPS_FILE
 
 APP = str(REPO / "app.py")
-PAGE = "pages/evaluation.py"
+PAGE = "views/evaluation.py"
 TIMEOUT = 60
 METRICS = {
     "items": 3, "answerable": 2, "unanswerable": 1, "hit_at_1": 1.0, "hit_at_5": 1.0,
@@ -79,18 +79,18 @@ def open_page() -> AppTest:
 
 def test_without_results_the_page_says_how_to_make_them(workdir: Path) -> None:
     at = open_page()
-    [info] = at.info
+    [info] = at.main.info
     assert "No evaluation results" in info.value and "`rag eval eval/gold.jsonl`" in info.value
-    [warning] = at.warning
+    [warning] = at.main.warning
     assert "There is no `eval/gold.jsonl` here" in warning.value
-    assert not at.button, "nothing to run without a gold file"
+    assert not at.main.button, "nothing to run without a gold file"
 
 
 def test_the_latest_report_is_shown_as_tables_and_a_chart(workdir: Path) -> None:
     folder = write_report(workdir / "eval" / "results")
     at = open_page()
     assert any(escape(folder.name) in c.value and "mode extractive" in c.value for c in at.caption)
-    metrics, questions = at.dataframe
+    metrics, questions = at.main.dataframe
     table = metrics.value
     assert list(table.columns) == ["all", "date", "person", "unanswerable"]
     assert table.loc["answer_accuracy", "all"] == 0.5
@@ -102,7 +102,7 @@ def test_the_latest_report_is_shown_as_tables_and_a_chart(workdir: Path) -> None
     assert rows["answer"][0] == "In late 2020 [1]"
 
     at.toggle[0].set_value(True).run()
-    assert list(at.dataframe[1].value["id"]) == ["q2"]
+    assert list(at.main.dataframe[1].value["id"]) == ["q2"]
 
 
 def test_the_page_reads_the_results_dir_setting(
@@ -125,7 +125,13 @@ def test_the_gold_set_runs_from_the_page(workdir: Path) -> None:
     assert not at.exception and not at.error
     latest = json.loads((workdir / "eval" / "results" / "latest.json").read_text())["path"]
     assert Path(latest).name != "20260101-000000-abc-extractive", "a new run folder"
-    metrics, questions = at.dataframe
+    metrics, questions = at.main.dataframe
     assert metrics.value.loc["items", "all"] == 2
     assert list(questions.value["id"]) == ["g1", "g2"]
     assert list(questions.value["passed"]) == [True, True]
+
+
+def test_the_page_keeps_the_sidebar_panels(workdir: Path) -> None:
+    at = open_page()
+    subheaders = [s.value for s in at.sidebar.subheader]
+    assert "Settings" in subheaders and "Corpus" in subheaders

@@ -36,7 +36,7 @@ TOKEN_DELAY_S = 0.15
 
 
 @pytest.fixture(scope="module")
-def app_url(indexed: Pipeline) -> Iterator[str]:
+def app_url(indexed: Pipeline, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     reason = chromium_missing()
     if reason and os.environ.get("CI") == "true":
         pytest.fail(f"CI must run the browser tests: {reason}")
@@ -48,6 +48,7 @@ def app_url(indexed: Pipeline) -> Iterator[str]:
             "RAG_CORPUS_DIR": str(settings.corpus_dir),
             "RAG_INDEX_DIR": str(settings.index_path),
             "RAG_CACHE_DIR": str(settings.cache_dir),
+            "RAG_DATA_DIR": str(tmp_path_factory.mktemp("browser-conversations")),
             "RAG_LLM": "extractive",  # a developer's running Ollama must not change the answer
             "OLLAMA_HOST": ollama.url,
         }
@@ -130,3 +131,33 @@ def test_a_conversation_survives_a_reload_and_a_server_restart(
         page.goto(url + link)
         shows_the_answer(page)
         page.screenshot(path=ARTIFACTS / "browser-kept.png")
+
+
+def test_opening_the_evaluation_page_first_keeps_the_sidebar(
+    indexed: Pipeline, tmp_path: Path
+) -> None:
+    # A fresh server whose first visitor opens /evaluation directly: that session, and the
+    # next one on the chat page, must both show the Settings and Corpus panels.
+    reason = chromium_missing()
+    if reason and os.environ.get("CI") == "true":
+        pytest.fail(f"CI must run the browser tests: {reason}")
+    if reason:
+        pytest.skip(reason)
+    settings = indexed.settings
+    env = {
+        "RAG_CORPUS_DIR": str(settings.corpus_dir),
+        "RAG_INDEX_DIR": str(settings.index_path),
+        "RAG_CACHE_DIR": str(settings.cache_dir),
+        "RAG_DATA_DIR": str(tmp_path / "data"),
+        "RAG_LLM": "extractive",
+    }
+    with streamlit_server(env, ARTIFACTS / "browser-deep-link.log") as url:
+        for path in ("/evaluation", "/"):
+            with browser_page() as page:
+                page.goto(url + path)
+                if path == "/evaluation":
+                    heading = page.get_by_role("heading", name="Evaluation", exact=True)
+                    heading.wait_for(timeout=ANSWER_TIMEOUT_MS)
+                sidebar = page.get_by_test_id("stSidebar")
+                for panel in ("Settings", "Corpus"):
+                    sidebar.get_by_text(panel, exact=True).wait_for(timeout=ANSWER_TIMEOUT_MS)

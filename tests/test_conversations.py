@@ -68,7 +68,8 @@ def test_a_rebuild_keeps_the_conversations(
     make_settings,  # noqa: ANN001 - the conftest factory
     indexed: Pipeline,
 ) -> None:
-    pipeline = Pipeline(make_settings(copy_corpus(tmp_path / "corpus")))
+    # Kept in the index folder, as by default.
+    pipeline = Pipeline(make_settings(copy_corpus(tmp_path / "corpus"), data_dir=None))
     pipeline.embedder = indexed.embedder  # already warm
     pipeline.ingest()
     kept = Conversations(pipeline.settings.data_path)
