@@ -14,6 +14,7 @@ from itertools import chain
 import streamlit as st
 
 import ui
+from rag import export
 from rag.config import Settings
 from rag.conversations import Conversations
 from rag.evidence import gather, mark, unsupported_marks
@@ -236,11 +237,11 @@ def chat() -> None:
     if st.session_state.get(CONFIRM_DELETE):
         confirm_delete(kept)
     manifest = ui.manifest(settings)
-    for question, answer in turns:
+    for i, (question, answer) in enumerate(turns):
         with st.chat_message("user"):
             st.markdown(escape(question))
         with st.chat_message("assistant"):
-            render(answer, manifest.files, settings)
+            render(answer, manifest.files, settings, key=str(i))
     if not turns:
         st.caption("Ask about the articles in the corpus. Every answer cites its sources; "
                    "open a source to see the passage in its article.")  # fmt: skip
@@ -251,7 +252,9 @@ def chat() -> None:
             answer = stream(asked, [q for q, _ in turns], settings)
             turns.append((asked, answer))
             keep(kept, asked, answer, ui.manifest(settings))
-            render(answer, ui.manifest(settings).files, settings)
+            render(answer, ui.manifest(settings).files, settings, key=str(len(turns) - 1))
+    if turns:
+        export_conversation(turns)
     if st.session_state.get(CONVERSATION) and delete_slot.button("Delete", key="delete_chat"):
         st.session_state[CONFIRM_DELETE] = True
         st.rerun()
@@ -325,8 +328,9 @@ def stream(question: str, history: list[str], settings: Settings) -> Answer:
     return answer.answer
 
 
-def render(answer: Answer, files: dict[str, FileEntry], settings: Settings) -> None:
-    """An answer: mode badge, text with markers, checkable sources, or the closest passages."""
+def render(answer: Answer, files: dict[str, FileEntry], settings: Settings, key: str) -> None:
+    """An answer: mode badge, text with markers, checkable sources, or the closest passages;
+    then ways to take it away (`key` tells its widgets from other answers')."""
     badge, took = st.columns([3, 1])
     if answer.model:
         badge.badge(f"Ollama · {answer.model}", icon=":material/smart_toy:", color="violet")
@@ -348,6 +352,12 @@ def render(answer: Answer, files: dict[str, FileEntry], settings: Settings) -> N
                 st.markdown(f"**{escape(hit.chunk.title)}** · {escape(', '.join(hit.files))}")
                 st.markdown(escape(hit.chunk.text))
         return
+    show_answer(answer, files, settings)
+    take_away(answer, key)
+
+
+def show_answer(answer: Answer, files: dict[str, FileEntry], settings: Settings) -> None:
+    """The answer's text (or timeline table), its unsupported sentences, its source cards."""
     unsupported = [claim for claim in answer.claims if not claim.supported]
     if answer.timeline:
         timeline(answer)
@@ -361,6 +371,39 @@ def render(answer: Answer, files: dict[str, FileEntry], settings: Settings) -> N
         )
     for citation in answer.citations:
         card(citation, answer, files.get(citation.file), settings)
+
+
+def take_away(answer: Answer, key: str) -> None:
+    """Copy the answer with its references, or download it as Markdown or JSON."""
+    with st.expander("Copy or export", icon=":material/ios_share:"):
+        st.code(export.answer_markdown(answer), language="markdown", wrap_lines=True)
+        markdown, as_json = st.columns(2)
+        markdown.download_button(
+            "Markdown", export.answer_markdown(answer), f"newsdesk-answer-{key}.md",
+            mime="text/markdown", key=f"export_md_{key}", icon=":material/download:",
+            on_click="ignore",
+        )  # fmt: skip
+        as_json.download_button(
+            "JSON", export.answer_json(answer), f"newsdesk-answer-{key}.json",
+            mime="application/json", key=f"export_json_{key}", icon=":material/download:",
+            on_click="ignore",
+        )  # fmt: skip
+
+
+def export_conversation(turns: list[tuple[str, Answer]]) -> None:
+    """Download the whole conversation as Markdown or JSON."""
+    label, markdown, as_json = st.columns([2, 1, 1], vertical_alignment="center")
+    label.caption("This conversation:")
+    markdown.download_button(
+        "Markdown", export.conversation_markdown(turns), "newsdesk-conversation.md",
+        mime="text/markdown", key="export_conversation_md", icon=":material/download:",
+        on_click="ignore",
+    )  # fmt: skip
+    as_json.download_button(
+        "JSON", export.conversation_json(turns), "newsdesk-conversation.json",
+        mime="application/json", key="export_conversation_json", icon=":material/download:",
+        on_click="ignore",
+    )  # fmt: skip
 
 
 def timeline(answer: Answer) -> None:

@@ -15,6 +15,7 @@ import click
 
 from rag.config import Settings
 from rag.eval.sets import SETS
+from rag.export import answer_json
 from rag.types import ANY_DATE, DateRange, UserError
 
 if TYPE_CHECKING:  # the pipeline imports the models' libraries: only commands that answer load it
@@ -127,8 +128,7 @@ def ask(
     dates, day = _dates(since, until), as_of.date() if as_of else None
     pipeline = Pipeline(_settings(corpus, index))
     if as_json:
-        answer = pipeline.ask(question, dates=dates, as_of=day)
-        click.echo(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+        click.echo(answer_json(pipeline.ask(question, dates=dates, as_of=day)))
     else:
         _stream_answer(pipeline, question, [], dates, day)
 

@@ -161,3 +161,17 @@ def test_opening_the_evaluation_page_first_keeps_the_sidebar(
                 sidebar = page.get_by_test_id("stSidebar")
                 for panel in ("Settings", "Corpus"):
                     sidebar.get_by_text(panel, exact=True).wait_for(timeout=ANSWER_TIMEOUT_MS)
+
+
+def test_an_answer_downloads_as_markdown_with_its_sources(page: Any) -> None:
+    ask(page, TROOPS)
+    answer = page.get_by_test_id("stChatMessage").nth(1)
+    answer.get_by_text(TROOPS_FILE).first.wait_for(timeout=ANSWER_TIMEOUT_MS)
+    answer.get_by_text("Copy or export").click()
+    with page.expect_download() as download:
+        answer.get_by_role("button", name="Markdown").click()
+    text = Path(download.value.path()).read_text(encoding="utf-8")
+    assert text.startswith(f"## {TROOPS}")
+    assert f"[1] {TROOPS_FILE}: Rockets hit near Iraq base housing US trainers, no one hurt" in text
+    assert "> In late 2020, U.S. troop levels in Iraq was reduced to 2,500" in text
+    assert "undated, characters 15170-15295" in text
