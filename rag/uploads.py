@@ -10,6 +10,7 @@ name at once both keep their file.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import unicodedata
@@ -56,6 +57,8 @@ def save_upload(corpus_dir: Path, filename: str, data: bytes, max_bytes: int) ->
     root = corpus_dir.resolve()
     if not root.is_dir():
         raise UploadError(f"Corpus folder {corpus_dir} does not exist: create it first.")
+    if (copy := same_content(root, data)) is not None:
+        raise UploadError(f"{filename!r} is already in the corpus as {copy}: nothing was added.")
     # Hidden, so a concurrent ingest skips it, and with the real suffix, so the reader that
     # ingest uses can judge the contents before the file joins the corpus.
     staging = root / f".upload-{uuid.uuid4().hex}{Path(name).suffix}"
@@ -69,6 +72,24 @@ def save_upload(corpus_dir: Path, filename: str, data: bytes, max_bytes: int) ->
         return _link_unused(staging, root, name)
     finally:
         staging.unlink()
+
+
+def same_content(root: Path, data: bytes) -> str | None:
+    """The name of a corpus file holding exactly `data`, if one does (files of another size
+    are never read)."""
+    digest = hashlib.sha256(data).digest()
+    for path in sorted(root.rglob("*")):
+        if any(part.startswith(".") for part in path.relative_to(root).parts):
+            continue  # hidden: the index folder, uploads being staged
+        try:
+            if path.is_symlink() or not path.is_file():
+                continue  # ingest does not follow links either
+            if path.stat().st_size == len(data):
+                if hashlib.sha256(path.read_bytes()).digest() == digest:
+                    return path.relative_to(root).as_posix()
+        except OSError:
+            continue  # unreadable or gone: ingest reports it, not the upload
+    return None
 
 
 def _link_unused(staging: Path, root: Path, name: str) -> Path:

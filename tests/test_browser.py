@@ -175,3 +175,16 @@ def test_an_answer_downloads_as_markdown_with_its_sources(page: Any) -> None:
     assert f"[1] {TROOPS_FILE}: Rockets hit near Iraq base housing US trainers, no one hurt" in text
     assert "> In late 2020, U.S. troop levels in Iraq was reduced to 2,500" in text
     assert "undated, characters 15170-15295" in text
+
+
+def test_an_upload_already_in_the_corpus_is_refused(
+    page: Any, indexed: Pipeline, tmp_path: Path
+) -> None:
+    copy = tmp_path / "same-story-again.txt"
+    copy.write_bytes((indexed.settings.corpus_dir / TROOPS_FILE).read_bytes())
+    page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files([copy])
+    page.get_by_role("button", name="Add to the corpus and index").click()
+    refused = page.get_by_text(re.compile(r"is already in the corpus as " + re.escape(TROOPS_FILE)))
+    refused.wait_for(timeout=ANSWER_TIMEOUT_MS)
+    assert "nothing was added" in refused.inner_text()
+    assert not (indexed.settings.corpus_dir / copy.name).exists()

@@ -80,6 +80,19 @@ def test_a_name_clash_gets_a_numbered_name_and_never_overwrites(tmp_path: Path) 
     assert second.read_bytes() == b"Another story.\n"
 
 
+def test_a_file_already_in_the_corpus_is_refused_under_any_name(tmp_path: Path) -> None:
+    (tmp_path / "wire").mkdir()
+    first = save_upload(tmp_path / "wire", "story.txt", ARTICLE, LIMIT)
+    already = r"'copy\.txt' is already in the corpus as wire/story\.txt: nothing was added"
+    with pytest.raises(UploadError, match=already):
+        save_upload(tmp_path, "copy.txt", ARTICLE, LIMIT)
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["story.txt", "wire"]
+    assert first.read_bytes() == ARTICLE
+    # The same size is not enough: other bytes are another article.
+    other = bytes(reversed(ARTICLE.strip())) + b"\n"
+    assert save_upload(tmp_path, "copy.txt", other, LIMIT).name == "copy.txt"
+
+
 def test_a_link_in_the_way_is_not_followed(tmp_path: Path) -> None:
     corpus, outside = tmp_path / "corpus", tmp_path / "outside.txt"
     corpus.mkdir()
