@@ -236,12 +236,13 @@ def chat() -> None:
         st.rerun()
     if st.session_state.get(CONFIRM_DELETE):
         confirm_delete(kept)
+    said = status_line(settings)
     manifest = ui.manifest(settings)
     for i, (question, answer) in enumerate(turns):
         with st.chat_message("user"):
             st.markdown(escape(question))
         with st.chat_message("assistant"):
-            render(answer, manifest.files, settings, key=str(i))
+            render(answer, manifest.files, settings, key=str(i), said=said)
     if not turns:
         st.caption("Ask about the articles in the corpus. Every answer cites its sources; "
                    "open a source to see the passage in its article.")  # fmt: skip
@@ -252,7 +253,7 @@ def chat() -> None:
             answer = stream(asked, [q for q, _ in turns], settings)
             turns.append((asked, answer))
             keep(kept, asked, answer, ui.manifest(settings))
-            render(answer, ui.manifest(settings).files, settings, key=str(len(turns) - 1))
+            render(answer, ui.manifest(settings).files, settings, str(len(turns) - 1), said)
     if turns:
         export_conversation(turns)
     if st.session_state.get(CONVERSATION) and delete_slot.button("Delete", key="delete_chat"):
@@ -328,9 +329,34 @@ def stream(question: str, history: list[str], settings: Settings) -> Answer:
     return answer.answer
 
 
-def render(answer: Answer, files: dict[str, FileEntry], settings: Settings, key: str) -> None:
+def status_line(settings: Settings) -> str | None:
+    """One line at the top of the chat saying how answers are made now; it follows Ollama
+    coming and going (the probe is redone every few seconds). Returns what it said about
+    answers being quoted offline, so the answers do not repeat it."""
+    pipeline = ui.pipeline(settings)
+    if settings.llm == "extractive":
+        st.caption(escape(f"Offline extractive · {EXTRACTIVE_NOTICE}"))
+        return EXTRACTIVE_NOTICE
+    health = pipeline.generator.health()
+    if health.ready:
+        st.caption(escape(f"Ollama · {settings.ollama_model} writes the answers; every "
+                          "sentence is checked against the passages it cites."))  # fmt: skip
+        return None
+    if settings.llm == "ollama":
+        st.error(message(f"{health.problem} Or switch Answers to Auto in the sidebar to quote "
+                         "the articles meanwhile."), icon=":material/error:")  # fmt: skip
+        return None
+    said = pipeline.offline_reason()
+    st.warning(message(f"Offline extractive · {said}"), icon=":material/cloud_off:")
+    return said
+
+
+def render(
+    answer: Answer, files: dict[str, FileEntry], settings: Settings, key: str, said: str | None
+) -> None:
     """An answer: mode badge, text with markers, checkable sources, or the closest passages;
-    then ways to take it away (`key` tells its widgets from other answers')."""
+    then ways to take it away (`key` tells its widgets from other answers'). What the status
+    line `said` about the mode is not repeated."""
     badge, took = st.columns([3, 1])
     if answer.model:
         badge.badge(f"Ollama · {answer.model}", icon=":material/smart_toy:", color="violet")
@@ -342,9 +368,11 @@ def render(answer: Answer, files: dict[str, FileEntry], settings: Settings, key:
         st.caption(f"Searched for: {escape(answer.searched_for)}")
     if answer.as_of:
         st.caption(escape(f"As of {answer.as_of.isoformat()}: only articles published by then."))
-    if answer.notice:
-        # The offline mode's own note is a remark; any other notice says what went wrong.
-        (st.caption if answer.notice == EXTRACTIVE_NOTICE else st.warning)(message(answer.notice))
+    notice = answer.notice or ""
+    if said and notice.startswith(said):
+        notice = notice.removeprefix(said).strip()
+    if notice:
+        st.warning(message(notice))
     if answer.abstained:
         st.info(escape(answer.answer), icon=":material/search_off:")
         with st.expander("Closest passages", expanded=True):

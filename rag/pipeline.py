@@ -167,7 +167,7 @@ class Pipeline:
 
         Raises OllamaError when RAG_LLM=ollama and Ollama cannot answer.
         """
-        return OLLAMA if self._offline_reason() is None else EXTRACTIVE
+        return OLLAMA if self.offline_reason() is None else EXTRACTIVE
 
     def standalone(self, question: str, history: Sequence[str] = ()) -> str:
         """What to search for: with Ollama, a follow-up rewritten by the model into a question
@@ -217,7 +217,7 @@ class Pipeline:
         self, question: str, history: Sequence[str], dates: DateRange, as_of: date | None
     ) -> Generator[str, None, Answer]:
         started = time.perf_counter()
-        notice = self._offline_reason()
+        notice = self.offline_reason()
         left_out = self._undated_note(dates)
         if notice is None:
             try:
@@ -249,7 +249,7 @@ class Pipeline:
             return ""
         return f" {undated} undated article{'s' * (undated != 1)} left out by the date range."
 
-    def _offline_reason(self) -> str | None:
+    def offline_reason(self) -> str | None:
         """Why answers are extractive now, or None when Ollama writes them."""
         if self.settings.llm == EXTRACTIVE:
             return EXTRACTIVE_NOTICE

@@ -251,9 +251,11 @@ def test_ollama_unreachable_is_an_error_saying_how_to_fix_it(
     monkeypatch.setenv("OLLAMA_HOST", host)
     at = ask(start(), TROOPS)
     assert not at.exception
-    [error] = at.error
-    assert f"Ollama is not reachable at {escape(host)}" in error.value
-    assert "`ollama serve`" in error.value
+    status, answering = at.error  # the status line, then the question's own error
+    assert f"Ollama is not reachable at {escape(host)}" in status.value
+    assert "`ollama serve`" in status.value
+    assert "switch Answers to Auto in the sidebar" in status.value
+    assert f"Ollama is not reachable at {escape(host)}" in answering.value
 
 
 def test_auto_mode_without_ollama_answers_offline_with_a_notice(
@@ -261,10 +263,13 @@ def test_auto_mode_without_ollama_answers_offline_with_a_notice(
 ) -> None:
     monkeypatch.setenv("RAG_LLM", "auto")
     monkeypatch.setenv("OLLAMA_HOST", f"http://127.0.0.1:{free_port()}")
-    at = ask(start(), TROOPS)
+    at = ask(ask(start(), TROOPS), "Who is the spokesman of the Badr Organization?")
+    # Stated once, in the status line at the top, not again under each of the two answers.
     [notice] = at.warning
-    assert "Ollama is not reachable" in notice.value and "`ollama serve`" in notice.value
-    assert "offline extractive" in shown(at)
+    assert notice.value.startswith(escape("Offline extractive · Ollama is not reachable"))
+    assert "`ollama serve`" in notice.value
+    assert shown(at).count("Ollama is not reachable") == 1
+    assert shown(at).count("offline extractive") == 2  # each answer's short badge
     assert "2020" in at.chat_message[1].markdown[1].value
 
 
