@@ -92,28 +92,31 @@ def gather(
         passage = mark(chunk.text, chunk.start, [quote])
     if entry is None:
         return Evidence(passage, citation.title, problem="The file is no longer indexed: re-index.")
-    text = _indexed_text(citation.file, entry, settings)
-    if text is None:
+    source = read_corpus_file(
+        settings.corpus_dir, citation.file, settings.corpus_dir / citation.file,
+        int(settings.max_file_mb * 1e6),
+    )  # fmt: skip
+    if isinstance(source, Skipped) or source.sha256 != entry.sha256:
         return Evidence(
             passage,
             citation.title,
             problem="The file is gone or changed since it was indexed: re-index to check it.",
         )
+    # The passage records the version of the file the answer quoted; offsets into another
+    # version would mark the wrong characters.
+    if chunk is not None and chunk.file_sha256 != source.sha256:
+        return Evidence(
+            passage,
+            citation.title,
+            problem="The file changed since this answer was made: its quote above is as it was "
+            "then; ask again to quote the file as it is now.",
+        )
+    text = source.text
     marks = [quote] if chunk is None else [(chunk.start, chunk.end, Level.PASSAGE), quote]
     article = _article_at(entry.articles, citation.start)
     if article is None:  # shown as the whole file
         return Evidence(passage, citation.title, mark(text, 0, marks))
     return Evidence(passage, article.title, _sections(text, article, marks))
-
-
-def _indexed_text(name: str, entry: FileEntry, settings: Settings) -> str | None:
-    """The text of corpus file `name`, or None when it is gone or no longer the file indexed."""
-    source = read_corpus_file(
-        settings.corpus_dir, name, settings.corpus_dir / name, int(settings.max_file_mb * 1e6)
-    )
-    if isinstance(source, Skipped) or source.sha256 != entry.sha256:
-        return None
-    return source.text
 
 
 def _article_at(articles: Sequence[ArticleEntry], offset: int) -> ArticleEntry | None:

@@ -392,3 +392,18 @@ def test_deleting_a_conversation_asks_first(shared: Settings) -> None:
     gone.query_params["c"] = conversation
     gone.run()
     assert "That conversation was deleted" in shown(gone)
+
+
+def test_a_source_edited_since_the_answer_says_so_instead_of_marking_wrong_text(
+    private: Settings,
+) -> None:
+    at = ask(start(), TROOPS)
+    path = private.corpus_dir / TROOPS_FILE
+    path.write_text("An editor's note added at the top.\n" + path.read_text(encoding="utf-8"))
+    at.button(key="reindex").click().run()
+    assert at.sidebar.success[0].value.startswith(escape("Indexed: 0 added, 1 updated"))
+    whole = next(e for e in at.expander if e.label == "Whole article")
+    [warning] = whole.warning
+    assert "changed since this answer was made" in warning.value
+    assert not whole.markdown, "no article with the old offsets marked in the new text"
+    assert TROOPS_QUOTE.split(",")[0] in shown(at), "the quote as it was is still shown"

@@ -30,8 +30,13 @@ QUOTE_START = TEXT.index("They went")
 QUOTED = "They went home."
 
 
-def chunk(file: str = "a.txt", start: int = PASSAGE_START, end: int = len(TEXT)) -> Chunk:
-    return Chunk("c", file, "sha", 1, "Troops leave", date(2020, 1, 2), start, end, TEXT[start:end])
+SHA = hashlib.sha256(TEXT.encode()).hexdigest()
+
+
+def chunk(
+    file: str = "a.txt", start: int = PASSAGE_START, end: int = len(TEXT), sha: str = SHA
+) -> Chunk:
+    return Chunk("c", file, sha, 1, "Troops leave", date(2020, 1, 2), start, end, TEXT[start:end])
 
 
 def citation(file: str = "a.txt") -> Citation:
@@ -82,8 +87,7 @@ def test_passage_of_finds_the_quoted_chunk_or_its_copy() -> None:
 @pytest.fixture
 def corpus(tmp_path: Path) -> tuple[Settings, FileEntry]:
     (tmp_path / "a.txt").write_text(TEXT, encoding="utf-8")
-    sha = hashlib.sha256(TEXT.encode()).hexdigest()
-    return Settings(corpus_dir=tmp_path), FileEntry(sha, articles=ARTICLES, complete=True)
+    return Settings(corpus_dir=tmp_path), FileEntry(SHA, articles=ARTICLES, complete=True)
 
 
 def test_gather_marks_the_quote_in_its_passage_and_article(
@@ -139,6 +143,20 @@ def test_gather_says_when_the_file_no_longer_matches_the_index(
     assert problem in (evidence.problem or "")
     assert evidence.article == ()
     assert evidence.passage[1] == Segment(QUOTED, QUOTE), "the indexed passage is still shown"
+
+
+def test_a_file_edited_and_re_indexed_since_the_answer_is_not_marked(
+    corpus: tuple[Settings, FileEntry],
+) -> None:
+    # The answer quoted an older version of the file (its passage records that version's
+    # hash); the index has the new one. Marking the old offsets in the new text would
+    # highlight the wrong characters ("Al|i Hamid"): the card says what happened instead.
+    settings, entry = corpus
+    older = chunk(sha=hashlib.sha256(b"the version the answer quoted").hexdigest())
+    evidence = gather(citation(), [Hit(older, 0.5)], entry, settings)
+    assert "changed since this answer was made" in (evidence.problem or "")
+    assert evidence.article == ()
+    assert evidence.passage[1] == Segment(QUOTED, QUOTE), "the quoted passage is still shown"
 
 
 def test_gather_refuses_a_file_name_leading_out_of_the_corpus(
