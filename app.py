@@ -19,12 +19,11 @@ from rag.config import Settings
 from rag.conversations import Conversations
 from rag.evidence import gather, mark, unsupported_marks
 from rag.index import Health, Status, Verdict
-from rag.ingest import Stage
 from rag.manifest import FileEntry, Manifest
 from rag.markdown import answer_markdown, escape, highlight, message
 from rag.pipeline import EXTRACTIVE_NOTICE
 from rag.read import SUPPORTED_SUFFIXES
-from rag.types import Answer, Citation, DateRange, UserError
+from rag.types import Answer, Citation, DateRange
 from rag.uploads import UploadError, save_upload
 
 MODES = {
@@ -33,7 +32,6 @@ MODES = {
     "extractive": "Offline extractive",
 }
 MAX_TOP_K = 20
-INGEST_STAGES = {Stage.READING: "Reading files", Stage.EMBEDDING: "Embedding passages"}
 CLOSEST_PASSAGES = 3
 # The link's query parameter naming the open conversation; session keys of the chat.
 CONVERSATION, TURNS, CONFIRM_DELETE = "c", "turns", "confirm_delete"
@@ -118,7 +116,7 @@ def corpus_panel() -> None:
     if uploaded and st.button("Add to the corpus and index", type="primary", key="add"):
         add_uploads(settings, [(file.name, file.getvalue()) for file in uploaded])
     if st.button("Re-index", help="Index new and changed files; drop deleted ones.", key="reindex"):
-        reindex(settings)
+        ui.reindex(settings)
         st.rerun()
 
     manifest = ui.manifest(settings)
@@ -129,6 +127,8 @@ def corpus_panel() -> None:
             said = any(kind == "error" for kind, _ in notes)
             offer_rebuild(settings, status.health, said)
         index_counts(status)
+    if status.files:
+        st.caption(escape(ui.date_range(manifest)))
     with st.expander(f"Indexed files ({status.files})"):
         indexed_files(manifest, status)
 
@@ -145,7 +145,7 @@ def offer_rebuild(settings: Settings, health: Health, said: bool) -> None:
         help="Index the corpus from nothing beside the damaged index, and put the new one "
              "in its place once it is complete.",
     ):  # fmt: skip
-        reindex(settings, rebuild=True)
+        ui.reindex(settings, rebuild=True)
         st.rerun()
 
 
@@ -189,35 +189,8 @@ def add_uploads(settings: Settings, files: list[tuple[str, bytes]]) -> None:
     st.session_state.upload_round += 1
     st.session_state.corpus_notes = notes
     if any(kind == "success" for kind, _ in notes):
-        reindex(settings)
+        ui.reindex(settings)
     st.rerun()  # shows the notes and an empty uploader
-
-
-def reindex(settings: Settings, rebuild: bool = False) -> None:
-    """Bring the index in line with the corpus folder, or with `rebuild` build it from
-    nothing (as `rag ingest` and `rag ingest --rebuild`), with a progress bar."""
-    notes = st.session_state.setdefault("corpus_notes", [])
-    bar = st.progress(0.0, "Reading the corpus...")
-
-    def progress(stage: Stage, done: int, total: int) -> None:
-        bar.progress(done / total, f"{INGEST_STAGES[stage]}: {done:,}/{total:,}")
-
-    pipeline = ui.pipeline(settings)
-    try:
-        report = pipeline.rebuild(progress) if rebuild else pipeline.ingest(progress)
-    except UserError as error:
-        notes.append(("error", str(error)))
-        # It may have found the store damaged since the panel's status was worked out.
-        ui.forget_status()
-    else:
-        notes.append((
-            "success",
-            f"{'Rebuilt' if rebuild else 'Indexed'}: {len(report.added)} added, "
-            f"{len(report.updated)} updated, {len(report.removed)} removed, "
-            f"{report.chunks_embedded} passages embedded.",
-        ))  # fmt: skip
-        notes += [("success", f"Repaired: {line}.") for line in report.repair.lines()]
-        notes += [("warning", f"Skipped {s.name}: {s.reason}") for s in report.skipped]
 
 
 # -- chat ------------------------------------------------------------------------------------
@@ -479,6 +452,7 @@ st.set_page_config(page_title="newsdesk", page_icon="📰", layout="centered")
 page = st.navigation(
     [
         st.Page(chat, title="Chat", icon=":material/chat:", default=True),
+        st.Page("views/articles.py", title="Articles", icon=":material/newspaper:"),
         st.Page("views/evaluation.py", title="Evaluation", icon=":material/monitoring:"),
     ]
 )

@@ -14,6 +14,7 @@ import streamlit as st
 from rag.config import Settings
 from rag.conversations import Conversations
 from rag.index import Index, Status
+from rag.ingest import Stage
 from rag.manifest import Manifest
 from rag.markdown import message
 from rag.pipeline import Pipeline
@@ -22,6 +23,7 @@ from rag.types import UserError
 log = logging.getLogger("newsdesk.app")
 # Session-state keys of the sidebar settings widgets, by the Settings field they override.
 OVERRIDES = {"llm": "setting_llm", "ollama_model": "setting_model", "top_k": "setting_top_k"}
+INGEST_STAGES = {Stage.READING: "Reading files", Stage.EMBEDDING: "Embedding passages"}
 # Warm pipelines kept at once; each holds an embedding model session.
 MAX_PIPELINES = 4
 
@@ -104,6 +106,44 @@ def forget_status() -> None:
 def _version_key(index: Index) -> str:
     """Names one version of one index: it changes whenever an ingest saves the manifest."""
     return f"{index.root}|{index.collection_name}|{index.version()}"
+
+
+def date_range(manifest: Manifest) -> str:
+    """The first and last publication dates of the indexed articles, and how many have none."""
+    articles = [a for entry in manifest.complete_files().values() for a in entry.articles]
+    days = sorted(a.date for a in articles if a.date)
+    undated = len(articles) - len(days)
+    if not days:
+        return f"{len(articles)} articles, none of them dated."
+    span = f"{days[0]:%Y-%m-%d} to {days[-1]:%Y-%m-%d}"
+    return f"{len(articles)} articles published from {span}; {undated} undated."
+
+
+def reindex(settings: Settings, rebuild: bool = False) -> None:
+    """Bring the index in line with the corpus folder, or with `rebuild` build it from
+    nothing (as `rag ingest` and `rag ingest --rebuild`), with a progress bar."""
+    notes = st.session_state.setdefault("corpus_notes", [])
+    bar = st.progress(0.0, "Reading the corpus...")
+
+    def progress(stage: Stage, done: int, total: int) -> None:
+        bar.progress(done / total, f"{INGEST_STAGES[stage]}: {done:,}/{total:,}")
+
+    ingesting = pipeline(settings)
+    try:
+        report = ingesting.rebuild(progress) if rebuild else ingesting.ingest(progress)
+    except UserError as error:
+        notes.append(("error", str(error)))
+        # It may have found the store damaged since the panel's status was worked out.
+        forget_status()
+    else:
+        notes.append((
+            "success",
+            f"{'Rebuilt' if rebuild else 'Indexed'}: {len(report.added)} added, "
+            f"{len(report.updated)} updated, {len(report.removed)} removed, "
+            f"{report.chunks_embedded} passages embedded.",
+        ))  # fmt: skip
+        notes += [("success", f"Repaired: {line}.") for line in report.repair.lines()]
+        notes += [("warning", f"Skipped {s.name}: {s.reason}") for s in report.skipped]
 
 
 @contextmanager

@@ -103,3 +103,29 @@ def _link_unused(staging: Path, root: Path, name: str) -> Path:
             continue
         return target
     raise UploadError(f"The corpus already holds {name} and many numbered copies: rename it.")
+
+
+# Where removed files go: inside the corpus, hidden, so ingest no longer reads them.
+REMOVED_FOLDER = ".removed"
+
+
+def remove_from_corpus(corpus_dir: Path, name: str) -> Path:
+    """Move corpus file `name` into the corpus's `.removed/` folder (never deleted, under an
+    unused name there); return where it went. UploadError when it is not a corpus file."""
+    root = corpus_dir.resolve()
+    path = root / name
+    inside = path.resolve().is_relative_to(root) and not path.is_symlink()
+    if not inside or not path.is_file() or name.startswith(".") or "/." in f"/{name}":
+        raise UploadError(f"{name!r} is not a file of the corpus: nothing was removed.")
+    removed = root / REMOVED_FOLDER
+    removed.mkdir(exist_ok=True)
+    stem, suffix = os.path.splitext(path.name)
+    for n in range(1, MAX_NUMBERED_NAMES + 1):
+        target = removed / (path.name if n == 1 else f"{stem}-{n}{suffix}")
+        try:
+            os.link(path, target)  # fails instead of replacing an earlier removal
+        except FileExistsError:
+            continue
+        path.unlink()
+        return target
+    raise UploadError(f"{REMOVED_FOLDER}/ already holds many copies of {path.name}: empty it.")

@@ -407,3 +407,34 @@ def test_a_source_edited_since_the_answer_says_so_instead_of_marking_wrong_text(
     assert "changed since this answer was made" in warning.value
     assert not whole.markdown, "no article with the old offsets marked in the new text"
     assert TROOPS_QUOTE.split(",")[0] in shown(at), "the quote as it was is still shown"
+
+
+def test_the_articles_page_lists_searches_and_dates_the_corpus(shared: Settings) -> None:
+    at = start()
+    at.switch_page("views/articles.py").run()
+    assert not at.exception, at.exception
+    assert escape("11 articles published from 2018-02-06 to 2021-04-07; 4 undated.") in shown(at)
+    rows = at.main.dataframe[0].value
+    assert len(rows) == 11 and list(rows.columns) == ["Title", "Date", "File", "Passages in file"]
+    at.main.text_input(key="title_search").set_value("troops").run()
+    titles = list(at.main.dataframe[0].value["Title"])
+    assert titles and all("troops" in t.casefold() for t in titles)
+    assert escape("from 2018-02-06 to 2021-04-07") in "\n".join(c.value for c in at.sidebar.caption)
+
+
+def test_a_removed_file_leaves_the_corpus_and_the_answers(private: Settings) -> None:
+    at = start()
+    at.switch_page("views/articles.py").run()
+    at.main.selectbox(key="remove_choice").set_value(TROOPS_FILE).run()
+    at.main.button(key="remove").click().run()
+    assert escape(f"Remove {TROOPS_FILE}? It is moved to .removed/") in shown(at)
+    at.main.button(key="remove_confirmed").click().run()
+    assert not at.exception, at.exception
+    assert (private.corpus_dir / ".removed" / TROOPS_FILE).is_file()
+    assert not (private.corpus_dir / TROOPS_FILE).exists()
+    notes = "\n".join(s.value for s in at.sidebar.success)
+    assert escape(f"Moved {TROOPS_FILE} to .removed/{TROOPS_FILE}.") in notes
+    assert escape("1 removed") in notes
+    answered = ask(start(), TROOPS)  # a chat page: no answer quotes the removed file
+    assert escape(TROOPS_FILE) not in shown(answered)
+    assert "late 2020" not in shown(answered)

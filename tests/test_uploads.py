@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from rag.ingest import discover
-from rag.uploads import MAX_STEM_CHARS, UploadError, safe_name, save_upload
+from rag.uploads import MAX_STEM_CHARS, UploadError, remove_from_corpus, safe_name, save_upload
 
 ARTICLE = b"Troops left Baghdad on Monday.\n\nThe ministry confirmed the move.\n"
 LIMIT = 1000
@@ -143,3 +143,23 @@ def test_a_pdf_with_text_is_accepted_and_a_fake_one_refused(tmp_path: Path) -> N
     with pytest.raises(UploadError, match=r"cannot be indexed \(unreadable PDF"):
         save_upload(tmp_path, "fake.pdf", b"%PDF-1.4 nothing else", 10**6)
     assert [p.name for p in tmp_path.iterdir()] == ["flood.pdf"]
+
+
+def test_a_removed_file_is_moved_aside_never_deleted(tmp_path: Path) -> None:
+    first = save_upload(tmp_path, "story.txt", ARTICLE, LIMIT)
+    moved = remove_from_corpus(tmp_path, "story.txt")
+    assert moved == tmp_path.resolve() / ".removed" / "story.txt"
+    assert moved.read_bytes() == ARTICLE and not first.exists()
+    assert [name for name, _ in discover(tmp_path)] == [], "ingest no longer reads it"
+    save_upload(tmp_path, "story.txt", ARTICLE, LIMIT)  # a removed file is no duplicate
+    assert remove_from_corpus(tmp_path, "story.txt").name == "story-2.txt"
+
+
+@pytest.mark.parametrize("name", ["missing.txt", "../outside.txt", ".removed/story.txt", "."])
+def test_only_a_corpus_file_can_be_removed(tmp_path: Path, name: str) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (tmp_path / "outside.txt").write_bytes(ARTICLE)
+    with pytest.raises(UploadError, match="is not a file of the corpus: nothing was removed"):
+        remove_from_corpus(corpus, name)
+    assert (tmp_path / "outside.txt").exists()
