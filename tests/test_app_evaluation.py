@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pyarrow.ipc  # type: ignore[import-untyped]  # no stubs
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -135,3 +136,27 @@ def test_the_page_keeps_the_sidebar_panels(workdir: Path) -> None:
     at = open_page()
     subheaders = [s.value for s in at.sidebar.subheader]
     assert "Settings" in subheaders and "Corpus" in subheaders
+
+
+def test_the_chart_has_plain_labels_values_minimums_and_the_baseline(workdir: Path) -> None:
+    folder = write_report(workdir / "eval" / "results")
+    summary = json.loads((folder / "summary.json").read_text())
+    summary["baseline"] = {"summary": {**METRICS, "answer_accuracy": 0.25}}
+    (folder / "summary.json").write_text(json.dumps(summary))
+    (workdir / "eval" / "thresholds.json").write_text(
+        json.dumps({"gold_file": "eval/gold.jsonl", "min": {"answer_accuracy": 0.4}})
+    )
+    at = open_page()
+    (chart,) = at.get("vega_lite_chart")
+    spec = json.loads(chart.proto.spec)
+    values = pyarrow.ipc.open_stream(chart.proto.data.data).read_all().to_pylist()
+    rows = {row["metric"]: row for row in values}
+    assert rows["Answer accuracy"] == {
+        "metric": "Answer accuracy", "newsdesk": 0.5, "baseline": 0.25, "CI minimum": 0.4
+    }
+    assert {"Hit@1", "MRR", "Hit@5"} <= set(rows)
+    marks = [layer["mark"]["type"] for layer in spec["layer"]]
+    assert marks == ["bar", "text", "circle", "tick"]  # values on bars, baseline, minimums
+    assert any(escape("Red ticks: CI minimum.") in c.value for c in at.caption)
+    assert any(escape("eval/gold.jsonl") in c.value and "passages per answer" in c.value
+               for c in at.caption)  # fmt: skip

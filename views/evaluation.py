@@ -15,6 +15,8 @@ from rag.markdown import escape
 
 # The gold set the button runs, relative to the folder the app runs in.
 GOLD_FILE = Path("eval/gold.jsonl")
+# The CI minimums of the shipped gold set, marked on the chart when it is the run's.
+THRESHOLDS_FILE = Path("eval/thresholds.json")
 # Where `rag eval` writes its runs by default (setting results_dir, env RAG_RESULTS_DIR).
 RESULTS_DIR = ui.settings().results_dir
 
@@ -45,20 +47,72 @@ if folder is None or not (folder / "summary.json").is_file():
 report = json.loads((folder / "summary.json").read_text())
 overall = report["summary"]
 model = f" ({report['model']})" if report.get("model") else ""
+run_settings = report.get("settings", {})
 st.caption(
     escape(
-        f"Run of {report['date']} · mode {report['mode']}{model} · settings "
-        f"{report['fingerprint']} · corpus {report['corpus_hash']} · {folder.name}"
+        f"Run of {report['date']} on {report.get('gold_file', 'an unnamed gold file')} · mode "
+        f"{report['mode']}{model} · passages per answer {run_settings.get('top_k', '?')} · "
+        f"embedding {run_settings.get('embed', '?')} · settings {report['fingerprint']} · "
+        f"corpus {report['corpus_hash']} · {folder.name}"
     )
 )
 
 st.subheader("Metrics")
 metrics = pd.DataFrame({"all": overall, **report["by_kind"]})
 st.dataframe(metrics.round(3), width="stretch")
-st.bar_chart(
-    pd.Series({name: overall[name] for name in HEADLINE if name in overall}, name="score"),
-    horizontal=True,
+
+
+def label(metric: str) -> str:
+    """A metric's name for people: "hit_at_1" as "Hit@1", "answer_accuracy" as "Answer
+    accuracy"."""
+    return metric.replace("_at_", "@").replace("_", " ").capitalize().replace("Mrr", "MRR")
+
+
+def chart_rows() -> list[dict[str, object]]:
+    """One row per headline metric: newsdesk's figure, the baseline's and the CI minimum
+    (for the shipped gold set) where there are any."""
+    gates = json.loads(THRESHOLDS_FILE.read_text()) if THRESHOLDS_FILE.is_file() else {}
+    gated = str(report.get("gold_file", "")).endswith(gates.get("gold_file", "\0"))
+    minimums = gates.get("min", {}) if gated else {}
+    base = report.get("baseline", {}).get("summary", {})
+    return [
+        {"metric": label(name), "newsdesk": round(overall[name], 3),
+         "baseline": base.get(name), "CI minimum": minimums.get(name)}
+        for name in HEADLINE if name in overall
+    ]  # fmt: skip
+
+
+rows = chart_rows()
+layers: list[dict[str, object]] = [
+    {"mark": {"type": "bar", "color": "#1f5fa8"},
+     "encoding": {"x": {"field": "newsdesk", "type": "quantitative", "title": "score",
+                        "scale": {"domain": [0, 1]}}}},
+    {"mark": {"type": "text", "align": "left", "dx": 4, "color": "#1a1a1a"},
+     "encoding": {"x": {"field": "newsdesk", "type": "quantitative"},
+                  "text": {"field": "newsdesk", "type": "quantitative", "format": ".2f"}}},
+]  # fmt: skip
+for field, mark in (("baseline", "circle"), ("CI minimum", "tick")):
+    if any(row[field] is not None for row in rows):
+        layers.append({
+            "mark": {"type": mark, "color": "#b3261e" if field == "CI minimum" else "#555555",
+                     "size": 18 if mark == "tick" else 60, "thickness": 3},
+            "encoding": {"x": {"field": field, "type": "quantitative"},
+                         "tooltip": [{"field": "metric"}, {"field": field}]},
+        })  # fmt: skip
+st.vega_lite_chart(
+    {
+        "data": {"values": rows},
+        "encoding": {"y": {"field": "metric", "type": "nominal", "sort": None, "title": None,
+                           "axis": {"labelLimit": 300}}},
+        "layer": layers,
+        "height": {"step": 26},
+    },  # fmt: skip
+    width="stretch",
 )
+MARKS = (("baseline", "dots"), ("CI minimum", "red ticks"))
+legend = [f"{kind.capitalize()}: {name}." for name, kind in MARKS
+          if any(row[name] is not None for row in rows)]  # fmt: skip
+st.caption(escape(" ".join(["Bars: newsdesk, with its value.", *legend])))
 
 st.subheader("Questions")
 items = pd.read_json(folder / "items.jsonl", lines=True)
