@@ -61,9 +61,13 @@ def _date_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return command
 
 
-def _dates(since: datetime | None, until: datetime | None) -> DateRange:
-    """The article date range of --since and --until (UserError when it is empty)."""
-    return DateRange(since.date() if since else None, until.date() if until else None)
+def _dates(
+    since: datetime | None, until: datetime | None, as_of: datetime | None
+) -> tuple[DateRange, date | None]:
+    """The article date range of --since and --until (UserError when it is empty), and the
+    --as-of day."""
+    dates = DateRange(since.date() if since else None, until.date() if until else None)
+    return dates, as_of.date() if as_of else None
 
 
 class _Group(click.Group):
@@ -125,7 +129,7 @@ def ask(
     """Answer QUESTION from the indexed articles, with citations."""
     from rag.pipeline import Pipeline
 
-    dates, day = _dates(since, until), as_of.date() if as_of else None
+    dates, day = _dates(since, until, as_of)
     pipeline = Pipeline(_settings(corpus, index))
     if as_json:
         click.echo(answer_json(pipeline.ask(question, dates=dates, as_of=day)))
@@ -146,7 +150,7 @@ def chat(
     """A conversation in the terminal; follow-up questions use the earlier ones."""
     from rag.pipeline import Pipeline
 
-    dates, day = _dates(since, until), as_of.date() if as_of else None
+    dates, day = _dates(since, until, as_of)
     pipeline = Pipeline(_settings(corpus, index))
     pipeline.index.check()  # a damaged index is refused before the first question
     history: list[str] = []

@@ -35,23 +35,34 @@ GENERATED = "In late 2020, US troop levels in Iraq were reduced to 2,500 after w
 TOKEN_DELAY_S = 0.15
 
 
-@pytest.fixture(scope="module")
-def app_url(indexed: Pipeline, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def need_chromium() -> None:
+    """Skip where Chromium is absent, except on CI, which must run these tests."""
     reason = chromium_missing()
     if reason and os.environ.get("CI") == "true":
         pytest.fail(f"CI must run the browser tests: {reason}")
     if reason:
         pytest.skip(reason)
+
+
+def app_env(indexed: Pipeline, data: Path) -> dict[str, str]:
+    """The app's settings by environment: the session's index, conversations kept in `data`,
+    answers quoted (a developer's running Ollama must not change them)."""
     settings = indexed.settings
+    return {
+        "RAG_CORPUS_DIR": str(settings.corpus_dir),
+        "RAG_INDEX_DIR": str(settings.index_path),
+        "RAG_CACHE_DIR": str(settings.cache_dir),
+        "RAG_DATA_DIR": str(data),
+        "RAG_LLM": "extractive",
+    }
+
+
+@pytest.fixture(scope="module")
+def app_url(indexed: Pipeline, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    need_chromium()
     with OllamaStub([Reply(GENERATED, delay=TOKEN_DELAY_S)]) as ollama:
-        env = {
-            "RAG_CORPUS_DIR": str(settings.corpus_dir),
-            "RAG_INDEX_DIR": str(settings.index_path),
-            "RAG_CACHE_DIR": str(settings.cache_dir),
-            "RAG_DATA_DIR": str(tmp_path_factory.mktemp("browser-conversations")),
-            "RAG_LLM": "extractive",  # a developer's running Ollama must not change the answer
-            "OLLAMA_HOST": ollama.url,
-        }
+        env = app_env(indexed, tmp_path_factory.mktemp("browser-conversations"))
+        env["OLLAMA_HOST"] = ollama.url
         with streamlit_server(env, ARTIFACTS / "browser-test-server.log") as url:
             yield url
 
@@ -93,19 +104,8 @@ def test_an_ollama_answer_is_shown_while_it_is_written(page: Any) -> None:
 def test_a_conversation_survives_a_reload_and_a_server_restart(
     indexed: Pipeline, tmp_path: Path
 ) -> None:
-    reason = chromium_missing()
-    if reason and os.environ.get("CI") == "true":
-        pytest.fail(f"CI must run the browser tests: {reason}")
-    if reason:
-        pytest.skip(reason)
-    settings = indexed.settings
-    env = {
-        "RAG_CORPUS_DIR": str(settings.corpus_dir),
-        "RAG_INDEX_DIR": str(settings.index_path),
-        "RAG_CACHE_DIR": str(settings.cache_dir),
-        "RAG_DATA_DIR": str(tmp_path / "data"),
-        "RAG_LLM": "extractive",
-    }
+    need_chromium()
+    env = app_env(indexed, tmp_path / "data")
 
     def shows_the_answer(page: Any) -> None:
         answer = page.get_by_test_id("stChatMessage").nth(1)
@@ -138,19 +138,8 @@ def test_opening_the_evaluation_page_first_keeps_the_sidebar(
 ) -> None:
     # A fresh server whose first visitor opens /evaluation directly: that session, and the
     # next one on the chat page, must both show the Settings and Corpus panels.
-    reason = chromium_missing()
-    if reason and os.environ.get("CI") == "true":
-        pytest.fail(f"CI must run the browser tests: {reason}")
-    if reason:
-        pytest.skip(reason)
-    settings = indexed.settings
-    env = {
-        "RAG_CORPUS_DIR": str(settings.corpus_dir),
-        "RAG_INDEX_DIR": str(settings.index_path),
-        "RAG_CACHE_DIR": str(settings.cache_dir),
-        "RAG_DATA_DIR": str(tmp_path / "data"),
-        "RAG_LLM": "extractive",
-    }
+    need_chromium()
+    env = app_env(indexed, tmp_path / "data")
     with streamlit_server(env, ARTIFACTS / "browser-deep-link.log") as url:
         for path in ("/evaluation", "/"):
             with browser_page() as page:

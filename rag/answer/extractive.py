@@ -217,16 +217,31 @@ def answer(
             parts.append(f"{defuse_markers(sentence.text)}{note} [{n}]")
             claims.append(Claim(sentence.text, (n,), True))
         text = " ".join(parts)
+    return _quoted(query, hits, text, citations, claims, notice, abstained=found.abstained)
+
+
+def _quoted(
+    query: Query,
+    hits: Sequence[Hit],
+    text: str,
+    citations: Sequence[Citation],
+    claims: Sequence[Claim],
+    notice: str,
+    abstained: bool = False,
+    timeline: Sequence[TimelineEntry] = (),
+) -> Answer:
+    """An extractive Answer: the quoting (or abstaining) text and its evidence."""
     return Answer(
         question=query.question,
         answer=text,
-        abstained=found.abstained,
+        abstained=abstained,
         mode=Mode.EXTRACTIVE,
         citations=tuple(citations),
         hits=tuple(hits),
         searched_for=query.searched_for,
         notice=notice,
         claims=tuple(claims),
+        timeline=tuple(timeline),
     )
 
 
@@ -236,7 +251,9 @@ def _timeline_answer(
     """The answer to a question about how something changed: one line per dated statement,
     oldest first, each citing the statement and its copies."""
     numbers, citations = cite([s for entry in history for s in entry.sentences], hits)
-    lines, claims, entries = ["Reported over time, oldest first:"], [], []
+    lines = ["Reported over time, oldest first:"]
+    claims: list[Claim] = []
+    entries: list[TimelineEntry] = []
     for entry in history:
         cited = tuple(dict.fromkeys(numbers[: len(entry.sentences)]))
         del numbers[: len(entry.sentences)]
@@ -247,18 +264,7 @@ def _timeline_answer(
         entries.append(
             TimelineEntry(dated.when, dated.text, dated.precision, dated.basis, quote, cited)
         )
-    return Answer(
-        question=query.question,
-        answer="\n".join(lines),
-        abstained=False,
-        mode=Mode.EXTRACTIVE,
-        citations=tuple(citations),
-        hits=tuple(hits),
-        searched_for=query.searched_for,
-        notice=notice,
-        claims=tuple(claims),
-        timeline=tuple(entries),
-    )
+    return _quoted(query, hits, "\n".join(lines), citations, claims, notice, timeline=entries)
 
 
 def with_subjects(sentences: Sequence[Sentence]) -> tuple[Sentence, ...]:
