@@ -308,7 +308,7 @@ def status_line(settings: Settings) -> str | None:
     answers being quoted offline, so the answers do not repeat it."""
     pipeline = ui.pipeline(settings)
     if settings.llm == "extractive":
-        st.caption(escape(f"Offline extractive · {EXTRACTIVE_NOTICE}"))
+        st.caption(escape(EXTRACTIVE_NOTICE))
         return EXTRACTIVE_NOTICE
     health = pipeline.generator.health()
     if health.ready:

@@ -5,7 +5,8 @@
 Starts `streamlit run app.py` in a scratch folder with an empty corpus, uploads the five
 articles of corpus/ through the sidebar (docs/upload.png, taken while they are indexed), asks
 the troop question and opens the whole article of its source (docs/chat.png), asks how the
-troop numbers changed (docs/timeline.png), then runs the gold set on the evaluation page
+troop numbers changed (docs/timeline.png, with both conversations listed in the sidebar),
+opens the Articles page (docs/articles.png), then runs the gold set on the evaluation page
 (docs/evaluation.png).
 """
 
@@ -55,12 +56,22 @@ def chat(page: Any) -> None:
 def timeline(page: Any) -> None:
     """docs/timeline.png: a timeline answer, its dated table above the source cards."""
     page.get_by_role("button", name="New chat").click()
+    page.get_by_test_id("stChatMessage").first.wait_for(state="detached", timeout=WAIT_MS)
     ask(page, "How many US troops were in Iraq?")
     answer = page.get_by_test_id("stChatMessage").nth(1)
     answer.get_by_test_id("stTable").wait_for(timeout=WAIT_MS)
     page.get_by_test_id("stChatMessage").nth(0).scroll_into_view_if_needed()
     page.wait_for_timeout(500)
     page.screenshot(path=DOCS / "timeline.png")
+
+
+def articles(page: Any) -> None:
+    """docs/articles.png: the indexed articles with their dates, and the corpus's range."""
+    page.get_by_test_id("stSidebarNav").get_by_text("Articles").click()
+    main = page.get_by_test_id("stMainBlockContainer")
+    main.get_by_text("articles published from").wait_for(timeout=WAIT_MS)
+    page.wait_for_timeout(500)
+    page.screenshot(path=DOCS / "articles.png")
 
 
 def evaluation(page: Any) -> None:
@@ -83,6 +94,7 @@ def main() -> int:
         (root / "corpus").mkdir()
         (root / "eval").mkdir()
         shutil.copy(REPO / "eval" / "gold.jsonl", root / "eval" / "gold.jsonl")
+        shutil.copy(REPO / "eval" / "thresholds.json", root / "eval" / "thresholds.json")
         shutil.copytree(REPO / ".streamlit", root / ".streamlit")
         env = {
             "RAG_CORPUS_DIR": str(root / "corpus"),
@@ -100,9 +112,10 @@ def main() -> int:
             page.set_viewport_size({"width": WIDTH, "height": 1500})
             chat(page)
             timeline(page)
+            articles(page)
             page.set_viewport_size({"width": WIDTH, "height": 1400})
             evaluation(page)
-    for name in ("upload", "chat", "timeline", "evaluation"):
+    for name in ("upload", "chat", "timeline", "articles", "evaluation"):
         print(DOCS / f"{name}.png")
     return 0
 
