@@ -353,25 +353,32 @@ def render(
                 st.markdown(f"**{escape(hit.chunk.title)}** · {escape(', '.join(hit.files))}")
                 st.markdown(escape(hit.chunk.text))
         return
-    show_answer(answer, files, settings)
+    show_answer(answer, files, settings, key)
     take_away(answer, key)
 
 
-def show_answer(answer: Answer, files: dict[str, FileEntry], settings: Settings) -> None:
-    """The answer's text (or timeline table), its unsupported sentences, its source cards."""
+def show_answer(
+    answer: Answer, files: dict[str, FileEntry], settings: Settings, key: str
+) -> None:
+    """The answer's text (or timeline table), its unsupported sentences, its source cards;
+    each `[n]` is a link to card n, with its title and date on hover."""
+    sources = {
+        c.n: (f"source-{key}-{c.n}", f"{c.title}, {c.date or 'undated'}")
+        for c in answer.citations
+    }
     unsupported = [claim for claim in answer.claims if not claim.supported]
     if answer.timeline:
         timeline(answer)
     else:
         marks = unsupported_marks(answer.answer, answer.claims)
-        st.markdown(answer_markdown(mark(answer.answer, 0, marks)))
+        st.markdown(answer_markdown(mark(answer.answer, 0, marks), sources))
     for claim in unsupported:
         st.caption(
             f":material/warning: :red-background[{escape(claim.text)}] "
             f"{escape(claim.problem or 'is not supported by the passages it cites')}"
         )
     for citation in answer.citations:
-        card(citation, answer, files.get(citation.file), settings)
+        card(citation, answer, files.get(citation.file), settings, sources[citation.n][0])
 
 
 def take_away(answer: Answer, key: str) -> None:
@@ -428,11 +435,15 @@ def _duration(ms: float) -> str:
     return f"{ms / 1000:.1f} s" if ms >= 1000 else f"{ms:.0f} ms"
 
 
-def card(citation: Citation, answer: Answer, entry: FileEntry | None, settings: Settings) -> None:
-    """One cited source: where it is, the passage with the quote, and the whole article."""
+def card(
+    citation: Citation, answer: Answer, entry: FileEntry | None, settings: Settings, anchor: str
+) -> None:
+    """One cited source: where it is, the passage with the quote, and the whole article; its
+    heading is the `anchor` the answer's `[n]` links to."""
     evidence = gather(citation, answer.hits, entry, settings)
     with st.container(border=True):
-        st.markdown(f":blue-badge[\\[{citation.n}\\]] **{escape(evidence.article_title)}**")
+        heading = f":blue-badge[\\[{citation.n}\\]] {escape(evidence.article_title)}"
+        st.subheader(heading, anchor=anchor)
         also = f" · also in {', '.join(citation.also_in)}" if citation.also_in else ""
         st.caption(escape(
             f"{citation.file} · {citation.date or 'undated'} · "

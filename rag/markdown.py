@@ -10,7 +10,7 @@ only Markdown this module adds.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from rag.answer.citations import MARKER
 from rag.evidence import Level, Segment
@@ -21,6 +21,8 @@ _INDENT = re.compile(r"\n[ \t]+")
 # `code` in messages: Markdown shows a code span's characters as they are.
 _CODE = re.compile(r"(`[^`\n]+`)")
 HARD_BREAK = "  \n"
+# A citation's card: its anchor on the page, and what hovering its marker shows.
+Source = tuple[str, str]
 STYLES = {
     Level.PASSAGE: "blue-background",
     Level.QUOTE: "orange-background",
@@ -59,25 +61,36 @@ def highlight(segments: Iterable[Segment]) -> str:
     return "".join(parts)
 
 
-def with_markers(text: str) -> str:
-    """Answer text as Markdown with its citation markers shown as badges, one per number."""
+def with_markers(text: str, sources: Mapping[int, Source] | None = None) -> str:
+    """Answer text as Markdown with its citation markers shown as badges, one per number;
+    with `sources`, each badge is a link to its source card, with the card's title and date
+    on hover."""
     markdown = ""
     # split() alternates text and a marker's captured numbers: text, "1", text, "2, 3", text.
     for i, piece in enumerate(MARKER.split(text)):
         if i % 2 == 0:
             markdown += escape(piece)
             continue
-        for number in piece.split(","):
+        for number in (int(n) for n in piece.split(",")):
             # A badge directive needs a space before it ("2,500[1]" has none).
             space = " " if markdown and not markdown[-1].isspace() else ""
-            markdown += f"{space}:blue-badge[\\[{number.strip()}\\]]"
+            badge = f":blue-badge[\\[{number}\\]]"
+            if sources and number in sources:
+                anchor, hover = sources[number]
+                badge = f'[{badge}](#{anchor} "{escape(hover)}")'
+            markdown += space + badge
     return markdown
 
 
-def answer_markdown(segments: Iterable[Segment]) -> str:
-    """An answer cut into segments as Markdown: citation markers as badges, sentences that
-    failed the support check (UNSUPPORTED) on a red background."""
+def answer_markdown(
+    segments: Iterable[Segment], sources: Mapping[int, Source] | None = None
+) -> str:
+    """An answer cut into segments as Markdown: citation markers as badges (links to their
+    `sources` when given), sentences that failed the support check (UNSUPPORTED) on a red
+    background."""
     return "".join(
-        _styled(with_markers(s.text), STYLES[s.level]) if s.level else with_markers(s.text)
+        _styled(with_markers(s.text, sources), STYLES[s.level])
+        if s.level
+        else with_markers(s.text, sources)
         for s in segments
     )

@@ -84,7 +84,8 @@ def ask(at: AppTest, question: str) -> AppTest:
 
 def shown(at: AppTest) -> str:
     """Every piece of Markdown on the page (text, captions, alerts), one per line."""
-    parts = [*at.markdown, *at.caption, *at.info, *at.warning, *at.error, *at.success]
+    parts = [*at.markdown, *at.subheader, *at.caption, *at.info, *at.warning, *at.error,
+             *at.success]  # fmt: skip
     return "\n".join(element.value for element in parts)
 
 
@@ -98,12 +99,16 @@ def test_a_question_gets_a_cited_answer_with_a_checkable_source(shared: Settings
     assert (user.name, assistant.name) == ("user", "assistant")
     answer = assistant.markdown[1].value  # after the mode badge
     assert escape("In late 2020, U.S. troop levels") in answer
-    assert r":blue-badge[\[1\]]" in answer, "the inline citation marker"
+    # The inline marker links to card 1, with the card's title and date on hover.
+    hover = escape("Rockets hit near Iraq base housing US trainers, no one hurt, undated")
+    assert rf'[:blue-badge[\[1\]]](#source-0-1 "{hover}")' in answer
     text = shown(at)
     assert "offline extractive" in text
     # The card: number and title, then file, date and offsets, then the passage.
     title = escape("Rockets hit near Iraq base housing US trainers, no one hurt")
-    assert rf":blue-badge[\[1\]] **{title}**" in text
+    [heading] = [h for h in assistant.subheader if h.value.startswith(":blue-badge[")][:1]
+    assert heading.value == rf":blue-badge[\[1\]] {title}"
+    assert heading.proto.anchor == "source-0-1", "the card is where the marker links to"
     assert escape(f"{TROOPS_FILE} · undated · characters 15170–15295") in text
     marked_quote = highlight([Segment(TROOPS_QUOTE, Level.QUOTE)])
     passage = next(m.value for m in assistant.markdown if marked_quote in m.value)
@@ -339,7 +344,7 @@ def test_a_question_about_change_is_answered_with_a_dated_table(shared: Settings
     assert len(rows) >= 3
     assert rows["Date"].iloc[0] == "February 6, 2018" and "5,300" in rows["Statement"].iloc[0]
     assert any("2,500" in statement for statement in rows["Statement"])
-    cards = [m.value for m in at.markdown if m.value.startswith(":blue-badge[")]
+    cards = [h.value for h in at.subheader if h.value.startswith(":blue-badge[")]
     assert len(cards) == len({n for cell in rows["Sources"] for n in cell.split()})
 
 

@@ -177,3 +177,21 @@ def test_an_upload_already_in_the_corpus_is_refused(
     refused.wait_for(timeout=ANSWER_TIMEOUT_MS)
     assert "nothing was added" in refused.inner_text()
     assert not (indexed.settings.corpus_dir / copy.name).exists()
+
+
+def test_a_citation_marker_takes_the_reader_to_its_card(page: Any) -> None:
+    ask(page, TROOPS)
+    answer = page.get_by_test_id("stChatMessage").nth(1)
+    answer.get_by_text(TROOPS_FILE).first.wait_for(timeout=ANSWER_TIMEOUT_MS)
+    marker = answer.locator("a[href='#source-0-1']").first
+    assert marker.get_attribute("title") == (
+        "Rockets hit near Iraq base housing US trainers, no one hurt, undated"
+    )
+    marker.focus()  # reachable from the keyboard
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile("#source-0-1$"))
+    card = page.locator("#source-0-1")
+    card.wait_for(timeout=ANSWER_TIMEOUT_MS)
+    page.wait_for_timeout(500)  # the scroll
+    top = card.bounding_box()
+    assert top is not None and 0 <= top["y"] < page.viewport_size["height"]
