@@ -17,7 +17,7 @@ import ui
 from rag import export
 from rag.config import Settings
 from rag.conversations import Conversations
-from rag.evidence import gather, mark, unsupported_marks
+from rag.evidence import gather, mark, passage_of, unsupported_marks
 from rag.index import Health, Status, Verdict
 from rag.manifest import FileEntry, Manifest
 from rag.markdown import answer_markdown, escape, highlight, message
@@ -362,9 +362,11 @@ def show_answer(
 ) -> None:
     """The answer's text (or timeline table), its unsupported sentences, its source cards;
     each `[n]` is a link to card n, with its title and date on hover."""
+    cards = merged_cards(answer)
     sources = {
-        c.n: (f"source-{key}-{c.n}", f"{c.title}, {c.date or 'undated'}")
-        for c in answer.citations
+        c.n: (f"source-{key}-{group[0].n}", f"{c.title}, {c.date or 'undated'}")
+        for group in cards
+        for c in group
     }
     unsupported = [claim for claim in answer.claims if not claim.supported]
     if answer.timeline:
@@ -377,8 +379,19 @@ def show_answer(
             f":material/warning: :red-background[{escape(claim.text)}] "
             f"{escape(claim.problem or 'is not supported by the passages it cites')}"
         )
+    for group in cards:
+        card(group, answer, files.get(group[0].file), settings, sources[group[0].n][0])
+
+
+def merged_cards(answer: Answer) -> list[list[Citation]]:
+    """The answer's citations, those quoting the same retrieved passage on one card (each
+    card would repeat the passage in full), in the order of their first number."""
+    cards: dict[tuple[str, int], list[Citation]] = {}
     for citation in answer.citations:
-        card(citation, answer, files.get(citation.file), settings, sources[citation.n][0])
+        chunk = passage_of(citation, answer.hits)
+        where = (citation.file, chunk.start if chunk else -citation.n)
+        cards.setdefault(where, []).append(citation)
+    return list(cards.values())
 
 
 def take_away(answer: Answer, key: str) -> None:
@@ -436,19 +449,25 @@ def _duration(ms: float) -> str:
 
 
 def card(
-    citation: Citation, answer: Answer, entry: FileEntry | None, settings: Settings, anchor: str
+    cited: list[Citation],
+    answer: Answer,
+    entry: FileEntry | None,
+    settings: Settings,
+    anchor: str,
 ) -> None:
-    """One cited source: where it is, the passage with the quote, and the whole article; its
-    heading is the `anchor` the answer's `[n]` links to."""
-    evidence = gather(citation, answer.hits, entry, settings)
+    """One cited source: where it is, the passage with its quotes (every citation of it),
+    and the whole article; its heading is the `anchor` the answer's `[n]` links to."""
+    evidence = gather(cited, answer.hits, entry, settings)
+    first = cited[0]
     with st.container(border=True):
-        heading = f":blue-badge[\\[{citation.n}\\]] {escape(evidence.article_title)}"
-        st.subheader(heading, anchor=anchor)
-        also = f" · also in {', '.join(citation.also_in)}" if citation.also_in else ""
-        st.caption(escape(
-            f"{citation.file} · {citation.date or 'undated'} · "
-            f"characters {citation.start}–{citation.end}{also}"
-        ))  # fmt: skip
+        badges = " ".join(f":blue-badge[\\[{c.n}\\]]" for c in cited)
+        st.subheader(f"{badges} {escape(evidence.article_title)}", anchor=anchor)
+        also = f" · also in {', '.join(first.also_in)}" if first.also_in else ""
+        spans = [f"{c.start}–{c.end}" for c in cited]
+        if len(cited) > 1:  # which quote is where
+            spans = [f"[{c.n}] {span}" for c, span in zip(cited, spans, strict=True)]
+        where = f"characters {', '.join(spans)}"
+        st.caption(escape(f"{first.file} · {first.date or 'undated'} · {where}{also}"))
         st.markdown(highlight(evidence.passage))
         with st.expander("Whole article"):
             if evidence.problem:

@@ -81,15 +81,17 @@ def passage_of(citation: Citation, hits: Sequence[Hit]) -> Chunk | None:
 
 
 def gather(
-    citation: Citation, hits: Sequence[Hit], entry: FileEntry | None, settings: Settings
+    citations: Sequence[Citation], hits: Sequence[Hit], entry: FileEntry | None, settings: Settings
 ) -> Evidence:
-    """The passage around a citation's quote and, from the file itself, its whole article."""
-    quote: Mark = (citation.start, citation.end, Level.QUOTE)
+    """The passage around the quotes of `citations` (one or more quoting the same passage of
+    one file) and, from the file itself, their whole article."""
+    citation = citations[0]
+    quotes: list[Mark] = [(c.start, c.end, Level.QUOTE) for c in citations]
     chunk = passage_of(citation, hits)
     if chunk is None:
-        passage: tuple[Segment, ...] = (Segment(citation.quote, Level.QUOTE),)
+        passage = tuple(Segment(c.quote, Level.QUOTE) for c in citations)
     else:
-        passage = mark(chunk.text, chunk.start, [quote])
+        passage = mark(chunk.text, chunk.start, quotes)
     if entry is None:
         return Evidence(passage, citation.title, problem="The file is no longer indexed: re-index.")
     source = read_corpus_file(
@@ -112,7 +114,7 @@ def gather(
             "then; ask again to quote the file as it is now.",
         )
     text = source.text
-    marks = [quote] if chunk is None else [(chunk.start, chunk.end, Level.PASSAGE), quote]
+    marks = quotes if chunk is None else [(chunk.start, chunk.end, Level.PASSAGE), *quotes]
     article = _article_at(entry.articles, citation.start)
     if article is None:  # shown as the whole file
         return Evidence(passage, citation.title, mark(text, 0, marks))

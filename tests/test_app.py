@@ -19,6 +19,7 @@ from rag.evidence import Level, Segment
 from rag.index import Index
 from rag.markdown import escape, highlight
 from rag.pipeline import Pipeline
+from rag.types import Citation
 from rag.uploads import save_upload
 from tests.browser import free_port
 from tests.conftest import REPO, TROOPS_FILE
@@ -443,3 +444,24 @@ def test_a_removed_file_leaves_the_corpus_and_the_answers(private: Settings) -> 
     answered = ask(start(), TROOPS)  # a chat page: no answer quotes the removed file
     assert escape(TROOPS_FILE) not in shown(answered)
     assert "late 2020" not in shown(answered)
+
+
+def test_citations_of_one_passage_share_one_card(shared: Settings) -> None:
+    at = start()
+    at.sidebar.date_input(key="as_of").set_value(date(2019, 6, 30)).run()
+    at = ask(at, "How many US troops are in Iraq now?")
+    answer = at.chat_message[1]
+    cards = [h.value for h in answer.subheader if h.value.startswith(":blue-badge[")]
+    assert len(cards) == 1 and cards[0].startswith(r":blue-badge[\[1\]] :blue-badge[\[2\]] ")
+    page = shown(at)
+    assert escape("characters [1]") in page and escape("[2]") in page
+    quotes = [c.quote for c in ask_direct(shared, "How many US troops are in Iraq now?")]
+    for quote in quotes:  # both quotes marked in the one passage shown
+        assert highlight([Segment(quote, Level.QUOTE)]) in page
+    # Both markers lead to the one card.
+    assert '(#source-0-1 "' in answer.markdown[1].value.split("[2]")[-1]
+
+
+def ask_direct(settings: Settings, question: str) -> tuple[Citation, ...]:
+    """The citations of the same question asked of the pipeline directly."""
+    return Pipeline(settings).ask(question, as_of=date(2019, 6, 30)).citations

@@ -94,7 +94,7 @@ def test_gather_marks_the_quote_in_its_passage_and_article(
     corpus: tuple[Settings, FileEntry],
 ) -> None:
     settings, entry = corpus
-    evidence = gather(citation(), [Hit(chunk(), 0.5)], entry, settings)
+    evidence = gather([citation()], [Hit(chunk(), 0.5)], entry, settings)
     assert evidence.problem is None
     assert evidence.article_title == "Troops leave"
     assert evidence.passage == (
@@ -115,7 +115,7 @@ def test_gather_without_the_passage_still_marks_the_quote(
     corpus: tuple[Settings, FileEntry],
 ) -> None:
     settings, entry = corpus
-    evidence = gather(citation(), [], entry, settings)
+    evidence = gather([citation()], [], entry, settings)
     assert evidence.passage == (Segment(QUOTED, QUOTE),)
     assert [s for s in evidence.article if s.level] == [Segment(QUOTED, QUOTE)]
 
@@ -138,7 +138,7 @@ def test_gather_says_when_the_file_no_longer_matches_the_index(
     elif change == "delete":
         path.unlink()
     evidence = gather(
-        citation(), [Hit(chunk(), 0.5)], None if change == "unindexed" else entry, settings
+        [citation()], [Hit(chunk(), 0.5)], None if change == "unindexed" else entry, settings
     )
     assert problem in (evidence.problem or "")
     assert evidence.article == ()
@@ -153,7 +153,7 @@ def test_a_file_edited_and_re_indexed_since_the_answer_is_not_marked(
     # highlight the wrong characters ("Al|i Hamid"): the card says what happened instead.
     settings, entry = corpus
     older = chunk(sha=hashlib.sha256(b"the version the answer quoted").hexdigest())
-    evidence = gather(citation(), [Hit(older, 0.5)], entry, settings)
+    evidence = gather([citation()], [Hit(older, 0.5)], entry, settings)
     assert "changed since this answer was made" in (evidence.problem or "")
     assert evidence.article == ()
     assert evidence.passage[1] == Segment(QUOTED, QUOTE), "the quoted passage is still shown"
@@ -165,7 +165,7 @@ def test_gather_refuses_a_file_name_leading_out_of_the_corpus(
     settings, entry = corpus
     outside = tmp_path.parent / "outside.txt"
     outside.write_text(TEXT, encoding="utf-8")
-    evidence = gather(citation("../outside.txt"), [], entry, settings)
+    evidence = gather([citation("../outside.txt")], [], entry, settings)
     assert evidence.problem is not None
     assert evidence.article == ()
 
@@ -205,7 +205,7 @@ def test_the_whole_article_leaves_out_the_page_clutter_between_its_parts(indexed
     answer = indexed.ask("When did US troop levels in Iraq drop to 2,500?")
     citation = answer.citations[0]
     entry = indexed.index.manifest().files[citation.file]
-    evidence = gather(citation, answer.hits, entry, indexed.settings)
+    evidence = gather([citation], answer.hits, entry, indexed.settings)
     article = "".join(segment.text for segment in evidence.article)
     assert evidence.problem is None
     assert article.startswith("The Associated Press\n\nAn Iraqi F-16 Fighting Falcon")
