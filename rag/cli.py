@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -16,7 +17,7 @@ import click
 from rag.config import Settings
 from rag.eval.sets import SETS
 from rag.export import answer_json
-from rag.types import ANY_DATE, DateRange, UserError
+from rag.types import DateRange, UserError
 
 if TYPE_CHECKING:  # the pipeline imports the models' libraries: only commands that answer load it
     from rag.index import Status
@@ -47,7 +48,26 @@ def _corpus_options(command: Callable[..., Any]) -> Callable[..., Any]:
     )(command)  # fmt: skip
 
 
+@dataclass(frozen=True)
+class _When:
+    """The --since/--until range and the --as-of day of a command."""
+
+    dates: DateRange
+    as_of: date | None
+
+
 def _date_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Add --as-of, --since and --until, given to `command` as one `when` (a _When); an
+    empty range is a UserError, shown in one line."""
+
+    @functools.wraps(command)
+    def with_when(
+        *args: Any, as_of: datetime | None, since: datetime | None, until: datetime | None,
+        **kwargs: Any,
+    ) -> Any:  # fmt: skip
+        dates = DateRange(since.date() if since else None, until.date() if until else None)
+        return command(*args, when=_When(dates, as_of.date() if as_of else None), **kwargs)
+
     day = click.DateTime(formats=["%Y-%m-%d"])
     for name, what in (
         ("--until", "Only articles published on or before DATE (YYYY-MM-DD); undated ones are "
@@ -57,17 +77,9 @@ def _date_options(command: Callable[..., Any]) -> Callable[..., Any]:
         ("--as-of", "Answer as if asked on DATE (YYYY-MM-DD): only articles published by then, "
                     "and 'now' means the newest of those."),
     ):  # fmt: skip
-        command = click.option(name, type=day, metavar="DATE", default=None, help=what)(command)
-    return command
-
-
-def _dates(
-    since: datetime | None, until: datetime | None, as_of: datetime | None
-) -> tuple[DateRange, date | None]:
-    """The article date range of --since and --until (UserError when it is empty), and the
-    --as-of day."""
-    dates = DateRange(since.date() if since else None, until.date() if until else None)
-    return dates, as_of.date() if as_of else None
+        option = click.option(name, type=day, metavar="DATE", default=None, help=what)
+        with_when = option(with_when)
+    return with_when
 
 
 class _Group(click.Group):
@@ -118,39 +130,25 @@ def ingest(path: Path | None, rebuild: bool, corpus: Path | None, index: Path | 
 @_date_options
 @_corpus_options
 def ask(
-    question: str,
-    as_json: bool,
-    as_of: datetime | None,
-    since: datetime | None,
-    until: datetime | None,
-    corpus: Path | None,
-    index: Path | None,
+    question: str, as_json: bool, when: _When, corpus: Path | None, index: Path | None
 ) -> None:
     """Answer QUESTION from the indexed articles, with citations."""
     from rag.pipeline import Pipeline
 
-    dates, day = _dates(since, until, as_of)
     pipeline = Pipeline(_settings(corpus, index))
     if as_json:
-        click.echo(answer_json(pipeline.ask(question, dates=dates, as_of=day)))
+        click.echo(answer_json(pipeline.ask(question, dates=when.dates, as_of=when.as_of)))
     else:
-        _stream_answer(pipeline, question, [], dates, day)
+        _stream_answer(pipeline, question, [], when)
 
 
 @main.command()
 @_date_options
 @_corpus_options
-def chat(
-    as_of: datetime | None,
-    since: datetime | None,
-    until: datetime | None,
-    corpus: Path | None,
-    index: Path | None,
-) -> None:
+def chat(when: _When, corpus: Path | None, index: Path | None) -> None:
     """A conversation in the terminal; follow-up questions use the earlier ones."""
     from rag.pipeline import Pipeline
 
-    dates, day = _dates(since, until, as_of)
     pipeline = Pipeline(_settings(corpus, index))
     pipeline.index.check()  # a damaged index is refused before the first question
     history: list[str] = []
@@ -167,7 +165,7 @@ def chat(
             searched_for = pipeline.standalone(question, history)
             if searched_for != question.strip():
                 click.secho(f"(searched for: {searched_for})", dim=True)
-            _stream_answer(pipeline, question, history, dates, day)
+            _stream_answer(pipeline, question, history, when)
         except UserError as error:
             click.secho(f"Error: {error}", fg="red", err=True)
             continue
@@ -217,13 +215,7 @@ def _status_record(state: Status) -> dict[str, Any]:
     }
 
 
-def _stream_answer(
-    pipeline: Pipeline,
-    question: str,
-    history: list[str],
-    dates: DateRange = ANY_DATE,
-    as_of: date | None = None,
-) -> None:
+def _stream_answer(pipeline: Pipeline, question: str, history: list[str], when: _When) -> None:
     """Print the answer as it is produced, then the checked text if the checks changed it,
     its sources and notes."""
     from rag.pipeline import OLLAMA
@@ -231,11 +223,11 @@ def _stream_answer(
     pipeline.index.check()  # refused in one line, before the answer's label
     mode = pipeline.mode()
     label = f"{mode} {pipeline.settings.ollama_model}" if mode == OLLAMA else mode
-    if as_of:
-        label += f", as of {as_of.isoformat()}"
+    if when.as_of:
+        label += f", as of {when.as_of.isoformat()}"
     click.secho(f"[{label}] ", fg="cyan", nl=False)
     streamed = []
-    stream = pipeline.stream(question, history, dates, as_of)
+    stream = pipeline.stream(question, history, when.dates, when.as_of)
     for piece in stream:
         streamed.append(piece)
         click.echo(piece, nl=False)
