@@ -41,20 +41,31 @@ def message(text: str) -> str:
     return "".join(piece if i % 2 else escape(piece) for i, piece in enumerate(pieces))
 
 
-def _styled(markdown: str, style: str) -> str:
+def _styled(markdown: str, style: str, bold: bool = False) -> str:
     # A directive cannot span a line break, so each line is wrapped on its own.
     return HARD_BREAK.join(
-        f":{style}[{line}]" if line.strip() else line for line in markdown.split(HARD_BREAK)
+        f":{style}[{_bold(line) if bold else line}]" if line.strip() else line
+        for line in markdown.split(HARD_BREAK)
     )
 
 
+def _bold(line: str) -> str:
+    """`line` in bold; the spaces around it stay outside the markers, where bold allows them."""
+    core = line.strip()
+    start = line.index(core)
+    return f"{line[:start]}**{core}**{line[start + len(core):]}"
+
+
 def highlight(segments: Iterable[Segment]) -> str:
-    """Segments as Markdown, the cited passage and the quote in their highlight colours."""
+    """Segments as Markdown, the cited passage and the quote in their highlight colours; the
+    quote is also in bold, so it is not told apart by colour alone."""
     parts, line_start = [], True
     for segment in segments:
         text = segment.text.lstrip(" \t") if line_start else segment.text
         markdown = escape(text)
-        parts.append(_styled(markdown, STYLES[segment.level]) if segment.level else markdown)
+        if segment.level:
+            markdown = _styled(markdown, STYLES[segment.level], segment.level is Level.QUOTE)
+        parts.append(markdown)
         # Still at a line's start when only spaces follow the last line break (or nothing).
         last_line = text.rsplit("\n", 1)[-1]
         line_start = not last_line.strip(" \t") and ("\n" in text or line_start)

@@ -52,15 +52,19 @@ def test_escaped_text_reads_back_as_the_text_and_leaves_no_markup(text: str) -> 
         ([Segment("all plain", PLAIN)], "all plain"),
         (
             [Segment("Before ", PLAIN), Segment("the quote.", QUOTE), Segment(" After", PLAIN)],
-            "Before :orange-background[the quote\\.] After",
+            "Before :orange-background[**the quote\\.**] After",
         ),
         (
             [Segment("a ", PLAIN), Segment("passage ", PASSAGE), Segment("quote", QUOTE)],
-            "a :blue-background[passage ]:orange-background[quote]",
+            "a :blue-background[passage ]:orange-background[**quote**]",
         ),
         (
             [Segment("one\ntwo", QUOTE)],
-            ":orange-background[one]  \n:orange-background[two]",
+            ":orange-background[**one**]  \n:orange-background[**two**]",
+        ),
+        (
+            [Segment("a ", PLAIN), Segment(" spaced quote ", QUOTE)],
+            "a :orange-background[ **spaced quote** ]",
         ),
         (
             [Segment("end of line\n", PLAIN), Segment("    indented [x]", PASSAGE)],
