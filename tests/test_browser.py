@@ -193,3 +193,32 @@ def test_a_citation_marker_takes_the_reader_to_its_card(page: Any) -> None:
     page.wait_for_url(re.compile("#source-0-1$"))
     # The browser scrolls the card's heading into view (polled: the page may still settle).
     expect(page.locator("#source-0-1")).to_be_in_viewport(timeout=10_000)
+
+
+def test_captions_are_readable(page: Any) -> None:
+    # WCAG AA: at least 4.5:1 for a source card's file, date and offsets. Streamlit draws
+    # captions in the text colour inside a container at 60% opacity: both count.
+    ask(page, TROOPS)
+    answer = page.get_by_test_id("stChatMessage").nth(1)
+    caption = answer.get_by_text(re.compile(f"^{re.escape(TROOPS_FILE)} · ")).first
+    caption.wait_for(timeout=ANSWER_TIMEOUT_MS)
+    color, opacity = caption.evaluate(
+        """e => {
+            let opacity = 1;
+            for (let n = e; n; n = n.parentElement) opacity *= getComputedStyle(n).opacity;
+            return [getComputedStyle(e).color, opacity];
+        }"""
+    )
+    assert contrast_on_white(color, opacity) >= 4.5, (color, opacity)
+
+
+def contrast_on_white(css_color: str, opacity: float) -> float:
+    """The contrast ratio on white of a CSS rgb() colour drawn at `opacity` (WCAG 2)."""
+    channels = [opacity * float(v) + (1 - opacity) * 255 for v in re.findall(r"\d+", css_color)[:3]]
+
+    def linear(channel: float) -> float:
+        c = channel / 255
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+
+    lum = 0.2126 * linear(channels[0]) + 0.7152 * linear(channels[1]) + 0.0722 * linear(channels[2])
+    return 1.05 / (lum + 0.05)
