@@ -355,6 +355,7 @@ def render(
         return
     show_answer(answer, files, settings, key)
     take_away(answer, key)
+    verdict(int(key))
 
 
 def show_answer(
@@ -392,6 +393,27 @@ def merged_cards(answer: Answer) -> list[list[Citation]]:
         where = (citation.file, chunk.start if chunk else -citation.n)
         cards.setdefault(where, []).append(citation)
     return list(cards.values())
+
+
+def verdict(n: int) -> None:
+    """Thumbs up or down on turn `n` of the open conversation, and after a thumbs down an
+    optional correction; kept with the conversation for `rag feedback export`."""
+    conversation = st.session_state.get(CONVERSATION)
+    if not conversation:
+        return
+    thumbs, correction = f"thumbs_{conversation}_{n}", f"correction_{conversation}_{n}"
+
+    def keep_verdict() -> None:
+        given = st.session_state.get(thumbs)
+        if given is not None:
+            ui.conversations(ui.settings()).rate(
+                conversation, n, given == 1, st.session_state.get(correction, "")
+            )
+
+    st.feedback("thumbs", key=thumbs, on_change=keep_verdict)
+    if st.session_state.get(thumbs) == 0:
+        st.text_input("What should the answer say? (optional)", key=correction,
+                      on_change=keep_verdict)  # fmt: skip
 
 
 def take_away(answer: Answer, key: str) -> None:

@@ -250,6 +250,32 @@ def _stream_answer(pipeline: Pipeline, question: str, history: list[str], when: 
         click.secho(answer.notice, dim=True)
 
 
+@main.group()
+def feedback() -> None:
+    """Readers' verdicts on answers in the app."""
+
+
+@feedback.command(name="export")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write to this file instead of printing.")  # fmt: skip
+@_corpus_options
+def export_feedback(out: Path | None, corpus: Path | None, index: Path | None) -> None:
+    """Print the verdicts given in the app as candidate gold items (one JSON line each, the
+    gold format), for a person to review into a gold file."""
+    from rag.conversations import Conversations
+    from rag.eval.feedback import candidate_items
+
+    kept = Conversations(_settings(corpus, index).data_path)
+    items = candidate_items(kept.feedback())
+    lines = [item.model_dump_json(exclude_defaults=True) for item in items]
+    text = "".join(f"{line}\n" for line in lines)
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")
+        click.echo(f"{len(lines)} candidate gold items written to {out}.", err=True)
+
+
 @main.command(name="eval")
 @click.argument(
     "gold", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path)

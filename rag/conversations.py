@@ -39,6 +39,15 @@ CREATE TABLE IF NOT EXISTS turns (
     files TEXT NOT NULL,
     PRIMARY KEY (conversation, n)
 );
+CREATE TABLE IF NOT EXISTS feedback (
+    conversation TEXT NOT NULL,
+    n INTEGER NOT NULL,
+    good INTEGER NOT NULL,
+    correction TEXT NOT NULL DEFAULT '',
+    given TEXT NOT NULL,
+    PRIMARY KEY (conversation, n),
+    FOREIGN KEY (conversation, n) REFERENCES turns(conversation, n) ON DELETE CASCADE
+);
 """
 
 
@@ -50,6 +59,18 @@ class Turn:
     answer: Answer
     files: dict[str, str]  # cited file -> its sha256 when the answer was made
     asked: datetime
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """A reader's verdict on one answer, with the correction they gave, if any."""
+
+    conversation: str
+    n: int  # the turn's position in its conversation
+    good: bool
+    correction: str
+    turn: Turn
+    history: tuple[str, ...]  # the questions asked before it in its conversation
 
 
 @dataclass(frozen=True)
@@ -136,6 +157,27 @@ class Conversations:
             Summary(conversation, question, datetime.fromisoformat(started), turns)
             for conversation, started, question, turns in rows
         ]
+
+    def rate(self, conversation: str, n: int, good: bool, correction: str = "") -> None:
+        """Keep (or replace) the reader's verdict on turn `n` of a conversation."""
+        with self._connection() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO feedback VALUES (?, ?, ?, ?, ?)",
+                (conversation, n, int(good), correction.strip(), _now().isoformat()),
+            )
+
+    def feedback(self) -> list[Feedback]:
+        """Every verdict given, oldest first, with the turn it is about."""
+        with self._connection() as db:
+            rows = db.execute(
+                "SELECT conversation, n, good, correction FROM feedback ORDER BY given"
+            ).fetchall()
+        given = []
+        for conversation, n, good, correction in rows:
+            turns = self.turns(conversation)
+            earlier = tuple(turn.question for turn in turns[:n])
+            given.append(Feedback(conversation, n, bool(good), correction, turns[n], earlier))
+        return given
 
     def delete(self, conversation: str) -> None:
         """Forget a conversation and its turns."""

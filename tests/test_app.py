@@ -6,14 +6,17 @@ re-index, switch modes. The one stand-in is the Ollama server (tests/ollama_stub
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import date
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from streamlit.testing.v1 import AppTest
 
 from rag.answer.prompts import CANNOT_ANSWER
+from rag.cli import main
 from rag.config import Settings
 from rag.evidence import Level, Segment
 from rag.index import Index
@@ -465,3 +468,19 @@ def test_citations_of_one_passage_share_one_card(shared: Settings) -> None:
 def ask_direct(settings: Settings, question: str) -> tuple[Citation, ...]:
     """The citations of the same question asked of the pipeline directly."""
     return Pipeline(settings).ask(question, as_of=date(2019, 6, 30)).citations
+
+
+def test_a_verdict_and_correction_are_kept_and_exported(
+    shared: Settings, conversations_apart: Path
+) -> None:
+    at = ask(start(), TROOPS)
+    conversation = at.query_params["c"]
+    at.feedback(key=f"thumbs_{conversation}_0").set_value(0).run()  # thumbs down
+    at.text_input(key=f"correction_{conversation}_0").set_value("In late 2020.").run()
+    result = CliRunner().invoke(main, ["feedback", "export"],
+                                env={"RAG_DATA_DIR": str(conversations_apart)})  # fmt: skip
+    assert result.exit_code == 0, result.output
+    [line] = result.stdout.splitlines()
+    item = json.loads(line)
+    assert item["id"] == f"fb-{conversation}-0" and item["answers"] == ["In late 2020."]
+    assert item["kind"] == "feedback-corrected" and TROOPS_FILE in item["source_files"]

@@ -10,9 +10,11 @@ import pytest
 
 from rag.config import CONVERSATIONS_FILE
 from rag.conversations import Conversations
+from rag.eval.feedback import candidate_items
+from rag.eval.gold import load_gold
 from rag.pipeline import Pipeline
 from rag.types import UserError
-from tests.conftest import copy_corpus
+from tests.conftest import TROOPS_FILE, copy_corpus
 
 TROOPS = "When did US troop levels in Iraq drop to 2,500?"
 
@@ -81,3 +83,42 @@ def test_a_rebuild_keeps_the_conversations(
         TROOPS
     ]
     assert not any(name.endswith((".old", ".rebuild")) for name in os.listdir(tmp_path))
+
+
+def test_verdicts_become_candidate_gold_items_that_rag_eval_reads(
+    indexed: Pipeline, tmp_path: Path
+) -> None:
+    kept = Conversations(tmp_path)
+    first, second = kept.start(), kept.start()
+    kept.add(first, TROOPS, indexed.ask(TROOPS), {})
+    follow_up = "How many US troops were in Iraq?"
+    kept.add(first, follow_up, indexed.ask(follow_up, [TROOPS]), {})
+    cup = "Who won the 2018 FIFA World Cup?"
+    kept.add(second, cup, indexed.ask(cup), {})
+    kept.rate(first, 0, good=True)
+    kept.rate(first, 1, good=False, correction="About 2,500")
+    kept.rate(second, 0, good=True)  # a right abstention
+    items = {item.id: item for item in candidate_items(kept.feedback())}
+    good, corrected, declined = (items[f"fb-{first}-0"], items[f"fb-{first}-1"],
+                                 items[f"fb-{second}-0"])  # fmt: skip
+    assert good.kind == "feedback-good" and "late 2020" in good.answers[0]
+    assert TROOPS_FILE in good.source_files
+    assert corrected.answers == ("About 2,500",) and corrected.turns == (TROOPS, follow_up)
+    assert declined.unanswerable and not declined.source_files
+    # Written as `rag feedback export` writes them, they load as a gold file.
+    gold = tmp_path / "candidates.jsonl"
+    lines = [item.model_dump_json(exclude_defaults=True) for item in items.values()]
+    gold.write_text("".join(f"{line}\n" for line in lines))
+    assert [item.id for item in load_gold(gold)] == list(items)
+
+
+def test_a_verdict_given_again_replaces_the_first(indexed: Pipeline, tmp_path: Path) -> None:
+    kept = Conversations(tmp_path)
+    conversation = kept.start()
+    kept.add(conversation, TROOPS, indexed.ask(TROOPS), {})
+    kept.rate(conversation, 0, good=True)
+    kept.rate(conversation, 0, good=False, correction="  In late 2020.  ")
+    [verdict] = kept.feedback()
+    assert (verdict.good, verdict.correction) == (False, "In late 2020.")
+    kept.delete(conversation)
+    assert kept.feedback() == []

@@ -9,6 +9,7 @@ import pandas as pd  # type: ignore[import-untyped]  # pandas-stubs is not a dep
 import streamlit as st
 
 import ui
+from rag.eval.feedback import candidate_items
 from rag.eval.report import HEADLINE, latest
 from rag.eval.run import run
 from rag.markdown import escape
@@ -35,6 +36,18 @@ elif st.button(f"Run the evaluation ({GOLD_FILE})", icon=":material/play_arrow:"
 
         run(GOLD_FILE, ui.pipeline(ui.settings()), progress, RESULTS_DIR)
         bar.empty()
+
+with ui.guard("collecting the readers' feedback"):
+    given = ui.conversations(ui.settings()).feedback()
+    suggested = [item.model_dump_json(exclude_defaults=True) for item in candidate_items(given)]
+    if suggested:
+        st.download_button(
+            f"Readers' feedback as {len(suggested)} candidate gold items",
+            "".join(f"{line}\n" for line in suggested), "feedback-gold.jsonl",
+            mime="application/jsonl", key="export_feedback", icon=":material/download:",
+            on_click="ignore", help="Thumbs up and down given in the chat, in the gold format, "
+            "for a person to review into a gold file (as `rag feedback export` writes them).",
+        )  # fmt: skip
 
 folder = latest(RESULTS_DIR)
 if folder is None or not (folder / "summary.json").is_file():
