@@ -223,6 +223,15 @@ def restamp(manifest: Manifest, parsed: Mapping[str, ParsedFile]) -> bool:
     return changed
 
 
+@dataclass(frozen=True)
+class Scope:
+    """What a date range lets a question read."""
+
+    days: tuple[date, ...]  # publication dates of the indexed articles within it
+    ids: frozenset[str]  # the stored chunks of those articles
+    undated: int  # indexed articles it leaves out for having no date
+
+
 class Index:
     """One corpus's index for one settings fingerprint."""
 
@@ -384,14 +393,13 @@ class Index:
         `days`, only chunks of articles published on one of them."""
         return self.store.nearest(vector, n, days)
 
-    def days_within(self, dates: DateRange) -> list[date]:
-        """The publication dates of the indexed articles that fall within `dates`."""
-        files = self.manifest().complete_files().values()
-        return sorted({a.date for f in files for a in f.articles if a.date and a.date in dates})
-
-    def ids_published_on(self, days: Sequence[date]) -> set[str]:
-        """Ids of the stored chunks of articles published on one of `days`."""
-        return self.store.ids_published_on(days) if days else set()
+    def scope(self, dates: DateRange) -> Scope:
+        """What `dates` lets a question read, worked out once per question: the manifest is
+        read once and the store asked once, however many parts the question has."""
+        articles = [a for f in self.manifest().complete_files().values() for a in f.articles]
+        days = tuple(sorted({a.date for a in articles if a.date and a.date in dates}))
+        ids = frozenset(self.store.ids_published_on(days)) if days else frozenset()
+        return Scope(days, ids, sum(a.date is None for a in articles))
 
     def status(self, manifest: Manifest | None = None) -> Status:
         """Counts and dates for `rag status`, from `manifest` if it was already read."""

@@ -18,7 +18,7 @@ from rag.answer.generate import condense, generate
 from rag.answer.ollama import OllamaClient, OllamaError
 from rag.answer.query import Query, check_question, read_question
 from rag.config import CONVERSATIONS_FILE, MINILM_INT8, OLLAMA_EMBED_PREFIX, Settings
-from rag.index import Index, OnStored, SyncReport
+from rag.index import Index, OnStored, Scope, SyncReport
 from rag.ingest import Progress, read_corpus
 from rag.retrieve import Retriever
 from rag.types import ANY_DATE, Answer, AnswerStream, DateRange, Hit, Mode, UserError
@@ -218,10 +218,11 @@ class Pipeline:
     ) -> Generator[str, None, Answer]:
         started = time.perf_counter()
         notice = self.offline_reason()
-        left_out = self._undated_note(dates)
+        scope = self.index.scope(dates) if dates.bounded else None
+        left_out = _undated_note(scope)
         if notice is None:
             try:
-                answer = yield from self._generate(question, history, dates, started)
+                answer = yield from self._generate(question, history, scope, started)
                 notice = f"{answer.notice or ''}{left_out}".strip() or None
                 return replace(answer, as_of=as_of, notice=notice)
             except OllamaError as error:
@@ -229,7 +230,7 @@ class Pipeline:
                     raise
                 notice = f"{error} Answered extractively instead."
         query = read_question(question, history)
-        hits = self._search(query, dates)
+        hits = self._search(query, scope)
         retrieved = time.perf_counter()
         bm25, min_support = self.index.bm25(), self.settings.min_support
         # A timeline's deeper passages are for its history; the answer is decided as usual.
@@ -237,17 +238,6 @@ class Pipeline:
         answer = extractive.answer(query, hits, bm25, min_support, notice + left_out, read=read)
         yield answer.answer
         return replace(_timed(answer, started, retrieved), as_of=as_of)
-
-    def _undated_note(self, dates: DateRange) -> str:
-        """With a date range, how many articles it leaves out for having no date (nothing
-        says they belong in it), as a sentence to add to the notice; else ""."""
-        if not dates.bounded:
-            return ""
-        files = self.index.manifest().complete_files().values()
-        undated = sum(a.date is None for entry in files for a in entry.articles)
-        if not undated:
-            return ""
-        return f" {undated} undated article{'s' * (undated != 1)} left out by the date range."
 
     def offline_reason(self) -> str | None:
         """Why answers are extractive now, or None when Ollama writes them."""
@@ -261,13 +251,13 @@ class Pipeline:
         return f"{health.problem} Until then answers quote the articles word for word."
 
     def _generate(
-        self, question: str, history: Sequence[str], dates: DateRange, started: float
+        self, question: str, history: Sequence[str], scope: Scope | None, started: float
     ) -> Generator[str, None, Answer]:
         """The Ollama path: condense, retrieve, stream the model's answer, check its citations."""
         searched_for = self.standalone(question, history)
         # The standalone question is read on its own: it already carries what it refers to.
         query = read_question(searched_for)
-        hits = self._search(query, dates)
+        hits = self._search(query, scope)
         retrieved = time.perf_counter()
         relevance = extractive.extract(query, hits, self.index.bm25(), self.settings.min_support)
         answer = yield from generate(
@@ -282,11 +272,23 @@ class Pipeline:
         )
         return _timed(answer, started, retrieved)
 
-    def _search(self, query: Query, dates: DateRange) -> list[Hit]:
-        """Passages for a query; a question asking two things gets passages for each part,
-        and one about how something changed reads deeper, to find every time it was told."""
+    def _search(self, query: Query, scope: Scope | None) -> list[Hit]:
+        """Passages for a query (within a date range's `scope`, if any); a question asking
+        two things gets passages for each part, and one about how something changed reads
+        deeper, to find every time it was told."""
         top_k = self.settings.top_k * (_HISTORY_DEPTH if query.timeline else 1)
-        return self.retriever.search_all(query.search_texts, dates, top_k)
+        return self.retriever.search_all(query.search_texts, scope, top_k)
+
+
+def _undated_note(scope: Scope | None) -> str:
+    """How many articles a date range leaves out for having no date (nothing says they
+    belong in it), as a sentence to add to the notice; "" without a range or such articles."""
+    if scope is None or not scope.undated:
+        return ""
+    return (
+        f" {scope.undated} undated article{'s' * (scope.undated != 1)} left out by the date "
+        "range."
+    )
 
 
 def _timed(answer: Answer, started: float, retrieved: float) -> Answer:

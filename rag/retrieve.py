@@ -6,9 +6,9 @@ from collections.abc import Sequence
 from datetime import date
 
 from rag.config import Settings
-from rag.index import Embedder, Index
+from rag.index import Embedder, Index, Scope
 from rag.lexical import terms
-from rag.types import ANY_DATE, Chunk, DateRange, Hit
+from rag.types import Chunk, Hit
 
 
 def reciprocal_rank_fusion(rankings: Sequence[Sequence[str]], k: int) -> list[tuple[str, float]]:
@@ -50,18 +50,16 @@ class Retriever:
         self.settings = settings
 
     def search(
-        self, query: str, top_k: int | None = None, dates: DateRange = ANY_DATE
+        self, query: str, top_k: int | None = None, scope: Scope | None = None
     ) -> list[Hit]:
-        """The best `top_k` passages for `query` from articles dated within `dates`, copies
-        folded together."""
+        """The best `top_k` passages for `query`, copies folded together; with a date range's
+        `scope`, only from the articles it lets a question read."""
         top_k = top_k or self.settings.top_k
         n = self.settings.candidates
-        days, among = None, None
-        if dates.bounded:  # both sides filter by the store's date metadata
-            days = self.index.days_within(dates)
-            if not days:
-                return []
-            among = self.index.ids_published_on(days)
+        if scope is not None and not scope.days:
+            return []
+        # Both sides filter by the store's date metadata: a narrow range still fills up.
+        among, days = (scope.ids, scope.days) if scope else (None, None)
         keyword = [chunk_id for chunk_id, _ in self.index.bm25().search(query, n, among)]
         fused = reciprocal_rank_fusion([keyword, self._dense(query, n, days)], self.settings.rrf_k)
         stored = self.index.chunks([chunk_id for chunk_id, _ in fused])
@@ -69,14 +67,14 @@ class Retriever:
         return collapse_copies(ranked, self.settings.duplicate_overlap, top_k)
 
     def search_all(
-        self, queries: Sequence[str], dates: DateRange = ANY_DATE, top_k: int | None = None
+        self, queries: Sequence[str], scope: Scope | None = None, top_k: int | None = None
     ) -> list[Hit]:
         """The best `top_k` passages for several queries (the parts of one question),
         interleaved so each part keeps its best passages; one query is searched as is."""
         top_k = top_k or self.settings.top_k
         if len(queries) == 1:
-            return self.search(queries[0], top_k, dates)
-        found = [self.search(query, top_k, dates) for query in queries]
+            return self.search(queries[0], top_k, scope)
+        found = [self.search(query, top_k, scope) for query in queries]
         merged: dict[str, Hit] = {}
         for rank in range(top_k):
             for hits in found:

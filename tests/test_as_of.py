@@ -89,6 +89,7 @@ def test_a_narrow_range_is_searched_in_the_store_not_cut_from_the_best_matches(
     narrow = Pipeline(indexed.settings.model_copy(update={"candidates": 3}))
     narrow.embedder = indexed.embedder  # already warm
     may = DateRange(date(2020, 5, 1), date(2020, 5, 31))
-    hits = narrow.retriever.search("How many US troops are in Iraq now?", dates=may)
+    question = "How many US troops are in Iraq now?"
+    hits = narrow.retriever.search(question, scope=narrow.index.scope(may))
     assert hits
     assert all(h.chunk.date == date(2020, 5, 11) for h in hits)
