@@ -176,7 +176,6 @@ class Part:
     over_time: bool = False  # asks how something changed, or a figure at no stated time
 
 
-
 @dataclass(frozen=True)
 class Query:
     """A question read once, with the earlier turns it refers back to."""

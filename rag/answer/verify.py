@@ -11,7 +11,7 @@ from datetime import date
 
 import numpy as np
 
-from rag.answer.citations import MARKER, UNSUPPORTED_MARK, citation, markers, strip_markers
+from rag.answer.citations import MARKER, UNSUPPORTED_MARK, citation, markers
 from rag.answer.context import passage, passage_sentences
 from rag.answer.prompts import CANNOT_ANSWER
 from rag.answer.timeline import date_backed, read_line
@@ -371,8 +371,6 @@ class _Support:
         return citations
 
 
-
-
 def check_timeline(
     reply: str, hits: Sequence[Hit], embed: Embed, min_similarity: float
 ) -> tuple[Checked, tuple[TimelineEntry, ...]]:
@@ -394,13 +392,15 @@ def check_timeline(
         dropped.update(checked.dropped)
         backing = tuple(dict.fromkeys(n for c in checked.claims for n in c.citations))
         supported = bool(checked.claims) and all(c.supported for c in checked.claims)
-        statement = re.sub(r"\s+([.!?;,])", r"\1", strip_markers(line.statement)).strip()
+        statement = _clean(line.statement)
         dated = date_backed(line.dated, hits, backing) if supported else None
         if supported and dated is None:
             problem = f"{line.dated.text} is not a date {markers(backing)} gives"
             claims.append(Claim(statement, backing, False, problem))
-            end = len(statement.rstrip(".!?"))
-            marked = f"{statement[:end]} {UNSUPPORTED_MARK}{statement[end:]}"
+            # Marked as any unsupported sentence is: where its markers were.
+            spans = _spans(line.statement)
+            unsupported = {i: Claim(statement, backing, False, problem) for i in range(len(spans))}
+            marked = _rewrite(line.statement, spans, unsupported)
             rows.append((line.dated.when, f"- {line.dated.text}: {marked}"))
             continue
         claims.extend(checked.claims)
