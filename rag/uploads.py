@@ -17,6 +17,7 @@ import unicodedata
 import uuid
 from pathlib import Path
 
+from rag.ingest import discover
 from rag.read import SUPPORTED_SUFFIXES, read_source
 from rag.types import Skipped, UserError
 
@@ -69,7 +70,8 @@ def save_upload(corpus_dir: Path, filename: str, data: bytes, max_bytes: int) ->
             raise UploadError(
                 f"{filename!r} cannot be indexed ({source.reason}): upload an article with text."
             )
-        return _link_unused(staging, root, name)
+        full = f"The corpus already holds {name} and many numbered copies: rename it."
+        return _link_unused(staging, root, name, full)
     finally:
         staging.unlink()
 
@@ -78,31 +80,30 @@ def same_content(root: Path, data: bytes) -> str | None:
     """The name of a corpus file holding exactly `data`, if one does (files of another size
     are never read)."""
     digest = hashlib.sha256(data).digest()
-    for path in sorted(root.rglob("*")):
-        if any(part.startswith(".") for part in path.relative_to(root).parts):
-            continue  # hidden: the index folder, uploads being staged
+    for name, path in discover(root):  # hidden entries (the index, staged uploads) left out
         try:
-            if path.is_symlink() or not path.is_file():
+            if path.is_symlink() or path.stat().st_size != len(data):
                 continue  # ingest does not follow links either
-            if path.stat().st_size == len(data):
-                if hashlib.sha256(path.read_bytes()).digest() == digest:
-                    return path.relative_to(root).as_posix()
+            if hashlib.sha256(path.read_bytes()).digest() == digest:
+                return name
         except OSError:
             continue  # unreadable or gone: ingest reports it, not the upload
     return None
 
 
-def _link_unused(staging: Path, root: Path, name: str) -> Path:
+def _link_unused(source: Path, folder: Path, name: str, full: str) -> Path:
+    """Hard-link `source` into `folder` as `name`, or "name-2", "name-3", ... when taken (a
+    link fails instead of replacing a file); UploadError saying `full` when none is free."""
     stem, suffix = os.path.splitext(name)
     candidates = [name, *(f"{stem}-{n}{suffix}" for n in range(2, MAX_NUMBERED_NAMES + 1))]
     for candidate in candidates:
-        target = root / candidate
+        target = folder / candidate
         try:
-            os.link(staging, target)
+            os.link(source, target)
         except FileExistsError:
             continue
         return target
-    raise UploadError(f"The corpus already holds {name} and many numbered copies: rename it.")
+    raise UploadError(full)
 
 
 # Where removed files go: inside the corpus, hidden, so ingest no longer reads them.
@@ -119,13 +120,7 @@ def remove_from_corpus(corpus_dir: Path, name: str) -> Path:
         raise UploadError(f"{name!r} is not a file of the corpus: nothing was removed.")
     removed = root / REMOVED_FOLDER
     removed.mkdir(exist_ok=True)
-    stem, suffix = os.path.splitext(path.name)
-    for n in range(1, MAX_NUMBERED_NAMES + 1):
-        target = removed / (path.name if n == 1 else f"{stem}-{n}{suffix}")
-        try:
-            os.link(path, target)  # fails instead of replacing an earlier removal
-        except FileExistsError:
-            continue
-        path.unlink()
-        return target
-    raise UploadError(f"{REMOVED_FOLDER}/ already holds many copies of {path.name}: empty it.")
+    full = f"{REMOVED_FOLDER}/ already holds many copies of {path.name}: empty it."
+    target = _link_unused(path, removed, path.name, full)  # never over an earlier removal
+    path.unlink()
+    return target
