@@ -365,7 +365,7 @@ def show_answer(
     each `[n]` is a link to card n, with its title and date on hover."""
     cards = merged_cards(answer)
     sources = {
-        c.n: (f"source-{key}-{group[0].n}", f"{c.title}, {c.date or 'undated'}")
+        c.n: (f"source-{key}-{group[0].n}", f"{c.title}, {c.date_label}")
         for group in cards
         for c in group
     }
@@ -489,7 +489,7 @@ def card(
         if len(cited) > 1:  # which quote is where
             spans = [f"[{c.n}] {span}" for c, span in zip(cited, spans, strict=True)]
         where = f"characters {', '.join(spans)}"
-        st.caption(escape(f"{first.file} · {first.date or 'undated'} · {where}{also}"))
+        st.caption(escape(f"{first.file} · {first.date_label} · {where}{also}"))
         st.markdown(highlight(evidence.passage))
         with st.expander("Whole article"):
             if evidence.problem:

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date
 from enum import Enum
 
-from rag.dates import leading_date, parse_date_line
+from rag.dates import estimate_published, leading_date, parse_date_line
 from rag.types import Article, Span
 
 # Lines that belong to the page, not to the story. Matched against the stripped line.
@@ -242,12 +243,26 @@ def _article(file: str, lines: list[Line], text: str) -> Article | None:
         repeats_title = title_line is not None and _clean_title(line.text) == title
         return line.kind in (Kind.TEXT, Kind.SNIPPET) and not repeats_title
 
+    sections = tuple(_sections([line for line in lines if kept(line)], lines, text))
+    evidence = None
+    if parsed is None and (estimate := _estimated_date(sections)):
+        parsed, evidence = estimate, estimate[1]
     return Article(
         file=file,
         title=title,
         date=parsed[0] if parsed else None,
         date_text=date_text,
-        sections=tuple(_sections([line for line in lines if kept(line)], lines, text)),
+        sections=sections,
+        date_evidence=evidence,
+    )
+
+
+def _estimated_date(sections: tuple[Span, ...]) -> tuple[date, str] | None:
+    """An undated article's date estimated from its own sentences, with the one it rests on."""
+    from rag.sentences import sentence_spans  # its nltk import waits until an article needs it
+
+    return estimate_published(
+        [s.text[start:end] for s in sections for start, end in sentence_spans(s.text)]
     )
 
 

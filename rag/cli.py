@@ -240,7 +240,7 @@ def _stream_answer(pipeline: Pipeline, question: str, history: list[str], when: 
         also = f" (also in {', '.join(citation.also_in)})" if citation.also_in else ""
         click.echo(
             f"  [{citation.n}] {citation.file}{also} - {citation.title}"
-            f" ({citation.date or 'undated'}), chars {citation.start}-{citation.end}"
+            f" ({citation.date_label}), chars {citation.start}-{citation.end}"
         )
     if answer.abstained and answer.hits:
         click.echo("Closest passages:")

@@ -149,6 +149,49 @@ def relative_note(text: str, published: date | None) -> str:
     )
 
 
+# --- Estimating an undated article's date ------------------------------------------------
+
+# Words that place an event within days of the writing: "on Sunday", "yesterday", "last
+# week", "three days ago", "days ahead of". Year-sized ones ("last year") place nothing
+# closely enough to date an article by.
+_NEAR_NOW = re.compile(
+    rf"\b(?:{'|'.join(WEEKDAYS)}|yesterday|today|tonight|tomorrow(?!['’]s)"
+    r"|(?:last|this|next)\s+week"
+    r"|(?:\d{1,2}|a|an|two|three|four|five|six|few)\s+(?:hours|days?)\s+ago"
+    r"|(?:hours|days)\s+(?:ahead|before|after|earlier|later))\b",
+    re.IGNORECASE,
+)
+# A photo caption dates the photo, not the story: "FILE - In this Aug. 20, 2017 file photo",
+# "... takes off June 17, 2019, at Balad Air Base. (Staff Sgt. Luke Kitterman/Air Force)".
+_CAPTION = re.compile(r"^\s*FILE\b|\bphoto\b|\([^()]*/[^()]*\)\s*$", re.IGNORECASE)
+
+
+def _places_near(cue: re.Match[str]) -> bool:
+    """Whether a cue really places its sentence's event near the writing: "held on Tuesday,
+    November 3, 2020" only names the date's weekday, and "Black Friday" or "Good Friday" is a
+    name (a capitalised word before the weekday that is not a sentence's opening article)."""
+    if _DATE_BESIDE.match(cue.string, cue.end()):
+        return False
+    before = cue.string[: cue.start()].split()
+    return not (before and before[-1][0].isupper() and before[-1] not in ("The", "On", "By"))
+
+
+def estimate_published(sentences: list[str]) -> tuple[date, str] | None:
+    """When an undated article was probably written, and the sentence that says so.
+
+    Only strong evidence counts: a sentence that gives an event's full date and places it
+    within days of the writing ("The Sunday attack comes days ahead of talks on April 7,
+    2021"); the latest such date is the estimate. Captions are passed over. None without
+    such a sentence: an article that only mentions past dates is left undated.
+    """
+    found: list[tuple[date, str]] = []
+    for sentence in sentences:
+        if _CAPTION.search(sentence) or not any(map(_places_near, _NEAR_NOW.finditer(sentence))):
+            continue
+        found += [(day, sentence.strip()) for day, _ in dates_in(sentence)]
+    return max(found, key=lambda item: item[0], default=None)
+
+
 def format_day(day: date) -> str:
     """A date as answers and notes write it: "April 4, 2021"."""
     return f"{MONTH_NAMES[day.month - 1]} {day.day}, {day.year}"

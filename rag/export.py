@@ -18,10 +18,9 @@ def answer_markdown(answer: Answer, heading: str = "##") -> str:
     if answer.citations:
         lines += ["Sources:", ""]
     for citation in answer.citations:
-        date = citation.date.isoformat() if citation.date else "undated"
         also = f" (also in {', '.join(citation.also_in)})" if citation.also_in else ""
         lines += [
-            f"[{citation.n}] {citation.file}{also}: {citation.title}, {date}, "
+            f"[{citation.n}] {citation.file}{also}: {citation.title}, {citation.date_label}, "
             f"characters {citation.start}-{citation.end}",
             "",
             "> " + citation.quote.replace("\n", "\n> "),

@@ -195,6 +195,7 @@ class Chunker:
                         start=start,
                         end=start + len(piece),
                         text=piece,
+                        date_estimated=article.date_evidence is not None,
                     )
                 )
         return chunks

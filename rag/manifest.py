@@ -30,6 +30,8 @@ class ArticleEntry:
     # The kept stretches, as (start, end) file offsets: the article without the page
     # clutter between them.
     sections: tuple[tuple[int, int], ...]
+    # Set when `date` is estimated from the text (no date is stated): the sentence it rests on.
+    date_evidence: str | None = None
 
     @classmethod
     def of(cls, article: Article) -> ArticleEntry:
@@ -41,6 +43,7 @@ class ArticleEntry:
             start=article.start,
             end=article.end,
             sections=tuple((section.start, section.end) for section in article.sections),
+            date_evidence=article.date_evidence,
         )
 
     def holds(self, offset: int) -> bool:
@@ -162,6 +165,7 @@ def _article_from_json(data: dict[str, Any]) -> ArticleEntry:
         start,
         end,
         tuple((begin, finish) for begin, finish in sections),
+        data.get("date_evidence"),
     )
 
 
@@ -173,4 +177,5 @@ def _article_to_json(article: ArticleEntry) -> dict[str, Any]:
         "start": article.start,
         "end": article.end,
         "sections": [list(section) for section in article.sections],
+        "date_evidence": article.date_evidence,
     }

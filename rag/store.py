@@ -26,7 +26,16 @@ from rag.types import Chunk, IndexUnavailable
 READ_PAGE = 5_000
 # Files per Chroma delete call (one `$in` filter instead of one call per file).
 DELETE_BATCH = 500
-_METADATA_FIELDS = ("file", "file_sha256", "article", "title", "date", "start", "end")
+_METADATA_FIELDS = (
+    "file",
+    "file_sha256",
+    "article",
+    "title",
+    "date",
+    "start",
+    "end",
+    "date_estimated",
+)
 
 
 class StoreUnreachable(IndexUnavailable):
@@ -270,7 +279,7 @@ def _forget(folder: str) -> None:
     _opened.pop(folder, None)
 
 
-def chunk_metadata(chunk: Chunk) -> dict[str, str | int]:
+def chunk_metadata(chunk: Chunk) -> dict[str, str | int | bool]:
     """Chunk fields as Chroma metadata (which cannot hold None)."""
     values = {name: getattr(chunk, name) for name in _METADATA_FIELDS}
     values["date"] = chunk.date.isoformat() if chunk.date else None
@@ -289,6 +298,8 @@ def chunk_from_record(chunk_id: str, text: str, metadata: Mapping[str, Any]) -> 
         start=int(metadata["start"]),
         end=int(metadata["end"]),
         text=text,
+        # Stores written before estimated dates have no such field: their dates are stated.
+        date_estimated=bool(metadata.get("date_estimated", False)),
     )
 
 

@@ -82,6 +82,8 @@ class Article:
     date: date | None
     date_text: str | None
     sections: tuple[Span, ...]
+    # Set when `date` is not stated but estimated from the text: the sentence it rests on.
+    date_evidence: str | None = None
 
     @property
     def start(self) -> int:
@@ -133,13 +135,14 @@ class Chunk:
     start: int
     end: int
     text: str
+    date_estimated: bool = False  # the article states no date; `date` is estimated
 
     @property
     def heading(self) -> str:
         """The article's title and date, e.g. "Rockets hit Balad (April 7, 2021)"."""
         if not self.date:
             return self.title
-        return f"{self.title} ({self.date:%B} {self.date.day}, {self.date.year})"
+        return f"{self.title} ({date_label(self.date, self.date_estimated)})"
 
     @property
     def indexed_text(self) -> str:
@@ -193,6 +196,13 @@ class Citation:
     start: int
     end: int
     also_in: tuple[str, ...] = ()
+    date_estimated: bool = False  # the article states no date; `date` is estimated
+
+    @property
+    def date_label(self) -> str:
+        """The article's date as shown beside a quote: "April 7, 2021", "about April 7, 2021
+        (estimated)" or "undated"."""
+        return date_label(self.date, self.date_estimated) if self.date else "undated"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form, the `citations` entries of `rag ask --json`."""
@@ -208,6 +218,7 @@ class DateBasis(StrEnum):
     STATED = "stated"  # the sentence writes it ("on April 7, 2021", "in late 2020")
     RELATIVE = "resolved relative date"  # "on Monday", against the article's date
     ARTICLE = "article date"  # the date the article was published
+    ESTIMATED = "estimated article date"  # undated article, dated from its own text
 
 
 @dataclass(frozen=True)
@@ -327,3 +338,9 @@ class AnswerStream:
         if self._answer is None:  # the pieces were iterated elsewhere and not to the end
             raise RuntimeError("the answer stream was abandoned before it finished")
         return self._answer
+
+
+def date_label(day: date, estimated: bool) -> str:
+    """A publication date as shown: "April 7, 2021", or "about April 7, 2021 (estimated)"."""
+    written = f"{day:%B} {day.day}, {day.year}"
+    return f"about {written} (estimated)" if estimated else written

@@ -62,4 +62,5 @@ def citation(n: int, sentence: Sentence, hit: Hit) -> Citation:
         start=sentence.start,
         end=sentence.end,
         also_in=tuple(f for f in hit.files if f != sentence.chunk.file),
+        date_estimated=sentence.chunk.date_estimated,
     )

@@ -49,9 +49,9 @@ class Statement:
 def date_of(sentence: Sentence, hit: Hit) -> Dated | None:
     """When `sentence` (of `hit`) says its statement holds: a full date it writes; else the
     day a relative expression names ("on Monday", against its article's date); else its
-    article's date, or, for an undated copy of a wire story, the date of the first dated
-    copy; in an undated article, a year it writes ("in late 2020"). None when nothing dates
-    it."""
+    article's date (stated, or estimated from its text), or, for an undated copy of a wire
+    story, the date of the first dated copy; in an undated article, a year it writes ("in late
+    2020"). None when nothing dates it."""
     text = sentence.text
     copies = (c.date for c in (hit.chunk, *hit.copies) if c.date is not None)
     published = sentence.chunk.date or min(copies, default=None)
@@ -60,10 +60,14 @@ def date_of(sentence: Sentence, hit: Hit) -> Dated | None:
     if found := find_date(text):
         return Dated(found[0], format_day(found[0]), "day", DateBasis.STATED)
     if published is not None:
+        # Whatever is dated by an estimated article date is itself an estimate.
+        estimated = published == sentence.chunk.date and sentence.chunk.date_estimated
         for relative in resolve_relative(text, published):
             if relative.day is not None:
-                return Dated(relative.day, format_day(relative.day), "day", DateBasis.RELATIVE)
-        return Dated(published, format_day(published), "day", DateBasis.ARTICLE)
+                basis = DateBasis.ESTIMATED if estimated else DateBasis.RELATIVE
+                return Dated(relative.day, format_day(relative.day), "day", basis)
+        basis = DateBasis.ESTIMATED if estimated else DateBasis.ARTICLE
+        return Dated(published, format_day(published), "day", basis)
     if year := _STATED_YEAR.search(text):
         return _in_year(year)
     return None
