@@ -17,7 +17,7 @@ import ui
 from rag import export
 from rag.config import Settings
 from rag.conversations import Conversations
-from rag.evidence import gather, mark, passage_of, unsupported_marks
+from rag.evidence import Segment, gather, mark, passage_of, split_at_passage, unsupported_marks
 from rag.index import Health, Status, Verdict
 from rag.manifest import FileEntry, Manifest
 from rag.markdown import answer_markdown, escape, highlight, message
@@ -495,7 +495,18 @@ def card(
             if evidence.problem:
                 st.warning(message(evidence.problem))
             else:
-                st.markdown(highlight(evidence.article))
+                whole_article(evidence.article, f"whole-{anchor}")
+
+
+def whole_article(article: tuple[Segment, ...], key: str) -> None:
+    """The article opened at the quoted passage's line; the text before it behind a toggle,
+    so the quote is in view when the article opens."""
+    before, rest = split_at_passage(article)
+    if before and rest and not st.toggle("Show from the start", key=key):
+        words = sum(len(segment.text.split()) for segment in before)
+        st.caption(f"From the quoted passage on; {words} words before it.")
+        before = ()
+    st.markdown(highlight(before + rest))
 
 
 # -- layout ----------------------------------------------------------------------------------

@@ -135,6 +135,20 @@ def _sections(text: str, article: ArticleEntry, marks: Sequence[Mark]) -> tuple[
     return tuple(segments)
 
 
+def split_at_passage(segments: Sequence[Segment]) -> tuple[tuple[Segment, ...], ...]:
+    """`segments` (a marked article) cut at the start of the line where the first marked
+    text begins: what comes before, and the rest. A whole article opens at its quote, with
+    the earlier text a click away; with nothing marked, all of it comes before."""
+    at = next((i for i, segment in enumerate(segments) if segment.level), len(segments))
+    if at == len(segments) or at == 0:
+        return tuple(segments[:at]), tuple(segments[at:])
+    lead = segments[at - 1]
+    cut = lead.text.rfind("\n") + 1  # 0 when the line began in an earlier segment
+    before = [*segments[: at - 1], Segment(lead.text[:cut], lead.level)]
+    rest = [Segment(lead.text[cut:], lead.level), *segments[at:]]
+    return tuple(s for s in before if s.text), tuple(s for s in rest if s.text)
+
+
 def unsupported_marks(text: str, claims: Sequence[Claim]) -> list[Mark]:
     """Marks for `mark` on the answer sentences that failed the support check, each with the
     markers and closing punctuation that follow its words."""

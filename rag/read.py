@@ -135,34 +135,54 @@ def pdf_to_text(data: bytes) -> tuple[str, str] | None:
 
 
 class _TextExtractor(HTMLParser):
-    """Collects visible text, one line per block element, skipping page furniture."""
+    """Collects visible text, one line per block element, skipping page furniture, and the
+    page's headline candidates."""
 
     SKIP = {"script", "style", "noscript", "template", "nav", "footer", "aside", "form", "svg"}
     BLOCK = {
         "p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "article",
-        "section", "header", "blockquote", "figcaption", "title", "time", "pre", "td",
+        "section", "header", "blockquote", "figcaption", "time", "pre", "td",
     }  # fmt: skip
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
         self.skipping = 0
+        self.inside: str | None = None  # "title" or "h1" while reading the first of each
+        self.found: dict[str, str] = {}  # "og:title", "h1", "title": the text of each
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "meta" and ("property", "og:title") in attrs:
+            self.found.setdefault("og:title", dict(attrs).get("content") or "")
         if tag in self.SKIP:
             self.skipping += 1
-        elif tag in self.BLOCK:
+        elif tag in ("title", "h1") and tag not in self.found and not self.skipping:
+            self.inside, self.found[tag] = tag, ""
+        if tag in self.BLOCK:
             self.parts.append("\n\n")
 
     def handle_endtag(self, tag: str) -> None:
+        if tag == self.inside:
+            self.inside = None
         if tag in self.SKIP:
             self.skipping = max(0, self.skipping - 1)
         elif tag in self.BLOCK:
             self.parts.append("\n\n")
 
     def handle_data(self, data: str) -> None:
-        if not self.skipping:
-            self.parts.append(re.sub(r"\s+", " ", data))
+        if self.skipping:
+            return
+        text = re.sub(r"\s+", " ", data)
+        if self.inside:
+            self.found[self.inside] += text
+        if self.inside != "title":  # the <title> is not page text; it may be the headline
+            self.parts.append(text)
+
+    def headline(self) -> str:
+        """The article's own headline (og:title, else the first h1) before the <title>,
+        which often carries the site's name ("Rockets hit Balad | Gulf Wire")."""
+        candidates = (self.found.get(key, "").strip() for key in ("og:title", "h1", "title"))
+        return next((text for text in candidates if text), "")
 
 
 def html_to_text(html: str) -> str:
@@ -170,6 +190,6 @@ def html_to_text(html: str) -> str:
     extractor = _TextExtractor()
     extractor.feed(html)
     extractor.close()
-    text = "".join(extractor.parts)
+    text = "\n\n".join([extractor.headline(), "".join(extractor.parts)])
     text = re.sub(r"[ \t]*\n[ \t]*", "\n", text)
     return re.sub(r"\n{3,}", "\n\n", text).strip()

@@ -142,7 +142,8 @@ class Chunk:
         """The article's title and date, e.g. "Rockets hit Balad (April 7, 2021)"."""
         if not self.date:
             return self.title
-        return f"{self.title} ({date_label(self.date, self.date_estimated)})"
+        written = f"{self.date:%B} {self.date.day}, {self.date.year}"
+        return f"{self.title} ({'about ' if self.date_estimated else ''}{written})"
 
     @property
     def indexed_text(self) -> str:
@@ -200,9 +201,11 @@ class Citation:
 
     @property
     def date_label(self) -> str:
-        """The article's date as shown beside a quote: "April 7, 2021", "about April 7, 2021
+        """The article's date as shown beside a quote: "2021-04-07", "about 2021-04-07
         (estimated)" or "undated"."""
-        return date_label(self.date, self.date_estimated) if self.date else "undated"
+        if not self.date:
+            return "undated"
+        return f"about {self.date} (estimated)" if self.date_estimated else str(self.date)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form, the `citations` entries of `rag ask --json`."""
@@ -338,9 +341,3 @@ class AnswerStream:
         if self._answer is None:  # the pieces were iterated elsewhere and not to the end
             raise RuntimeError("the answer stream was abandoned before it finished")
         return self._answer
-
-
-def date_label(day: date, estimated: bool) -> str:
-    """A publication date as shown: "April 7, 2021", or "about April 7, 2021 (estimated)"."""
-    written = f"{day:%B} {day.day}, {day.year}"
-    return f"about {written} (estimated)" if estimated else written

@@ -215,6 +215,31 @@ def test_captions_are_readable(page: Any) -> None:
     assert contrast_on_white(color, opacity) >= 4.5, (color, opacity)
 
 
+def test_the_whole_article_opens_at_its_quote_marked_beyond_colour(page: Any) -> None:
+    ask(page, TROOPS)
+    answer = page.get_by_test_id("stChatMessage").nth(1)
+    expander = answer.get_by_test_id("stExpander").filter(has_text="Whole article").first
+    expander.get_by_text("Whole article").click()
+    expect(expander.get_by_text(re.compile("^From the quoted passage on; "))).to_be_visible()
+    quote = expander.locator("strong").first
+    expect(quote).to_contain_text("2,500")
+    # The quote is near the top of the opened article, not a thousand pixels down.
+    top = expander.bounding_box()["y"]
+    assert quote.bounding_box()["y"] - top < 300
+    # Bold, and on a background that stands out from the page (WCAG's 3:1 for marks).
+    background = quote.evaluate(
+        """e => {
+            for (let n = e; n; n = n.parentElement) {
+                const c = getComputedStyle(n).backgroundColor;
+                if (c !== "rgba(0, 0, 0, 0)" && c !== "transparent") return c;
+            }
+        }"""
+    )
+    assert contrast_on_white(background, 1.0) >= 3.0, background
+    expander.get_by_text("Show from the start").click()
+    expect(expander.get_by_text(re.compile("^From the quoted passage on; "))).to_have_count(0)
+
+
 def contrast_on_white(css_color: str, opacity: float) -> float:
     """The contrast ratio on white of a CSS rgb() colour drawn at `opacity` (WCAG 2)."""
     channels = [opacity * float(v) + (1 - opacity) * 255 for v in re.findall(r"\d+", css_color)[:3]]

@@ -476,6 +476,29 @@ def test_html_to_text() -> None:
     assert text == PAGE_TEXT
 
 
+SITE_TITLE = "<title>Rockets hit Balad | Gulf Wire</title>"
+STORY = "Two rockets landed near the base and no one was hurt, officials said on Sunday."
+BODY = f"<p>{STORY}</p>"
+
+
+@pytest.mark.parametrize(
+    ("head", "body", "title"),
+    [
+        (f'{SITE_TITLE}<meta property="og:title" content="Two rockets hit Balad air base">',
+         f"<h1>Rockets hit Balad air base</h1>{BODY}", "Two rockets hit Balad air base"),
+        (SITE_TITLE, f"<h1>Rockets hit <em>Balad</em> air base</h1>{BODY}",
+         "Rockets hit Balad air base"),
+        (SITE_TITLE, BODY, "Rockets hit Balad | Gulf Wire"),  # nothing better than <title>
+    ],
+)  # fmt: skip
+def test_an_html_article_is_titled_by_its_own_headline(head: str, body: str, title: str) -> None:
+    page = f"<html><head>{head}</head><body>{body}</body></html>"
+    (article,) = articles_from_text("page.html", html_to_text(page))
+    assert article.title == title
+    assert article.text.endswith(STORY)
+    assert "Gulf Wire" not in article.text
+
+
 @pytest.mark.parametrize("suffix", [".html", ".htm"])
 def test_read_source_extracts_html(tmp_path: Path, suffix: str) -> None:
     source = read_source(write(tmp_path / f"page{suffix}", PAGE.encode()), "page", MB)

@@ -116,7 +116,7 @@ def test_an_estimated_date_is_stored_cited_and_used_by_date_ranges(estimated: Pi
     cited = [c for c in answer.citations if c.file == "rockets.txt"]
     assert cited, answer.answer
     assert cited[0].date_estimated
-    assert cited[0].date_label == "about April 7, 2021 (estimated)"
+    assert cited[0].date_label == "about 2021-04-07 (estimated)"
     assert answer.to_dict()["citations"][0]["date_estimated"] is True
 
     # An estimated date counts as a date: in range after it, out of range before it.

@@ -9,7 +9,16 @@ from pathlib import Path
 import pytest
 
 from rag.config import Settings
-from rag.evidence import Level, Mark, Segment, gather, mark, passage_of, unsupported_marks
+from rag.evidence import (
+    Level,
+    Mark,
+    Segment,
+    gather,
+    mark,
+    passage_of,
+    split_at_passage,
+    unsupported_marks,
+)
 from rag.manifest import ArticleEntry, FileEntry
 from rag.types import Chunk, Citation, Claim, Hit
 
@@ -212,3 +221,19 @@ def test_the_whole_article_leaves_out_the_page_clutter_between_its_parts(indexed
     # The date line and the image file name sat between the byline and the story.
     assert "21 hours ago" not in article and "1617629543300.png" not in article
     assert citation.quote in article
+
+
+def test_a_whole_article_is_cut_at_the_line_where_its_passage_starts() -> None:
+    segments = (
+        Segment("Headline text.\nFirst paragraph.\nSecond ", Level.PLAIN),
+        Segment("paragraph with ", Level.PASSAGE),
+        Segment("the quote", Level.QUOTE),
+        Segment(".\nLast paragraph.", Level.PLAIN),
+    )
+    before, rest = split_at_passage(segments)
+    assert "".join(s.text for s in before) == "Headline text.\nFirst paragraph.\n"
+    assert rest[0] == Segment("Second ", Level.PLAIN)
+    assert "".join(s.text for s in before + rest) == "".join(s.text for s in segments)
+    # Nothing marked: all of it is "before"; marked from the start: nothing is.
+    assert split_at_passage(segments[:1]) == (segments[:1], ())
+    assert split_at_passage(segments[1:]) == ((), segments[1:])
