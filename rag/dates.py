@@ -172,6 +172,8 @@ def _places_near(cue: re.Match[str]) -> bool:
     name (a capitalised word before the weekday that is not a sentence's opening article)."""
     if _DATE_BESIDE.match(cue.string, cue.end()):
         return False
+    if cue.group(0).lower() not in WEEKDAYS:
+        return True
     before = cue.string[: cue.start()].split()
     return not (before and before[-1][0].isupper() and before[-1] not in ("The", "On", "By"))
 
