@@ -9,7 +9,10 @@ batch size, so the comparison measures the pipelines around the model, not two m
 query engine gets MockLLM: there is no LLM here, and MockLLM costs nothing, so its time is
 the framework's own answer path.
 
-Run as `python -m benchmarks.baseline ask CHROMA_DIR QUESTION` for the cold-start figure.
+Run as `python -m benchmarks.baseline ask CHROMA_DIR QUESTION` for the cold-start figure, and
+as `python -m benchmarks.baseline ingest CORPUS CHROMA_DIR` for a whole-process ingest (imports
+and model load included, like `rag ingest`; benchmarks/real.py times it). Both take the model's
+threads from RAG_EMBED_THREADS, as newsdesk does.
 """
 
 from __future__ import annotations
@@ -81,17 +84,35 @@ def query_engine(index: VectorStoreIndex) -> Any:
     return index.as_query_engine(llm=MockLLM())
 
 
-def _ask(chroma_dir: str, question: str) -> None:
+def _model() -> LlamaIndexEmbedding:
+    """newsdesk's float model with newsdesk's settings (cache, threads), as a llama-index model."""
     from rag.config import Settings
     from rag.embed import MiniLMEmbedder
 
-    embedder = MiniLMEmbedder(Settings().cache_dir)
-    index = open_index(Path(chroma_dir), embed_model(embedder))
+    settings = Settings()
+    return embed_model(MiniLMEmbedder(settings.cache_dir, threads=settings.embed_threads))
+
+
+def _ask(chroma_dir: str, question: str) -> None:
+    index = open_index(Path(chroma_dir), _model())
     response = query_engine(index).query(question)
     print(response.source_nodes[0].node.get_content()[:200] if response.source_nodes else "")
 
 
+def _ingest(corpus: str, chroma_dir: str) -> None:
+    index = ingest(Path(corpus), Path(chroma_dir), _model())
+    print(f"{index.vector_store.client.count()} chunks")
+
+
+USAGE = (
+    "usage: python -m benchmarks.baseline ask CHROMA_DIR QUESTION\n"
+    "       python -m benchmarks.baseline ingest CORPUS CHROMA_DIR"
+)
+
 if __name__ == "__main__":
-    if len(sys.argv) != 4 or sys.argv[1] != "ask":
-        sys.exit("usage: python -m benchmarks.baseline ask CHROMA_DIR QUESTION")
-    _ask(sys.argv[2], sys.argv[3])
+    if len(sys.argv) == 4 and sys.argv[1] == "ask":
+        _ask(sys.argv[2], sys.argv[3])
+    elif len(sys.argv) == 4 and sys.argv[1] == "ingest":
+        _ingest(sys.argv[2], sys.argv[3])
+    else:
+        sys.exit(USAGE)
