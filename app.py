@@ -229,9 +229,29 @@ def chat() -> None:
             render(answer, ui.manifest(settings).files, settings, str(len(turns) - 1), said)
     if turns:
         export_conversation(turns)
+    if asked:
+        show_answer_start()
     if st.session_state.get(CONVERSATION) and delete_slot.button("Delete", key="delete_chat"):
         st.session_state[CONFIRM_DELETE] = True
         st.rerun()
+
+
+# Scrolls the newest answer's first line to the top of the view once the page has laid out:
+# the chat otherwise follows the page's end, the last source card, and the answer scrolls away.
+_ANSWER_START = """<script>
+const answerStart = () => {
+  const messages = document.querySelectorAll('[data-testid="stChatMessage"]');
+  if (messages.length) messages[messages.length - 1].scrollIntoView({block: "start"});
+};
+// Twice: the chat's own scroll to its end can come after the first.
+setTimeout(answerStart, 300);
+setTimeout(answerStart, 1200);
+</script>"""
+
+
+def show_answer_start() -> None:
+    """Bring the start of the answer just given into view."""
+    st.html(_ANSWER_START, unsafe_allow_javascript=True)
 
 
 def open_conversation(kept: Conversations) -> list[tuple[str, Answer]]:

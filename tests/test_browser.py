@@ -198,6 +198,21 @@ def test_a_citation_marker_takes_the_reader_to_its_card(page: Any) -> None:
     expect(heading).to_contain_text("Rockets hit near Iraq base housing US trainers")
 
 
+def test_after_an_answer_the_view_shows_its_start(page: Any) -> None:
+    ask(page, TROOPS)
+    answer = page.get_by_test_id("stChatMessage").nth(1)
+    expect(answer.get_by_text("Whole article").first).to_be_visible(timeout=ANSWER_TIMEOUT_MS)
+    # The answer's cards run far below the fold; its top is what the reader is shown.
+    page.wait_for_function(
+        """() => {
+            const messages = document.querySelectorAll('[data-testid="stChatMessage"]');
+            const top = messages[messages.length - 1].getBoundingClientRect().top;
+            return top > -2 && top < 200;
+        }""",
+        timeout=10_000,
+    )
+
+
 def test_captions_are_readable(page: Any) -> None:
     # WCAG AA: at least 4.5:1 for a source card's file, date and offsets. Streamlit draws
     # captions in the text colour inside a container at 60% opacity: both count.
@@ -225,7 +240,7 @@ def test_the_whole_article_opens_at_its_quote_marked_beyond_colour(page: Any) ->
     expect(quote).to_contain_text("2,500")
     # The quote is near the top of the opened article, not a thousand pixels down.
     top = expander.bounding_box()["y"]
-    assert quote.bounding_box()["y"] - top < 300
+    assert quote.bounding_box()["y"] - top < 500
     # Bold, and on a background that stands out from the page (WCAG's 3:1 for marks).
     background = quote.evaluate(
         """e => {
