@@ -422,6 +422,10 @@ def verdict(n: int) -> None:
     if not conversation:
         return
     thumbs, correction = f"thumbs_{conversation}_{n}", f"correction_{conversation}_{n}"
+    state = st.session_state
+    if thumbs not in state and (kept := ui.conversations(ui.settings()).verdict(conversation, n)):
+        # A reopened conversation shows the verdicts given before.
+        state[thumbs], state[correction] = int(kept[0]), kept[1]
 
     def keep_verdict() -> None:
         given = st.session_state.get(thumbs)

@@ -166,6 +166,15 @@ class Conversations:
                 (conversation, n, int(good), correction.strip(), _now().isoformat()),
             )
 
+    def verdict(self, conversation: str, n: int) -> tuple[bool, str] | None:
+        """The verdict kept on turn `n` of a conversation (good?, correction), if any."""
+        with self._connection() as db:
+            row = db.execute(
+                "SELECT good, correction FROM feedback WHERE conversation = ? AND n = ?",
+                (conversation, n),
+            ).fetchone()
+        return (bool(row[0]), row[1]) if row else None
+
     def feedback(self) -> list[Feedback]:
         """Every verdict given, oldest first, with the turn it is about."""
         with self._connection() as db:

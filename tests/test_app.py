@@ -484,3 +484,17 @@ def test_a_verdict_and_correction_are_kept_and_exported(
     item = json.loads(line)
     assert item["id"] == f"fb-{conversation}-0" and item["answers"] == ["In late 2020."]
     assert item["kind"] == "feedback-corrected" and TROOPS_FILE in item["source_files"]
+
+
+def test_a_reopened_conversation_shows_the_verdicts_given(
+    shared: Settings, conversations_apart: Path
+) -> None:
+    at = ask(start(), TROOPS)
+    conversation = at.query_params["c"]
+    at.feedback(key=f"thumbs_{conversation}_0").set_value(0).run()
+    at.text_input(key=f"correction_{conversation}_0").set_value("In late 2020.").run()
+    reopened = start()  # a new session, as after a reload
+    reopened.query_params["c"] = conversation
+    reopened.run()
+    assert reopened.feedback(key=f"thumbs_{conversation}_0").value == 0
+    assert reopened.text_input(key=f"correction_{conversation}_0").value == "In late 2020."
