@@ -7,6 +7,7 @@ retrieval, parsing, safe saving and highlighting live in the package. Start it w
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import datetime
 from itertools import chain
@@ -15,6 +16,7 @@ import streamlit as st
 
 import ui
 from rag import export
+from rag.answer.citations import MARKER
 from rag.config import Settings
 from rag.conversations import Conversations
 from rag.evidence import Segment, gather, mark, passage_of, split_at_passage, unsupported_marks
@@ -219,6 +221,7 @@ def chat() -> None:
     if not turns:
         st.caption("Ask about the articles in the corpus. Every answer cites its sources; "
                    "open a source to see the passage in its article.")  # fmt: skip
+    done: Answer | None = None
     if asked := st.chat_input("Ask about the articles"):
         with st.chat_message("user"):
             st.markdown(escape(asked))
@@ -227,18 +230,20 @@ def chat() -> None:
             turns.append((asked, answer))
             keep(kept, asked, answer, ui.manifest(settings))
             render(answer, ui.manifest(settings).files, settings, str(len(turns) - 1), said)
+            done = answer
     if turns:
         export_conversation(turns)
-    if asked:
-        show_answer_start()
+    if done is not None:
+        answer_done(done)
     if st.session_state.get(CONVERSATION) and delete_slot.button("Delete", key="delete_chat"):
         st.session_state[CONFIRM_DELETE] = True
         st.rerun()
 
 
-# Scrolls the newest answer's first line to the top of the view once the page has laid out:
-# the chat otherwise follows the page's end, the last source card, and the answer scrolls away.
-_ANSWER_START = """<script>
+# Once the page has laid out: the newest answer's first line scrolled to the top of the view
+# (the chat otherwise follows the page's end, the last source card, and the answer scrolls
+# away), and the answer read out by screen readers from a polite live region kept in the page.
+_ANSWER_DONE = """<script>
 const answerStart = () => {
   const messages = document.querySelectorAll('[data-testid="stChatMessage"]');
   if (messages.length) messages[messages.length - 1].scrollIntoView({block: "start"});
@@ -246,12 +251,29 @@ const answerStart = () => {
 // Twice: the chat's own scroll to its end can come after the first.
 setTimeout(answerStart, 300);
 setTimeout(answerStart, 1200);
+let region = document.getElementById("newsdesk-announce");
+if (!region) {
+  region = document.body.appendChild(document.createElement("div"));
+  region.id = "newsdesk-announce";
+  region.setAttribute("role", "status");
+  region.setAttribute("aria-live", "polite");
+  region.style.cssText = "position:absolute;width:1px;height:1px;overflow:hidden;"
+    + "clip:rect(0 0 0 0);white-space:nowrap";
+}
+region.textContent = ANNOUNCEMENT;
 </script>"""
+# What the live region says: the answer's text, without its markers, at most this long.
+_ANNOUNCED_CHARS = 300
 
 
-def show_answer_start() -> None:
-    """Bring the start of the answer just given into view."""
-    st.html(_ANSWER_START, unsafe_allow_javascript=True)
+def answer_done(answer: Answer) -> None:
+    """Bring the start of the answer just given into view, and announce it."""
+    said = " ".join(MARKER.sub("", answer.answer).split())
+    if len(said) > _ANNOUNCED_CHARS:
+        said = said[:_ANNOUNCED_CHARS].rsplit(" ", 1)[0] + " …"
+    # A JSON string is a JavaScript string; "</" is escaped so it cannot close the script.
+    text = json.dumps(f"Answer ready. {said}").replace("</", "<\\/")
+    st.html(_ANSWER_DONE.replace("ANNOUNCEMENT", text), unsafe_allow_javascript=True)
 
 
 def open_conversation(kept: Conversations) -> list[tuple[str, Answer]]:

@@ -198,7 +198,7 @@ def test_a_citation_marker_takes_the_reader_to_its_card(page: Any) -> None:
     expect(heading).to_contain_text("Rockets hit near Iraq base housing US trainers")
 
 
-def test_after_an_answer_the_view_shows_its_start(page: Any) -> None:
+def test_after_an_answer_the_view_shows_its_start_and_it_is_announced(page: Any) -> None:
     ask(page, TROOPS)
     answer = page.get_by_test_id("stChatMessage").nth(1)
     expect(answer.get_by_text("Whole article").first).to_be_visible(timeout=ANSWER_TIMEOUT_MS)
@@ -211,6 +211,9 @@ def test_after_an_answer_the_view_shows_its_start(page: Any) -> None:
         }""",
         timeout=10_000,
     )
+    # Screen readers hear it: a polite live region holds the answer, without its markers.
+    announced = page.locator("#newsdesk-announce[role=status][aria-live=polite]")
+    expect(announced).to_have_text(re.compile(r"^Answer ready\. In late 2020, .*2,500[^\[]*$"))
 
 
 def test_captions_are_readable(page: Any) -> None:
