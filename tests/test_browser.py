@@ -17,8 +17,10 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
+from rag.config import Settings
 from rag.pipeline import Pipeline
 from tests.browser import ask, browser_page, chromium_missing, streamlit_server
+from tests.conftest import CORPUS as REPO_CORPUS
 from tests.conftest import TROOPS_FILE
 from tests.ollama_stub import OllamaStub, Reply
 
@@ -31,6 +33,7 @@ ARTIFACTS = Path(
 # Starting the server, loading the model and answering, on a slow CI machine.
 ANSWER_TIMEOUT_MS = 90_000
 TROOPS = "When did US troop levels in Iraq drop to 2,500?"
+OTHER_FILE = "000_3457b9917c9ed967.txt"
 GENERATED = "In late 2020, US troop levels in Iraq were reduced to 2,500 after withdrawals [1]."
 # Slow enough for the page to show the answer half written.
 TOKEN_DELAY_S = 0.15
@@ -178,6 +181,56 @@ def test_an_upload_already_in_the_corpus_is_refused(
     refused.wait_for(timeout=ANSWER_TIMEOUT_MS)
     assert "nothing was added" in refused.inner_text()
     assert not (indexed.settings.corpus_dir / copy.name).exists()
+
+
+def test_a_changed_file_is_flagged_on_its_card_and_a_removed_one_leaves_the_answers(
+    tmp_path: Path, model_cache: Path
+) -> None:
+    need_chromium()
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for name in (TROOPS_FILE, OTHER_FILE):
+        (corpus / name).write_bytes((REPO_CORPUS / name).read_bytes())
+    own = Pipeline(Settings(corpus_dir=corpus, index_dir=tmp_path / "index", cache_dir=model_cache))
+    own.ingest()
+    with (
+        streamlit_server(app_env(own, tmp_path / "data"), ARTIFACTS / "browser-own.log") as url,
+        browser_page() as page,
+    ):
+        page.goto(url)
+        ask(page, TROOPS)
+        answer = page.get_by_test_id("stChatMessage").nth(1)
+        answer.get_by_text(TROOPS_FILE).first.wait_for(timeout=ANSWER_TIMEOUT_MS)
+        page.wait_for_url(re.compile(r"[?&]c=[\w-]{12,}"), timeout=ANSWER_TIMEOUT_MS)
+        # The file is edited (its offsets shift) and re-indexed from the sidebar.
+        path = corpus / TROOPS_FILE
+        path.write_text("Edited by the desk.\n" + path.read_text(encoding="utf-8"), "utf-8")
+        sidebar = page.get_by_test_id("stSidebar")
+        sidebar.get_by_role("button", name="Re-index").click()
+        sidebar.get_by_text(re.compile(r"1 updated")).wait_for(timeout=ANSWER_TIMEOUT_MS)
+        page.reload()
+        answer = page.get_by_test_id("stChatMessage").nth(1)
+        answer.get_by_text("Whole article").first.click(timeout=ANSWER_TIMEOUT_MS)
+        expect(answer.get_by_text(re.compile("The file changed since this answer was made")
+                                  ).first).to_be_visible()  # fmt: skip
+
+        page.goto(url + "/articles")
+        main = page.get_by_test_id("stMain")
+        main.get_by_test_id("stSelectbox").click(timeout=ANSWER_TIMEOUT_MS)
+        page.get_by_role("option", name=TROOPS_FILE).click()
+        main.get_by_role("button", name="Remove from the corpus").click()
+        main.get_by_role("button", name="Remove", exact=True).click()
+        page.get_by_text(f"Moved {TROOPS_FILE} to .removed/{TROOPS_FILE}.").wait_for(
+            timeout=ANSWER_TIMEOUT_MS
+        )
+        assert (corpus / ".removed" / TROOPS_FILE).is_file() and not path.exists()
+        page.goto(url)
+        ask(page, TROOPS)
+        answer = page.get_by_test_id("stChatMessage").nth(1)
+        finished = answer.get_by_text(re.compile("^(Copy or export|Closest passages)$"))
+        finished.wait_for(timeout=ANSWER_TIMEOUT_MS)
+        assert TROOPS_FILE not in answer.inner_text()
+        assert "late 2020" not in answer.inner_text()
 
 
 def test_a_citation_marker_takes_the_reader_to_its_card(page: Any) -> None:
