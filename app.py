@@ -16,7 +16,7 @@ import streamlit as st
 
 import ui
 from rag import export
-from rag.answer.citations import MARKER
+from rag.answer.citations import strip_markers
 from rag.config import Settings
 from rag.conversations import Conversations
 from rag.evidence import Segment, gather, mark, passage_of, split_at_passage, unsupported_marks
@@ -268,7 +268,7 @@ _ANNOUNCED_CHARS = 300
 
 def answer_done(answer: Answer) -> None:
     """Bring the start of the answer just given into view, and announce it."""
-    said = " ".join(MARKER.sub("", answer.answer).split())
+    said = " ".join(strip_markers(answer.answer).split())
     if len(said) > _ANNOUNCED_CHARS:
         said = said[:_ANNOUNCED_CHARS].rsplit(" ", 1)[0] + " …"
     # A JSON string is a JavaScript string; "</" is escaped so it cannot close the script.
@@ -394,6 +394,7 @@ def render(
             for hit in answer.hits[:CLOSEST_PASSAGES]:
                 st.markdown(f"**{escape(hit.chunk.title)}** · {escape(', '.join(hit.files))}")
                 st.markdown(escape(hit.chunk.text))
+        verdict(int(key))  # a reader who knows the articles hold the answer can say so
         return
     show_answer(answer, files, settings, key)
     take_away(answer, key)

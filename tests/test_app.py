@@ -18,6 +18,7 @@ from streamlit.testing.v1 import AppTest
 from rag.answer.prompts import CANNOT_ANSWER
 from rag.cli import main
 from rag.config import Settings
+from rag.conversations import Conversations
 from rag.evidence import Level, Segment
 from rag.index import Index
 from rag.markdown import escape, highlight
@@ -498,3 +499,15 @@ def test_a_reopened_conversation_shows_the_verdicts_given(
     reopened.run()
     assert reopened.feedback(key=f"thumbs_{conversation}_0").value == 0
     assert reopened.text_input(key=f"correction_{conversation}_0").value == "In late 2020."
+
+
+def test_an_abstention_can_be_marked_wrong_too(
+    shared: Settings, conversations_apart: Path
+) -> None:
+    at = ask(start(), "Who won the 2018 FIFA World Cup?")
+    assert [i.value for i in at.info] == [escape(CANNOT_ANSWER)]
+    conversation = at.query_params["c"]
+    at.feedback(key=f"thumbs_{conversation}_0").set_value(0).run()
+    at.text_input(key=f"correction_{conversation}_0").set_value("France").run()
+    [kept] = Conversations(conversations_apart).feedback()
+    assert (kept.good, kept.correction, kept.turn.answer.abstained) == (False, "France", True)
