@@ -25,6 +25,9 @@ TALKS = "The Sunday attack comes days ahead of a new round of talks on April 7, 
          date(2020, 3, 2)),
         (["Two rockets landed yesterday, a week after the March 1, 2021 strike.",
           "Talks are due next week, on March 19, 2021."], date(2021, 3, 19)),
+        # a capitalised word before "today" is no name: only weekdays make names
+        (["VALLEY FORGE (July 13, 2017) The Vanguard Group today elected a president."],
+         date(2017, 7, 13)),
         # past dates alone say nothing about when the story was written
         (["The invasion began on March 20, 2003.", "Troops left in December 2011."], None),
         # a weekday written beside its date names the date's weekday, not its nearness
