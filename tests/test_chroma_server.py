@@ -161,7 +161,7 @@ def test_vectors_live_on_the_server_not_in_the_index_folder(
     assert not (served.settings.index_path / "chroma").exists()
     # The manifest and BM25 index stay local, named like the collection they describe.
     key = served.index.collection_name.removeprefix("newsdesk-")
-    assert (served.settings.index_path / f"manifest-{key}.json").is_file()
+    assert (served.settings.index_path / f"manifest-{key}.sqlite3").is_file()
     assert (served.settings.index_path / f"bm25-{key}").is_dir()
 
 

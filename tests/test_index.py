@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 import rag.ingest
-from rag.index import Checkpoint, IndexUnavailable, Plan
+from rag.index import IndexUnavailable, Plan
 from rag.lexical import Bm25Index
-from rag.manifest import ArticleEntry, FileEntry, Manifest
+from rag.manifest import FileEntry, Manifest
 from rag.pipeline import Pipeline
 from rag.store import Store, chunk_from_record
 from rag.types import Chunk, ParsedFile, SourceFile
@@ -244,6 +244,34 @@ def test_latin1_file_is_read_and_answerable(corpus: Path, make_settings) -> None
     assert pipeline.index.manifest().files["latin.txt"].encoding == "cp1252"
 
 
+def test_an_unchanged_ingest_opens_neither_store_nor_keywords_and_writes_nothing(
+    corpus: Path, make_settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("rag.read._SETTLED_NS", 0)  # stamps are recorded at once
+    settings = make_settings(corpus)
+    Pipeline(settings).ingest()  # the first ingest seals the index it leaves whole
+    index = Pipeline(settings).index
+    manifest = index._manifest_path
+    sealed = index.manifest().sealed
+    assert sealed == index.seal() is not None
+    before = (index.version(), manifest.stat().st_mtime_ns)
+
+    def untouched(*args):  # noqa: ANN002, ANN202
+        raise AssertionError("an unchanged ingest needs neither store nor keyword index")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Store, "collection", property(untouched))  # Chroma is not opened
+        patch.setattr(Bm25Index, "load", untouched)
+        report = Pipeline(settings).ingest()
+    assert (report.chunks_embedded, len(report.unchanged)) == (0, 5)
+    assert (index.version(), manifest.stat().st_mtime_ns) == before
+
+    # A changed file unseals the index while it is changed and seals it again after.
+    (corpus / TROOPS_FILE).write_text((corpus / TROOPS_FILE).read_text() + "\nA drone flew.\n")
+    assert Pipeline(settings).ingest().updated == [TROOPS_FILE]
+    assert index.manifest().sealed == index.seal() != sealed  # a new keyword index
+
+
 def test_a_killed_ingest_resumes_without_losing_or_doubling_chunks(
     corpus: Path, make_settings
 ) -> None:
@@ -266,6 +294,7 @@ def test_a_killed_ingest_resumes_without_losing_or_doubling_chunks(
     with pytest.raises(KeyboardInterrupt):
         pipeline.ingest()
     assert 0 < len(stored_ids(pipeline)) < 55  # two batches made it into the store
+    assert pipeline.index.manifest().sealed is None  # the next ingest checks in full
 
     resumed = Pipeline(settings).ingest()
     assert resumed.chunks_embedded > 0 and not resumed.removed
@@ -280,7 +309,6 @@ def test_an_ingest_killed_before_its_keyword_update_is_finished_by_the_next(
     settings = make_settings(corpus)
     Pipeline(settings).ingest()
     (corpus / TROOPS_FILE).write_text((corpus / TROOPS_FILE).read_text() + "\nA drone flew.\n")
-    monkeypatch.setattr("rag.index.MANIFEST_CHECKPOINT_S", 0)  # every stored batch is saved
 
     def killed(table):  # noqa: ANN001, ANN202
         raise KeyboardInterrupt  # all chunks stored and saved, the BM25 index not yet updated
@@ -295,65 +323,7 @@ def test_an_ingest_killed_before_its_keyword_update_is_finished_by_the_next(
     assert_keyword_index_is_a_fresh_build(resumed)
 
 
-# -- the manifest, the sync plan and the checkpoint policy, without a store ------------------
-
-# A manifest as this project writes it: one line, files sorted, sections and stamps recorded.
-CURRENT_MANIFEST = (
-    '{"fingerprint":"7003b7761e","corpus_dir":"corpus","files":{"a.txt":{"sha256":"aa",'
-    '"encoding":"utf-8","articles":[{"title":"Iraq’s budget","date":"2020-05-11",'
-    '"date_text":"May 11, 2020","start":54,"end":2719,"sections":[[54,211],[294,2719]]},'
-    '{"title":"Undated","date":null,"date_text":null,"start":2864,"end":4731,'
-    '"sections":[[2864,4731]]}],"chunks":8,"complete":true,"stamp":[4765,17956,17957]},'
-    '"b.txt":{"sha256":"bb","encoding":"cp1252","articles":[],"chunks":0,"complete":false,'
-    '"stamp":null}},"skipped":{"c.pdf":"unreadable PDF"},'
-    '"last_indexed":"2026-11-26T13:20:43+00:00","keywords_pending":true}'
-)
-# The same index as written before sections, stamps and the keywords flag were recorded.
-FIRST_MANIFEST = (
-    '{"fingerprint":"7003b7761e","corpus_dir":"corpus","files":{"a.txt":{"sha256":"aa",'
-    '"encoding":"utf-8","articles":[{"title":"Iraq’s budget","date":"2020-05-11",'
-    '"date_text":"May 11, 2020","start":54,"end":2719}],"chunks":8,"complete":true}},'
-    '"skipped":{},"last_indexed":null}'
-)
-
-
-def test_a_saved_manifest_loads_as_typed_records_and_saves_to_the_same_bytes(
-    tmp_path: Path,
-) -> None:
-    path = tmp_path / "manifest.json"
-    path.write_text(CURRENT_MANIFEST)
-    manifest = Manifest.load(path, "other", "elsewhere")
-    assert (manifest.fingerprint, manifest.corpus_dir) == ("7003b7761e", "corpus")
-    first, undated = manifest.files["a.txt"].articles
-    assert first == ArticleEntry(
-        "Iraq’s budget", date(2020, 5, 11), "May 11, 2020", 54, 2719, ((54, 211), (294, 2719))
-    )
-    assert undated.date is None and undated.sections == ((2864, 4731),)
-    assert manifest.files["a.txt"].stamp == (4765, 17956, 17957)
-    assert manifest.files["b.txt"] == FileEntry("bb", "cp1252")
-    assert manifest.keywords_pending and manifest.skipped == {"c.pdf": "unreadable PDF"}
-    assert list(manifest.complete_files()) == ["a.txt"]
-    manifest.save(path)
-    assert path.read_text() == CURRENT_MANIFEST
-    assert not path.with_suffix(".tmp").exists()
-
-
-def test_a_manifest_from_before_sections_and_stamps_still_loads(tmp_path: Path) -> None:
-    path = tmp_path / "manifest.json"
-    path.write_text(FIRST_MANIFEST)
-    manifest = Manifest.load(path, "7003b7761e", "corpus")
-    entry = manifest.files["a.txt"]
-    # The article's outer span stands for its one section; no stamp means "read it again".
-    assert entry.articles[0].sections == ((54, 2719),)
-    assert entry.stamp is None and entry.complete
-    assert not manifest.keywords_pending
-    manifest.save(path)
-    assert Manifest.load(path, "7003b7761e", "corpus") == manifest
-
-
-def test_no_manifest_is_an_empty_one(tmp_path: Path) -> None:
-    manifest = Manifest.load(tmp_path / "missing.json", "fp", "corpus")
-    assert manifest == Manifest("fp", "corpus")
+# -- the sync plan, without a store -------------------------------------------------------
 
 
 def _parsed(name: str, sha: str, chunks: int = 1) -> ParsedFile:
@@ -386,41 +356,10 @@ def test_plan(
     removed: list[str],
     dropped: list[str],
 ) -> None:
-    manifest = Manifest("fp", "corpus")
-    manifest.files = {name: FileEntry(sha, complete=done) for name, (sha, done) in known.items()}
+    files = {name: FileEntry(sha, complete=done) for name, (sha, done) in known.items()}
+    manifest = Manifest("fp", "corpus", files)
     plan = Plan.of(manifest, {name: _parsed(name, sha) for name, sha in read.items()})
     assert (plan.embed, plan.added, plan.updated, plan.removed) == (embed, added, updated, removed)
     assert plan.dropped == dropped
     assert plan.unchanged == sorted(set(read) - set(embed))
     assert plan.changes == bool(embed or removed)
-
-
-@pytest.mark.parametrize(
-    ("every", "stores", "save_takes", "saved_at"),
-    [
-        (10.0, [1, 5, 9.9, 10, 15, 20.5], 0.0, [10, 20.5]),
-        (0.0, [1, 2, 3], 0.0, [1, 2, 3]),  # every stored batch saved
-        # A save that took 1 s (10 to 11) waits 50 s for the next: at most 2% spent saving.
-        (10.0, [10, 20, 40, 60, 62], 1.0, [10, 62]),
-    ],
-)
-def test_checkpoint_saves_every_few_seconds_and_never_spends_much_on_it(
-    monkeypatch: pytest.MonkeyPatch,
-    every: float,
-    stores: list[float],
-    save_takes: float,
-    saved_at: list[float],
-) -> None:
-    monkeypatch.setattr("rag.index.MANIFEST_CHECKPOINT_S", every)
-    now = [0.0]
-    saves: list[float] = []
-
-    def save() -> None:
-        saves.append(now[0])
-        now[0] += save_takes
-
-    checkpoint = Checkpoint(save, clock=lambda: now[0])
-    for at in stores:
-        now[0] = max(now[0], at)
-        checkpoint.reached()
-    assert saves == saved_at

@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -123,7 +124,7 @@ def test_deleted_keyword_index_is_refused_then_rebuilt(
 def test_deleted_manifest_is_refused_then_rebuilt(
     damaged: Path, indexed: Pipeline, make_settings
 ) -> None:
-    for manifest in (damaged / "index").glob("manifest-*.json"):
+    for manifest in (damaged / "index").glob("manifest-*.sqlite3"):
         manifest.unlink()
     pipeline = pipeline_for(damaged, make_settings)
     assert "manifest" in str(pipeline.index.health())
@@ -132,6 +133,45 @@ def test_deleted_manifest_is_refused_then_rebuilt(
     report = pipeline.ingest()
     assert len(report.added) == 5 and report.repair.stray_chunks == 55
     assert_healed(Pipeline(pipeline.settings), indexed)
+
+
+def _remove_store(index: Path) -> None:
+    shutil.rmtree(index / "chroma")
+
+
+def _empty_store(index: Path) -> None:
+    for path in (index / "chroma").iterdir():
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+
+
+def _cut_database(index: Path) -> None:
+    os.truncate(index / "chroma" / "chroma.sqlite3", 4096)
+
+
+def _remove_keywords(index: Path) -> None:
+    for folder in index.glob("bm25-*"):
+        shutil.rmtree(folder)
+
+
+def _rewrite_keywords(index: Path) -> None:
+    for kept in index.glob("bm25-*/newsdesk.json"):
+        kept.write_text(kept.read_text().replace('"ids": [', '"ids": ["stray", '))
+
+
+@pytest.mark.parametrize(
+    "damage", [_remove_store, _empty_store, _cut_database, _remove_keywords, _rewrite_keywords]
+)
+def test_damage_in_place_breaks_the_seal_an_unchanged_ingest_trusts(
+    damaged: Path, make_settings, damage: Callable[[Path], None]
+) -> None:
+    """An ingest skips checking the store and the keyword index while their files are as
+    the last ingest left them (`Index.seal`): each damage of the table above changes them."""
+    pipeline = pipeline_for(damaged, make_settings)
+    pipeline.ingest()  # the copy's files are new: checked in full, then sealed
+    sealed = pipeline.index.manifest().sealed
+    assert sealed == pipeline.index.seal() is not None
+    damage(damaged / "index")
+    assert pipeline.index.seal() != sealed
 
 
 def test_status_shows_health_and_real_counts(damaged: Path) -> None:
