@@ -1,9 +1,9 @@
 """The vector store: one Chroma collection, embedded in the index folder or on a Chroma server.
 
-Chunks go in with their vectors and come back as `Chunk`s; Chroma's records, and the
-llama-index nodes used to write them, stay inside this module, and so do Chroma's errors: a
-store that cannot be read (a `chroma.sqlite3` cut short raises "database disk image is
-malformed") becomes one `IndexUnavailable` naming the fix, never a traceback.
+Chunks go in with their vectors and come back as `Chunk`s; Chroma's records stay inside this
+module, and so do Chroma's errors: a store that cannot be read (a `chroma.sqlite3` cut short
+raises "database disk image is malformed") becomes one `IndexUnavailable` naming the fix,
+never a traceback.
 """
 
 from __future__ import annotations
@@ -24,6 +24,9 @@ from rag.types import Chunk, IndexUnavailable
 # Chunks read from Chroma per call when reading back whole files: a single get() of every
 # chunk fails in the embedded store at about 100,000 chunks ("too many SQL variables").
 READ_PAGE = 5_000
+# Chunks per Chroma add call: the embedded store refuses a call above its maximum batch size
+# (5,461 records in some versions).
+WRITE_BATCH = 5_000
 # Files per Chroma delete call (one `$in` filter instead of one call per file).
 DELETE_BATCH = 500
 _METADATA_FIELDS = (
@@ -161,20 +164,19 @@ class Store:
 
     def add(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
         """Store `chunks` with their vectors (one row of `vectors` per chunk)."""
-        from llama_index.core.schema import BaseNode, TextNode
-        from llama_index.vector_stores.chroma import ChromaVectorStore
-
-        nodes: list[BaseNode] = [
-            TextNode(
-                id_=chunk.id,
-                text=chunk.text,
-                metadata=chunk_metadata(chunk),
-                embedding=vector.tolist(),
-            )
-            for chunk, vector in zip(chunks, vectors, strict=True)
-        ]
-        with self._guarded(writing=True):
-            ChromaVectorStore(chroma_collection=self.collection).add(nodes)
+        # Written straight to Chroma. llama-index's ChromaVectorStore wrote the same ids,
+        # vectors, texts and fields, plus a JSON copy of each node (its text again) in the
+        # metadata that nothing reads: 3,000 BBC chunks took 1.95-2.42 s of CPU through it
+        # and 1.63-1.80 s straight (one run each, twice, 2 cores).
+        for begin in range(0, len(chunks), WRITE_BATCH):
+            batch = chunks[begin : begin + WRITE_BATCH]
+            with self._guarded(writing=True):
+                self.collection.add(
+                    ids=[chunk.id for chunk in batch],
+                    embeddings=np.asarray(vectors[begin : begin + len(batch)], dtype=np.float32),
+                    metadatas=[chunk_metadata(chunk) for chunk in batch],
+                    documents=[chunk.text for chunk in batch],
+                )
 
     def delete_files(self, names: Sequence[str]) -> None:
         """Remove every chunk of the files `names`."""
