@@ -10,6 +10,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -119,6 +120,14 @@ def test_a_move_that_fails_half_way_leaves_the_json_to_move_again(
     assert version(path) == "never saved"  # the database holds nothing yet
     assert len(Manifest.load(path, "7003b7761e", "corpus").files) == 2
     assert not path.with_suffix(".json").exists()
+
+
+def test_two_processes_opening_an_old_index_at_once_move_it_once(path: Path) -> None:
+    path.with_suffix(".json").write_text(CURRENT_JSON)
+    with ThreadPoolExecutor(4) as pool:  # each load has its own connection, as a process has
+        loaded = list(pool.map(lambda _: Manifest.load(path, "fp", "corpus"), range(4)))
+    assert all(manifest == loaded[0] for manifest in loaded)
+    assert len(loaded[0].files) == 2 and not path.with_suffix(".json").exists()
 
 
 def test_no_manifest_is_an_empty_one_and_reading_creates_nothing(path: Path) -> None:
