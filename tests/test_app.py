@@ -119,8 +119,14 @@ def test_a_question_gets_a_cited_answer_with_a_checkable_source(shared: Settings
     passage = next(m.value for m in assistant.markdown if marked_quote in m.value)
     assert passage.startswith(escape("The talks, which began in June")), "the quote's passage"
     whole = next(e for e in assistant.expander if e.label == "Whole article")
+    # It opens at the passage's line, the earlier text a toggle away.
+    assert whole.caption[0].value.startswith("From the quoted passage on; ")
+    opening = whole.markdown[0].value
+    assert opening.startswith(":blue-background[") and marked_quote in opening
+    whole.toggle[0].set_value(True).run()
+    whole = next(e for e in at.chat_message[1].expander if e.label == "Whole article")
     article = whole.markdown[0].value
-    assert marked_quote in article
+    assert marked_quote in article and article.endswith(opening[-200:])
     assert ":blue-background[" in article, "the passage is marked in the article"
     assert article.startswith(escape("The Associated Press")), "the article, not the whole file"
 
