@@ -128,3 +128,19 @@ def test_an_estimated_date_is_stored_cited_and_used_by_date_ranges(estimated: Pi
     assert {c.file for c in estimated.index.chunks(sorted(before.ids)).values()} == {"deal.txt"}
     after = estimated.index.scope(DateRange(since=date(2021, 1, 1)))
     assert {c.file for c in estimated.index.chunks(sorted(after.ids)).values()} == {"rockets.txt"}
+
+
+def test_the_articles_page_marks_an_estimated_date(
+    estimated: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    from tests.test_app import APP, TIMEOUT, use
+
+    use(monkeypatch, estimated.settings)
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    at.switch_page("views/articles.py").run()
+    assert not at.exception, at.exception
+    rows = at.main.dataframe[0].value
+    dates = dict(zip(rows["File"], rows["Date"], strict=True))
+    assert dates == {"deal.txt": "2018-03-02", "rockets.txt": "2021-04-07 (estimated)"}

@@ -20,7 +20,8 @@ def articles_table(manifest: Manifest, search: str) -> list[dict[str, object]]:
     return [
         {
             "Title": article.title,
-            "Date": f"{article.date:%Y-%m-%d}" if article.date else "undated",
+            "Date": (f"{article.date:%Y-%m-%d}" if article.date else "undated")
+            + (" (estimated)" if article.date_evidence else ""),
             "File": name,
             "Passages in file": entry.chunks,
         }
