@@ -13,20 +13,18 @@ from datetime import date
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from rag.answer import extractive
-from rag.answer.generate import condense, generate
-from rag.answer.ollama import OllamaClient, OllamaError
-from rag.answer.query import Query, check_question, read_question
 from rag.config import CONVERSATIONS_FILE, MINILM_INT8, OLLAMA_EMBED_PREFIX, Settings
 from rag.index import Index, OnStored, Scope, SyncReport
 from rag.ingest import Progress, read_corpus
 from rag.retrieve import Retriever
-from rag.types import ANY_DATE, Answer, AnswerStream, DateRange, Hit, Mode, UserError
+from rag.types import ANY_DATE, Answer, AnswerStream, DateRange, Hit, Mode, OllamaError, UserError
 
 # What writing a file on a full disk (or past a file size limit or quota) raises.
 DISK_FULL = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}
 
 if TYPE_CHECKING:  # onnxruntime and tokenizers load only when a chunk or question is embedded
+    from rag.answer.ollama import OllamaClient
+    from rag.answer.query import Query
     from rag.embed import MiniLMEmbedder, OllamaEmbedder
 
 EXTRACTIVE = Mode.EXTRACTIVE
@@ -74,6 +72,8 @@ class Pipeline:
     @cached_property
     def generator(self) -> OllamaClient:
         """The Ollama LLM, with its health probe cached for a few seconds."""
+        from rag.answer.ollama import OllamaClient
+
         return OllamaClient(self.settings)
 
     @cached_property
@@ -172,6 +172,9 @@ class Pipeline:
     def standalone(self, question: str, history: Sequence[str] = ()) -> str:
         """What to search for: with Ollama, a follow-up rewritten by the model into a question
         that stands alone; offline, the question joined to the earlier ones it refers to."""
+        from rag.answer.generate import condense
+        from rag.answer.query import check_question, read_question
+
         question = check_question(question)
         offline = read_question(question, history).searched_for
         if not history or self.mode() != OLLAMA:
@@ -207,6 +210,9 @@ class Pipeline:
         offline the one piece is the whole extractive answer. An empty or overlong question,
         or a missing or damaged index, raises UserError here, before any piece.
         """
+        # The answering code loads with the first question: `rag ingest` never needs it.
+        from rag.answer.query import check_question
+
         question = check_question(question)
         self.index.check()  # a damaged index refuses here, before any piece
         if as_of is not None and (dates.until is None or as_of < dates.until):
@@ -216,6 +222,9 @@ class Pipeline:
     def _pieces(
         self, question: str, history: Sequence[str], dates: DateRange, as_of: date | None
     ) -> Generator[str, None, Answer]:
+        from rag.answer import extractive
+        from rag.answer.query import read_question
+
         started = time.perf_counter()
         notice = self.offline_reason()
         scope = self.index.scope(dates) if dates.bounded else None
@@ -254,6 +263,10 @@ class Pipeline:
         self, question: str, history: Sequence[str], scope: Scope | None, started: float
     ) -> Generator[str, None, Answer]:
         """The Ollama path: condense, retrieve, stream the model's answer, check its citations."""
+        from rag.answer import extractive
+        from rag.answer.generate import generate
+        from rag.answer.query import read_question
+
         searched_for = self.standalone(question, history)
         # The standalone question is read on its own: it already carries what it refers to.
         query = read_question(searched_for)

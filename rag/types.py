@@ -17,6 +17,10 @@ class UserError(Exception):
     """A problem the user can fix; its message is shown as is and says what to do."""
 
 
+class OllamaError(UserError):
+    """Ollama could not write the answer; the message says why and what to do."""
+
+
 class IndexUnavailable(UserError):
     """The index cannot be used or changed; the message says what to do."""
 

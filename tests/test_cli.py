@@ -209,6 +209,28 @@ def test_python_dash_m_rag_runs_as_a_real_process(env: dict[str, str]) -> None:
     assert "Rashid Fleih" in json.loads(done.stdout)["answer"]
 
 
+def test_an_unchanged_ingest_loads_no_answering_code(env: dict[str, str]) -> None:
+    # Start-up is most of an unchanged ingest: the answerer, Ollama's client and Chroma
+    # are for questions and changes only.
+    script = (
+        "import sys\n"
+        "from rag.cli import main\n"
+        "try:\n"
+        "    main(['ingest'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print(sorted(m for m in ('rag.answer.extractive', 'rag.answer.generate', 'ollama',"
+        " 'chromadb') if m in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], env={**env, "PATH": ""}, cwd=REPO,
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "0 chunks embedded" in done.stdout
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
 def test_eval_baseline_and_compare(env: dict[str, str], tmp_path: Path) -> None:
     gold = tmp_path / "gold.jsonl"
     gold.write_text(

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from rag.answer.ollama import OllamaError
 from rag.config import Settings
 from rag.eval.gold import GoldItem
 from rag.eval.judge import Judge
 from rag.eval.metrics import summarize
 from rag.eval.run import evaluate, run
 from rag.pipeline import Pipeline
+from rag.types import OllamaError
 from tests.conftest import TROOPS_FILE
 from tests.ollama_stub import OllamaStub, Reply
 

@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
-from rag.answer.ollama import PROBE_TIMEOUT_S, OllamaClient, OllamaError
+from rag.answer.ollama import PROBE_TIMEOUT_S, OllamaClient
 from rag.answer.prompts import CANNOT_ANSWER
 from rag.answer.query import read_question
 from rag.config import Settings
 from rag.pipeline import EXTRACTIVE, OLLAMA, Pipeline
-from rag.types import Answer, DateBasis
+from rag.types import Answer, DateBasis, OllamaError
 from tests.conftest import CORPUS, TROOPS_FILE, WIRE_COPIES
 from tests.ollama_stub import OllamaStub, Reply
 

@@ -7,11 +7,11 @@ from collections.abc import Generator, Sequence
 
 from rag.answer.context import numbered_context
 from rag.answer.extractive import Extract
-from rag.answer.ollama import OllamaClient, OllamaError
+from rag.answer.ollama import OllamaClient
 from rag.answer.prompts import CANNOT_ANSWER, render
 from rag.answer.query import MAX_QUESTION_CHARS
 from rag.answer.verify import Embed, check_answer, check_timeline
-from rag.types import Answer, Hit, Mode
+from rag.types import Answer, Hit, Mode, OllamaError
 
 
 def generate(

@@ -19,7 +19,7 @@ import ollama
 import pydantic
 
 from rag.config import Settings
-from rag.types import UserError
+from rag.types import OllamaError
 
 if TYPE_CHECKING:  # llama-index is slow to import; only generation needs it
     from llama_index.core.base.llms.types import ChatMessage
@@ -45,10 +45,6 @@ REQUEST_ERRORS = (
     json.JSONDecodeError,
     pydantic.ValidationError,
 )
-
-
-class OllamaError(UserError):
-    """Ollama could not write the answer; the message says why and what to do."""
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rag.answer.ollama import OllamaClient, OllamaError
+from rag.answer.ollama import OllamaClient
 from rag.answer.prompts import render
 from rag.config import Settings
 from rag.eval.gold import GoldItem
-from rag.types import Answer, Claim
+from rag.types import Answer, Claim, OllamaError
 
 
 @dataclass(frozen=True)
