@@ -1,7 +1,7 @@
 """Ingest and cold questions on real corpora, as whole processes, against LlamaIndex's defaults.
 
     .venv/bin/python -m benchmarks.real [--sets rgb bbc] [--runs 3] [--bbc-runs 1]
-        [--asks 5] [--no-import-tree] [--out FILE]
+        [--asks 5] [--no-import-tree] [--tree DIR] [--out FILE]
 
 Corpora are read where they lie (`Settings.bench_dir`: RGB's 969 passages and 1,808 BBC
 articles, never copied into the repository). Each ingest is one process from start to exit,
@@ -15,6 +15,8 @@ Then cold questions: `rag ask` (extractive, RAG_LLM=extractive) as a whole proce
 times, on the five starting articles (indexed into a temporary folder first) and on the BBC
 index the last newsdesk run built; and `python -X importtime` of one such question, summed
 by top-level package (the import tree). Prints the figures; --out also writes them as JSON.
+`--tree DIR` measures the code of another copy of the repository (`git archive` of a commit,
+say) in place of this one, for both systems: they share rag.embed.
 """
 
 from __future__ import annotations
@@ -85,15 +87,19 @@ def _bench_dir() -> Path:
     return Settings().bench_dir
 
 
-def _env(**extra: str) -> dict[str, str]:
+# The copy of the repository whose code is measured (--tree); its folder goes first on
+# PYTHONPATH, ahead of the editable install of this one.
+_TREE = [REPO]
+
+
+def _env() -> dict[str, str]:
     """The environment of every measured process: same threads, batch size and model cache."""
     env = {
         **os.environ,
         "RAG_EMBED_THREADS": str(THREADS),
         "RAG_EMBED_BATCH_SIZE": str(BATCH),
         "RAG_LLM": "extractive",
-        "PYTHONPATH": str(REPO),
-        **extra,
+        "PYTHONPATH": str(_TREE[0]),
     }
     env.pop("RAG_EMBED", None)  # the float model for both
     return env
@@ -250,8 +256,10 @@ def main() -> None:
     parser.add_argument("--bbc-runs", type=int, default=1, help="runs per system for BBC")
     parser.add_argument("--asks", type=int, default=5, help="cold `rag ask` processes per index")
     parser.add_argument("--no-import-tree", action="store_true")
+    parser.add_argument("--tree", type=Path, default=REPO, help="the code to measure")
     parser.add_argument("--out", type=Path, help="also write the figures to this JSON file")
     args = parser.parse_args()
+    _TREE[0] = args.tree.resolve()
 
     bench = _bench_dir()
     started, load_before = datetime.now(UTC), os.getloadavg()
@@ -260,6 +268,7 @@ def main() -> None:
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
         "threads": THREADS,
         "batch": BATCH,
+        "tree": str(_TREE[0]),
     }
     with tempfile.TemporaryDirectory(prefix="newsdesk-bench-") as tmp:
         scratch = Path(tmp)
@@ -268,7 +277,7 @@ def main() -> None:
             print(f"{name}: {runs} alternated whole-process ingests per system")
             results[name] = compare_ingest(name, bench / name / "corpus", runs, scratch)
 
-        starting = REPO / "corpus"
+        starting = _TREE[0] / "corpus"
         five = scratch / "five-index"
         _run([_rag(), "ingest", "--corpus", str(starting), "--index", str(five)], cwd=scratch)
         results["ask_5_files"] = cold_asks(starting, five, PROBE_QUESTION, args.asks, scratch)
