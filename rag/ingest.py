@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import stat
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from functools import cache, partial
+from functools import cache
 from pathlib import Path
 
 from rag.clean import articles_from_text
@@ -152,14 +151,16 @@ class Chunker:
     """Cuts articles into passages with llama-index's sentence-aware splitter."""
 
     def __init__(self, chunk_size: int, chunk_overlap: int, count_tokens: TokenCounter) -> None:
+        from llama_index.core.node_parser import SentenceSplitter
+
         # Sizes are counted in the embedding model's own word pieces, so no chunk is cut
         # short by the model's input limit.
         self._splitter = SentenceSplitter(
             chunk_size=chunk_size,
             chunk_overlap=chunk_overlap,
-            count_tokens=count_tokens,
             paragraph_separator="\n\n",
-            sentences=split_keeping_text,
+            tokenizer=lambda text: range(count_tokens(text)),
+            chunking_tokenizer_fn=split_keeping_text,
         )
 
     def parse(self, source: SourceFile) -> ParsedFile:
@@ -217,131 +218,3 @@ def chunk_id(source: SourceFile, start: int, end: int) -> str:
     """Stable id: the same file content always gives the same ids (safe re-runs)."""
     key = f"{source.name}\0{source.sha256}\0{start}\0{end}"
     return hashlib.sha1(key.encode()).hexdigest()[:24]
-
-
-# llama-index's backup pattern for cutting a sentence into phrases (CHUNKING_REGEX).
-_PHRASES = re.compile("[^,.;。？！]+[,.;。？！]?|[,.;。？！]")
-
-
-@dataclass(frozen=True)
-class _Split:
-    """A piece of text for the splitter to merge into chunks."""
-
-    text: str
-    is_sentence: bool
-    tokens: int
-
-
-class SentenceSplitter:
-    """llama-index's `SentenceSplitter.split_text` (llama-index-core 0.14,
-    node_parser/text/sentence.py), the same algorithm without importing llama-index: its
-    package took 1.2 to 1.5 s of every `rag ingest` that chunked a file, 13% of a whole RGB
-    ingest. tests/test_bench_splitter.py holds it to llama-index's own output.
-
-    Text is cut by paragraphs, then sentences, then phrases, words and characters, only as
-    far as needed for each piece to fit `chunk_size` tokens; pieces are then merged into
-    chunks, each starting with up to `chunk_overlap` tokens of the previous one.
-    """
-
-    def __init__(
-        self,
-        chunk_size: int,
-        chunk_overlap: int,
-        count_tokens: TokenCounter,
-        paragraph_separator: str,
-        sentences: Callable[[str], list[str]],
-        separator: str = " ",
-    ) -> None:
-        if chunk_overlap > chunk_size:
-            raise ValueError(
-                f"chunk_overlap ({chunk_overlap}) must not be larger than chunk_size ({chunk_size})"
-            )
-        self.chunk_size = chunk_size
-        self.chunk_overlap = chunk_overlap
-        self._count = count_tokens
-        self._split_fns: list[Callable[[str], list[str]]] = [
-            partial(_split_keeping, separator=paragraph_separator),
-            sentences,
-        ]
-        self._sub_sentence_split_fns: list[Callable[[str], list[str]]] = [
-            _PHRASES.findall,
-            partial(_split_keeping, separator=separator),
-            list,
-        ]
-
-    def split_text(self, text: str) -> list[str]:
-        """The chunks of `text`, stripped of surrounding whitespace."""
-        if text == "":
-            return [text]
-        return self._merge(self._split(text))
-
-    def _split(self, text: str) -> list[_Split]:
-        tokens = self._count(text)
-        if tokens <= self.chunk_size:
-            return [_Split(text, True, tokens)]
-        parts, is_sentence = self._parts(text)
-        splits: list[_Split] = []
-        for part in parts:
-            tokens = self._count(part)
-            if tokens <= self.chunk_size or len(parts) == 1:
-                # A part that cannot be cut further stays whole: _merge refuses it.
-                splits.append(_Split(part, is_sentence, tokens))
-            else:
-                splits.extend(self._split(part))
-        return splits
-
-    def _parts(self, text: str) -> tuple[list[str], bool]:
-        for split in self._split_fns:
-            parts = split(text)
-            if len(parts) > 1:
-                return parts, True
-        for split in self._sub_sentence_split_fns:
-            parts = split(text)
-            if len(parts) > 1:
-                break
-        return parts, False
-
-    def _merge(self, splits: list[_Split]) -> list[str]:
-        chunks: list[str] = []
-        current: list[tuple[str, int]] = []  # (text, tokens)
-        size = 0
-        new_chunk = True
-
-        def close() -> None:
-            nonlocal current, size, new_chunk
-            chunks.append("".join(text for text, _ in current))
-            last, current, size, new_chunk = current, [], 0, True
-            # The next chunk starts with the end of this one, up to chunk_overlap tokens.
-            at = len(last) - 1
-            while at >= 0 and size + last[at][1] <= self.chunk_overlap:
-                current.insert(0, last[at])
-                size += last[at][1]
-                at -= 1
-
-        at = 0
-        while at < len(splits):
-            split = splits[at]
-            if split.tokens > self.chunk_size:
-                raise ValueError("Single token exceeded chunk size")
-            if size + split.tokens > self.chunk_size and not new_chunk:
-                close()
-                continue
-            if new_chunk and size + split.tokens > self.chunk_size:
-                while current and size + split.tokens > self.chunk_size:
-                    size -= current.pop(0)[1]  # overlap gives way to a split that needs room
-            if split.is_sentence or size + split.tokens <= self.chunk_size or new_chunk:
-                size += split.tokens
-                current.append((split.text, split.tokens))
-                at += 1
-                new_chunk = False
-            else:
-                close()
-        if not new_chunk:
-            chunks.append("".join(text for text, _ in current))
-        return [chunk.strip() for chunk in chunks if chunk.strip()]
-
-
-def _split_keeping(text: str, separator: str) -> list[str]:
-    """`text` cut before each `separator`, which starts the next part (empty parts dropped)."""
-    parts = text.split(separator)
-    return [part for part in [parts[0]] + [separator + part for part in parts[1:]] if part]
