@@ -183,7 +183,7 @@ def measure_newsdesk(
     if stand_in is None:
         chunker = Chunker(settings.chunk_size, settings.chunk_overlap, real.count_tokens)
         sources = [
-            read_corpus_file(settings.corpus_dir, name, path, 10**9)
+            read_corpus_file(settings.corpus_dir, name, Path(path), 10**9)
             for name, path in discover(settings.corpus_dir)
         ]
         texts = [  # the files ingest would skip are not embedded by it either

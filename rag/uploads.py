@@ -80,7 +80,8 @@ def same_content(root: Path, data: bytes) -> str | None:
     """The name of a corpus file holding exactly `data`, if one does (files of another size
     are never read)."""
     digest = hashlib.sha256(data).digest()
-    for name, path in discover(root):  # hidden entries (the index, staged uploads) left out
+    for name, found in discover(root):  # hidden entries (the index, staged uploads) left out
+        path = Path(found)
         try:
             if path.is_symlink() or path.stat().st_size != len(data):
                 continue  # ingest does not follow links either

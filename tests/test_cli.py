@@ -231,6 +231,32 @@ def test_an_unchanged_ingest_loads_no_answering_code(env: dict[str, str]) -> Non
     assert done.stdout.strip().splitlines()[-1] == "[]"
 
 
+def test_a_file_with_no_article_text_is_skipped_without_loading_the_splitter(
+    tmp_path: Path, model_cache: Path
+) -> None:
+    # Such a file is read again by every ingest: finding it has no text must stay cheap.
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "menu.txt").write_text("Home | World | Sport\nLog In\n")
+    script = (
+        "import sys\n"
+        "from rag.cli import main\n"
+        "try:\n"
+        "    main(['ingest'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print('llama_index' in sys.modules)\n"
+    )
+    env = {"RAG_CORPUS_DIR": str(corpus), "RAG_INDEX_DIR": str(tmp_path / "index"),
+           "RAG_CACHE_DIR": str(model_cache), "PATH": ""}  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, cwd=REPO, capture_output=True, text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert "menu.txt: no article text found" in done.stdout + done.stderr, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "False"
+
+
 def test_eval_baseline_and_compare(env: dict[str, str], tmp_path: Path) -> None:
     gold = tmp_path / "gold.jsonl"
     gold.write_text(

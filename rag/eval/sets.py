@@ -288,7 +288,7 @@ def subset_variant(gold: Path, corpus: Path, distractors: int, seed: int, into: 
 def _corpus_files(corpus: Path) -> dict[str, Path]:
     from rag.ingest import discover  # loads BM25's libraries: only building a variant needs it
 
-    return dict(discover(corpus))
+    return {name: Path(path) for name, path in discover(corpus)}
 
 
 def _declined(item: GoldItem) -> GoldItem:
