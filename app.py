@@ -559,6 +559,12 @@ def whole_article(article: tuple[Segment, ...], key: str) -> None:
 # -- layout ----------------------------------------------------------------------------------
 
 st.set_page_config(page_title="newsdesk", page_icon="📰", layout="centered")
+# A quote is the only bold text on a highlight (rag/markdown.py): underlined as well, it is
+# told apart by more than its colour.
+st.html(
+    "<style>.stMarkdownColoredBackground strong "
+    "{text-decoration: underline; text-underline-offset: 3px}</style>"
+)
 page = st.navigation(
     [
         st.Page(chat, title="Chat", icon=":material/chat:", default=True),

@@ -297,7 +297,7 @@ def test_the_whole_article_opens_at_its_quote_marked_beyond_colour(page: Any) ->
     # The quote is near the top of the opened article, not a thousand pixels down.
     top = expander.bounding_box()["y"]
     assert quote.bounding_box()["y"] - top < 500
-    # Bold, and on a background that stands out from the page (WCAG's 3:1 for marks).
+    # Bold and underlined, on a background that stands out from the page (WCAG's 3:1).
     background = quote.evaluate(
         """e => {
             for (let n = e; n; n = n.parentElement) {
@@ -307,6 +307,7 @@ def test_the_whole_article_opens_at_its_quote_marked_beyond_colour(page: Any) ->
         }"""
     )
     assert contrast_on_white(background, 1.0) >= 3.0, background
+    assert "underline" in quote.evaluate("e => getComputedStyle(e).textDecorationLine")
     expander.get_by_text("Show from the start").click()
     expect(expander.get_by_text(re.compile("^From the quoted passage on; "))).to_have_count(0)
 
