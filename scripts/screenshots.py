@@ -60,6 +60,7 @@ def timeline(page: Any) -> None:
     ask(page, "How many US troops were in Iraq?")
     answer = page.get_by_test_id("stChatMessage").nth(1)
     answer.get_by_test_id("stTable").wait_for(timeout=WAIT_MS)
+    page.wait_for_timeout(1500)  # the app's own scroll to the answer's start comes first
     page.get_by_test_id("stChatMessage").nth(0).scroll_into_view_if_needed()
     page.wait_for_timeout(500)
     page.screenshot(path=DOCS / "timeline.png")

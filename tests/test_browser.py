@@ -232,9 +232,11 @@ def test_a_changed_file_is_flagged_on_its_card_and_a_removed_one_leaves_the_answ
         sidebar.get_by_text(re.compile(r"1 updated")).wait_for(timeout=ANSWER_TIMEOUT_MS)
         page.reload()
         answer = page.get_by_test_id("stChatMessage").nth(1)
-        answer.get_by_text("Whole article").first.click(timeout=ANSWER_TIMEOUT_MS)
-        expect(answer.get_by_text(re.compile("The file changed since this answer was made")
-                                  ).first).to_be_visible()  # fmt: skip
+        answer.get_by_text("Copy or export").wait_for(timeout=ANSWER_TIMEOUT_MS)
+        changed = re.compile("The file changed since this answer was made")
+        card = answer.get_by_test_id("stExpander").filter(has_text=changed).first
+        card.locator("summary").click()
+        expect(card.get_by_text(changed)).to_be_visible()
 
         page.goto(url + "/articles")
         main = page.get_by_test_id("stMain")
