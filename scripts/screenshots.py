@@ -6,8 +6,9 @@ Starts `streamlit run app.py` in a scratch folder with an empty corpus, uploads 
 articles of corpus/ through the sidebar (docs/upload.png, taken while they are indexed), asks
 the troop question and opens the whole article of its source (docs/chat.png), asks how the
 troop numbers changed (docs/timeline.png, with both conversations listed in the sidebar),
-opens the Articles page (docs/articles.png), then runs the gold set on the evaluation page
-(docs/evaluation.png).
+opens the Articles page (docs/articles.png), runs the gold set on the evaluation page
+(docs/evaluation.png), then, in a new session, asks "now" as of mid-2019, whose two quotes
+share one passage's card (docs/merged.png, with the status line above).
 """
 
 from __future__ import annotations
@@ -84,6 +85,28 @@ def evaluation(page: Any) -> None:
     page.screenshot(path=DOCS / "evaluation.png")
 
 
+def merged(page: Any, url: str) -> None:
+    """docs/merged.png: the status line, and an answer whose two quotes share one card."""
+    page.goto(url)  # a new session: no date range, no conversation
+    # The date field is typed into segment by segment (year, month, day), as a person would.
+    year = page.get_by_role("spinbutton", name="year, As of")
+    year.wait_for(timeout=WAIT_MS)
+    year.click()
+    page.keyboard.type("20190630")
+    page.keyboard.press("Tab")
+    page.wait_for_timeout(1000)  # the date reaches the app
+    ask(page, "How many US troops are in Iraq now?")
+    answer = page.get_by_test_id("stChatMessage").nth(1)
+    answer.get_by_text("As of 2019-06-30: only articles published by then.").wait_for(
+        timeout=WAIT_MS
+    )
+    answer.get_by_text("Copy or export").wait_for(timeout=WAIT_MS)
+    page.wait_for_timeout(1500)  # the app's own scroll to the answer's start comes first
+    page.get_by_role("heading", name="newsdesk").first.scroll_into_view_if_needed()
+    page.wait_for_timeout(500)
+    page.screenshot(path=DOCS / "merged.png")
+
+
 def main() -> int:
     missing = chromium_missing()
     if missing:
@@ -116,7 +139,9 @@ def main() -> int:
             articles(page)
             page.set_viewport_size({"width": WIDTH, "height": 1400})
             evaluation(page)
-    for name in ("upload", "chat", "timeline", "articles", "evaluation"):
+            page.set_viewport_size({"width": WIDTH, "height": 1100})
+            merged(page, url)
+    for name in ("upload", "chat", "timeline", "articles", "evaluation", "merged"):
         print(DOCS / f"{name}.png")
     return 0
 
