@@ -18,7 +18,7 @@ import fcntl
 import hashlib
 import os
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
@@ -150,16 +150,20 @@ class Plan:
     unchanged: list[str]
 
     @classmethod
-    def of(cls, manifest: Manifest, parsed: Mapping[str, ParsedFile]) -> Plan:
-        """The plan that makes the index hold exactly `parsed`."""
+    def of(
+        cls, manifest: Manifest, parsed: Mapping[str, ParsedFile], unread: Collection[str] = ()
+    ) -> Plan:
+        """The plan that makes the index hold exactly `parsed` and the `unread` files (known
+        complete and unchanged, not read)."""
         known = manifest.files
         embed = [name for name, file in parsed.items() if _stale(known.get(name), file)]
+        present = set(parsed).union(unread)
         return cls(
             embed=embed,
             added=[name for name in embed if name not in known],
             updated=[name for name in embed if name in known],
-            removed=sorted(set(known) - set(parsed)),
-            unchanged=sorted(set(parsed) - set(embed)),
+            removed=sorted(set(known) - present),
+            unchanged=sorted(present.difference(embed)),
         )
 
     @property
@@ -438,8 +442,10 @@ class Index:
         progress: Progress | None = None,
         on_stored: OnStored | None = None,
         repair: Repair | None = None,
+        unread: Collection[str] = (),
     ) -> SyncReport:
-        """Make the index hold exactly `parsed`: embed new and changed files, drop the rest.
+        """Make the index hold exactly `parsed` and the `unread` files (complete and unchanged,
+        not read again): embed new and changed files, drop the rest.
 
         `embed` turns texts into vectors; it is called only when some file is new or changed.
 
@@ -449,7 +455,7 @@ class Index:
         is stored. `repair` is what `repair()` mended first, for the report.
         """
         repair = repair or Repair()
-        plan = Plan.of(manifest, parsed)
+        plan = Plan.of(manifest, parsed, unread)
         reasons = {file.name: file.reason for file in skipped}
         skipped_changed, manifest.skipped = reasons != manifest.skipped, reasons
         if plan.changes or manifest.keywords_pending:

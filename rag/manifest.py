@@ -31,7 +31,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, overload
 
-from rag.types import Article, IndexUnavailable, ParsedFile, SourceFile
+from rag.types import Article, IndexUnavailable, ParsedFile
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,10 +120,6 @@ class FileEntry:
             chunks=len(parsed.chunks),
             complete=not parsed.chunks,
         )
-
-    def source(self, name: str) -> SourceFile:
-        """The file as recorded, for a file known to be unchanged (its text is not kept)."""
-        return SourceFile(name, "", self.sha256, self.encoding, self.stamp)
 
 
 @dataclass

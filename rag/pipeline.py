@@ -100,7 +100,7 @@ class Pipeline:
             )  # fmt: skip
             return self.index.sync(
                 manifest, files.parsed, files.skipped, lambda texts: self.embedder.embed(texts),
-                progress, on_stored, repair,
+                progress, on_stored, repair, files.unread,
             )  # fmt: skip
 
     @contextmanager

@@ -72,6 +72,9 @@ def test_settled_unchanged_files_are_not_read_again(
     again = pipeline.ingest()
     assert again.chunks_embedded == 0 and len(again.unchanged) == 6
     assert read == ["link.txt"]  # a link is always read: its target may change behind it
+    # ... and the files not read get no record of their own, only their names.
+    files = rag.ingest.read_corpus(pipeline.settings, pipeline.index.manifest().files, len)
+    assert set(files.parsed) == {"link.txt"} and len(files.unread) == 5
 
     # Same size and the old modification time put back: the change time still shows it.
     path = corpus / TROOPS_FILE
