@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date
 from enum import Enum
 
-from rag.dates import estimate_published, leading_date, parse_date_line
+from rag.dates import dates_in, estimate_published, leading_date, parse_date_line
 from rag.types import Article, Span
 
 # Lines that belong to the page, not to the story. Matched against the stripped line.
@@ -259,6 +259,8 @@ def _article(file: str, lines: list[Line], text: str) -> Article | None:
 
 def _estimated_date(sections: tuple[Span, ...]) -> tuple[date, str] | None:
     """An undated article's date estimated from its own sentences, with the one it rests on."""
+    if not any(dates_in(s.text) for s in sections):
+        return None  # no full date anywhere: no sentence to find, so none is split out
     from rag.sentences import sentence_spans  # its nltk import waits until an article needs it
 
     return estimate_published(

@@ -145,7 +145,7 @@ def read_corpus_file(
     return read_source(target, name, max_bytes)
 
 
-def unchanged(path: str | Path, recorded: Sequence[int] | None) -> bool:
+def unchanged(path: str, recorded: Sequence[int] | None) -> bool:
     """Whether `path` is still the regular file (not a link) that was read with this stamp."""
     if recorded is None:
         return False
