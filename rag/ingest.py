@@ -8,8 +8,9 @@ import stat
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from functools import cache
+from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rag.clean import articles_from_text
 from rag.config import Settings
@@ -17,6 +18,9 @@ from rag.manifest import FileEntry
 from rag.read import read_source, stamp, unreadable
 from rag.sentences import split_keeping_text
 from rag.types import Article, Chunk, ParsedFile, Skipped, SourceFile
+
+if TYPE_CHECKING:
+    from llama_index.core.node_parser import SentenceSplitter
 
 TokenCounter = Callable[[str], int]
 
@@ -60,9 +64,7 @@ def read_corpus(
     file needs chunking, so the embedding model loads only then.
     """
     max_bytes = int(settings.max_file_mb * 1e6)
-    # Made on the first file that needs chunking: it imports llama-index, seconds of
-    # start-up that an ingest with nothing changed does not need.
-    chunker = cache(lambda: Chunker(settings.chunk_size, settings.chunk_overlap, count_tokens))
+    chunker = Chunker(settings.chunk_size, settings.chunk_overlap, count_tokens)
     parsed: dict[str, ParsedFile] = {}
     skipped: list[Skipped] = []
     unread: list[str] = []
@@ -85,7 +87,7 @@ def _read(
     path: str,
     entry: FileEntry | None,
     max_bytes: int,
-    chunker: Callable[[], Chunker],
+    chunker: Chunker,
 ) -> ParsedFile | Skipped:
     """One corpus file read, and parsed unless the index holds its content (`entry`)."""
     if entry is not None and not entry.complete:
@@ -98,7 +100,7 @@ def _read(
     # A file with no article text is skipped before the splitter is made: such a file is
     # read again by every ingest, and making the splitter imports llama-index (0.6 s).
     articles = tuple(articles_from_text(source.name, source.text))
-    file = chunker().parse(source, articles) if articles else None
+    file = chunker.parse(source, articles) if articles else None
     return file if file and file.chunks else Skipped(name, NO_ARTICLE_TEXT)
 
 
@@ -161,17 +163,32 @@ class Chunker:
     """Cuts articles into passages with llama-index's sentence-aware splitter."""
 
     def __init__(self, chunk_size: int, chunk_overlap: int, count_tokens: TokenCounter) -> None:
+        self._size = chunk_size
+        self._overlap = chunk_overlap
+        self._count = count_tokens
+
+    @cached_property
+    def _splitter(self) -> SentenceSplitter:
+        # Imported on the first section longer than a chunk: llama-index's package takes a
+        # second or more to import, and a corpus of short files never needs it.
         from llama_index.core.node_parser import SentenceSplitter
 
         # Sizes are counted in the embedding model's own word pieces, so no chunk is cut
         # short by the model's input limit.
-        self._splitter = SentenceSplitter(
-            chunk_size=chunk_size,
-            chunk_overlap=chunk_overlap,
+        return SentenceSplitter(
+            chunk_size=self._size,
+            chunk_overlap=self._overlap,
             paragraph_separator="\n\n",
-            tokenizer=lambda text: range(count_tokens(text)),
+            tokenizer=lambda text: range(self._count(text)),
             chunking_tokenizer_fn=split_keeping_text,
         )
+
+    def split(self, text: str) -> list[str]:
+        """The passages of one section. Text that fits in a chunk is one passage, as the
+        splitter would make it (stripped; none when blank)."""
+        if self._count(text) <= self._size:
+            return [text.strip()] if text.strip() else []
+        return self._splitter.split_text(text)
 
     def parse(self, source: SourceFile, articles: Sequence[Article] | None = None) -> ParsedFile:
         """Articles of a file (found here unless given) and their chunks, each chunk an exact
@@ -190,7 +207,7 @@ class Chunker:
         chunks = []
         for section in article.sections:
             cursor, reached = 0, 0
-            for piece in self._splitter.split_text(section.text):
+            for piece in self.split(section.text):
                 at = _locate(section.text, piece, cursor, reached)
                 if at < 0:
                     raise ValueError(f"chunk not found in {source.name}: {piece[:60]!r}")

@@ -253,6 +253,24 @@ def test_a_file_with_no_article_text_is_skipped_without_loading_the_splitter(
     assert loaded == []
 
 
+def test_short_files_are_chunked_without_loading_the_splitter(
+    tmp_path: Path, model_cache: Path
+) -> None:
+    # A file shorter than a chunk is one passage: llama-index's package (a second or more
+    # to import) is loaded only for a section that must be split.
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "brief.txt").write_text(
+        "Port reopens\n\nThe port of Basra reopened on Monday after a week of storms, and the "
+        "first ships of grain were unloaded by the evening, officials said.\n"
+    )
+    env = {"RAG_CORPUS_DIR": str(corpus), "RAG_INDEX_DIR": str(tmp_path / "index"),
+           "RAG_CACHE_DIR": str(model_cache)}  # fmt: skip
+    printed, loaded = ingest_in_a_process(env, ["llama_index"])
+    assert "1 chunks embedded" in printed
+    assert loaded == []
+
+
 def test_eval_baseline_and_compare(env: dict[str, str], tmp_path: Path) -> None:
     gold = tmp_path / "gold.jsonl"
     gold.write_text(

@@ -83,6 +83,27 @@ def test_chunks_are_exact_spans_of_the_file(sentences: list[str], size: int) -> 
 
 
 @FAST
+@given(st.lists(st.one_of(SENTENCE, st.sampled_from(["", " ", "\n"])), max_size=14),
+       st.integers(8, 60))  # fmt: skip
+def test_a_section_is_split_as_llama_index_splits_it(pieces: list[str], size: int) -> None:
+    # Sections that fit in a chunk skip the splitter (and its import); either way the
+    # passages must be what llama-index's splitter makes of the section.
+    from llama_index.core.node_parser import SentenceSplitter
+
+    text = " ".join(pieces)
+    chunker = Chunker(size, size // 4, lambda piece: len(piece.split()))
+    splitter = SentenceSplitter(
+        chunk_size=size,
+        chunk_overlap=size // 4,
+        paragraph_separator="\n\n",
+        tokenizer=lambda piece: piece.split(),
+        chunking_tokenizer_fn=split_keeping_text,
+    )
+    expected = [piece for piece in splitter.split_text(text) if piece]
+    assert chunker.split(text) == expected
+
+
+@FAST
 @given(st.text(max_size=400))
 def test_sentences_cover_the_text_in_order(text: str) -> None:
     spans = sentence_spans(text)
