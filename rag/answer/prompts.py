@@ -8,13 +8,25 @@ lists every such problem, instead of a prompt silently missing the question or t
 from __future__ import annotations
 
 import string
+import sysconfig
 from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 
 from rag.types import UserError
 
-PROMPTS_DIR = Path(__file__).resolve().parents[2] / "prompts"
+
+def _prompts_dir() -> Path:
+    """`prompts/` at the top of the checkout this package sits in; for an installed wheel,
+    which has no checkout around it, the copy the wheel put under the installation's data
+    folder (pyproject.toml's data-files)."""
+    checkout = Path(__file__).resolve().parents[2] / "prompts"
+    if checkout.is_dir():
+        return checkout
+    return Path(sysconfig.get_path("data")) / "share" / "newsdesk" / "prompts"
+
+
+PROMPTS_DIR = _prompts_dir()
 
 # Each template and the variables the code fills into it.
 TEMPLATE_VARIABLES: Mapping[str, frozenset[str]] = {
