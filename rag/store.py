@@ -143,6 +143,11 @@ class Store:
 
     def count(self) -> int:
         """How many chunks the store holds (one indexed query, whatever the size)."""
+        if self._collection is None and not self.settings.chroma_host:
+            if not os.path.isdir(self._folder()):
+                # Nothing was ever stored: opening the store would create an empty one, and
+                # `rag status` on a corpus never indexed would leave an index folder behind.
+                return 0
         with self._guarded():
             return int(self.collection.count())
 

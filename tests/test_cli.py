@@ -83,6 +83,15 @@ def test_status_json(env: dict[str, str]) -> None:
     assert "embedding:    minilm\n" in run(env, "status").stdout
 
 
+def test_status_of_a_corpus_never_indexed_writes_nothing(tmp_path: Path) -> None:
+    index = tmp_path / "index"
+    env = {"RAG_CORPUS_DIR": str(copy_corpus(tmp_path / "corpus")), "RAG_INDEX_DIR": str(index)}
+    result = run(env, "status")
+    assert result.exit_code == 0, result.output
+    assert "last indexed: never (run `rag ingest`)" in result.stdout
+    assert not index.exists(), "looking must not create an empty store"
+
+
 def test_chat_uses_the_earlier_turn(env: dict[str, str]) -> None:
     turns = "Who is Kataib Hezbollah's spokesman?\nWhich TV channel did he speak to?\n\n"
     result = CliRunner().invoke(main, ["chat"], env=env, input=turns)
