@@ -215,9 +215,7 @@ class Pipeline:
 
         question = check_question(question)
         self.index.check()  # a damaged index refuses here, before any piece
-        if as_of is not None and (dates.until is None or as_of < dates.until):
-            dates = DateRange(dates.since, as_of)
-        return AnswerStream(self._pieces(question, history, dates, as_of))
+        return AnswerStream(self._pieces(question, history, dates.up_to(as_of), as_of))
 
     def _pieces(
         self, question: str, history: Sequence[str], dates: DateRange, as_of: date | None
@@ -239,14 +237,19 @@ class Pipeline:
                     raise
                 notice = f"{error} Answered extractively instead."
         query = read_question(question, history)
-        hits = self._search(query, scope)
+        hits = self.search(query, scope)
         retrieved = time.perf_counter()
         bm25, min_support = self.index.bm25(), self.settings.min_support
-        # A timeline's deeper passages are for its history; the answer is decided as usual.
-        read = self.settings.top_k if query.timeline else None
-        answer = extractive.answer(query, hits, bm25, min_support, notice + left_out, read=read)
+        answer = extractive.answer(
+            query, hits, bm25, min_support, notice + left_out, read=self.read_depth(query)
+        )
         yield answer.answer
         return replace(_timed(answer, started, retrieved), as_of=as_of)
+
+    def read_depth(self, query: Query) -> int | None:
+        """How many of the passages found decide whether and what to answer (None: all). A
+        timeline's deeper passages are for its history; the answer is decided as usual."""
+        return self.settings.top_k if query.timeline else None
 
     def offline_reason(self) -> str | None:
         """Why answers are extractive now, or None when Ollama writes them."""
@@ -270,7 +273,7 @@ class Pipeline:
         searched_for = self.standalone(question, history)
         # The standalone question is read on its own: it already carries what it refers to.
         query = read_question(searched_for)
-        hits = self._search(query, scope)
+        hits = self.search(query, scope)
         retrieved = time.perf_counter()
         relevance = extractive.extract(query, hits, self.index.bm25(), self.settings.min_support)
         answer = yield from generate(
@@ -285,7 +288,7 @@ class Pipeline:
         )
         return _timed(answer, started, retrieved)
 
-    def _search(self, query: Query, scope: Scope | None) -> list[Hit]:
+    def search(self, query: Query, scope: Scope | None = None) -> list[Hit]:
         """Passages for a query (within a date range's `scope`, if any); a question asking
         two things gets passages for each part, and one about how something changed reads
         deeper, to find every time it was told."""

@@ -63,6 +63,13 @@ class DateRange:
             self.until is None or day <= self.until
         )
 
+    def up_to(self, day: date | None) -> DateRange:
+        """This range, ending on `day` at the latest: a question asked as of that day reads
+        only what was published by then."""
+        if day is None or (self.until is not None and self.until <= day):
+            return self
+        return DateRange(self.since, day)
+
 
 # No date range: every article, dated or not.
 ANY_DATE = DateRange()

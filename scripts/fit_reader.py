@@ -34,7 +34,7 @@ from rag.eval.gold import GoldItem, Part, load_gold, load_split
 from rag.eval.metrics import score, summarize
 from rag.eval.sets import REPO, SETS, prepare
 from rag.lexical import Bm25Index
-from rag.types import Hit
+from rag.types import ANY_DATE, Hit
 
 # The largest share of answerable dev items that may abstain.
 MAX_FALSE_ABSTENTION_RATE = 0.05
@@ -59,11 +59,12 @@ GRID: dict[str, tuple[Any, ...]] = {
 
 @dataclass(frozen=True)
 class Case:
-    """One dev question, read and retrieved once."""
+    """One dev question, read and retrieved once, as `rag eval` asks it."""
 
     item: GoldItem
     query: Query
     hits: tuple[Hit, ...]
+    read: int | None  # how many of the hits decide the answer (Pipeline.read_depth)
 
 
 @dataclass(frozen=True)
@@ -86,8 +87,11 @@ def load_set(name: str, part: Part = "dev") -> DevSet:
         if item.id not in wanted:
             continue
         query = read_question(item.question, item.history)
-        hits = tuple(pipeline.retriever.search_all(query.search_texts))
-        cases.append(Case(item, query, hits))
+        # An as-of item reads only what was published by its day, as `rag eval` asks it.
+        dates = ANY_DATE.up_to(item.as_of)
+        scope = pipeline.index.scope(dates) if dates.bounded else None
+        hits = tuple(pipeline.search(query, scope))
+        cases.append(Case(item, query, hits, pipeline.read_depth(query)))
     source = {
         "gold": _shown(prepared.gold),
         "split": _shown(prepared.split_file),
@@ -114,7 +118,7 @@ def measure(sets: list[DevSet], weights: Weights, min_support: float) -> dict[st
     for dev in sets:
         records = [
             score(case.item, extractive.answer(case.query, case.hits, dev.bm25, min_support,
-                                               "", weights))  # fmt: skip
+                                               "", weights, case.read))  # fmt: skip
             for case in dev.cases
         ]
         summary = summarize(records)

@@ -28,6 +28,14 @@ def test_a_range_holds_its_bounds_and_never_an_undated_article() -> None:
     assert not DateRange().bounded
 
 
+def test_an_as_of_day_ends_a_range_that_runs_later() -> None:
+    spring = DateRange(date(2021, 3, 1), date(2021, 4, 30))
+    assert spring.up_to(date(2021, 4, 7)) == DateRange(date(2021, 3, 1), date(2021, 4, 7))
+    assert spring.up_to(date(2022, 1, 1)) == spring  # already ends earlier
+    assert spring.up_to(None) == spring
+    assert DateRange().up_to(date(2019, 6, 30)) == DateRange(until=date(2019, 6, 30))
+
+
 def test_an_empty_range_is_refused_with_its_dates() -> None:
     with pytest.raises(UserError, match="2021-05-01 is after 2021-04-01"):
         DateRange(date(2021, 5, 1), date(2021, 4, 1))
