@@ -97,8 +97,8 @@ def _read(
         return source
     if entry and entry.sha256 == source.sha256:
         return ParsedFile(source, (), ())  # unchanged: nothing to re-chunk
-    # A file with no article text is skipped before the splitter is made: such a file is
-    # read again by every ingest, and making the splitter imports llama-index (0.6 s).
+    # A file with no article text is skipped before chunking: such a file is read again by
+    # every ingest, and chunking can load the model's tokenizer and llama-index's splitter.
     articles = tuple(articles_from_text(source.name, source.text))
     file = chunker.parse(source, articles) if articles else None
     return file if file and file.chunks else Skipped(name, NO_ARTICLE_TEXT)
