@@ -9,9 +9,17 @@ from datetime import date
 
 import pytest
 
-from rag.answer.extractive import WEIGHTS_FILE, Reason, Weights, answer, extract, with_subjects
+from rag.answer.extractive import (
+    WEIGHTS_FILE,
+    Reason,
+    Weights,
+    answer,
+    extract,
+    notes,
+    with_subjects,
+)
 from rag.answer.prompts import CANNOT_ANSWER
-from rag.answer.query import read_question
+from rag.answer.query import Want, read_question
 from rag.lexical import Bm25Index
 from rag.sentences import split_sentences
 from rag.types import AnswerStream, Chunk, Hit, Mode
@@ -175,3 +183,16 @@ def test_a_quote_that_opens_with_a_pronoun_comes_with_the_sentence_naming_whom()
         "He said the bassist had left.",
     ]
     assert with_subjects([sentences[0]]) == (sentences[0],), "a named subject needs nothing"
+
+
+def test_a_when_answer_names_the_article_it_dates_by_once() -> None:
+    # Two quoted sentences of one article with no date of their own: the article's date is
+    # what answers "when", and saying it after each would only repeat it.
+    query = read_question("When did the workers walk out and the ships dock again?")
+    port = [s for s in split_sentences(0, chunk("port.txt")) if "4,000" in s.text
+            or "Harbour master" in s.text]  # fmt: skip
+    sentences = [*port, split_sentences(1, chunk("flood.txt"))[-1]]
+    added = notes(sentences, Want.DATE, query)
+    heading = "Port strike ends in Basra (May 2, 2022)"
+    assert added[:2] == [f" (from {heading})", ""]
+    assert added[2] == " (from Floods close Umm Qasr (March 3, 2021))", "another article: named"

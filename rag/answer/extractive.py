@@ -205,19 +205,34 @@ def answer(
         quoted = with_subjects(found.sentences)
         numbers, citations = cite(quoted, hits)
         parts = []
-        for sentence, n in zip(quoted, numbers, strict=True):
-            note = ""
-            if found.want is Want.DATE and not holds(sentence.text, Want.DATE, query.whole):
-                # The sentence says what happened; the article's date says when.
-                note = f" (from {sentence.chunk.heading})"
-            if relative := relative_note(sentence.text, sentence.chunk.date):
-                note += f" ({relative})"  # "Sunday = April 4, 2021": the quote stays verbatim
-            if query.whole.present and sentence.chunk.date:
-                note += f" (as of {format_day(sentence.chunk.date)})"
+        added = notes(quoted, found.want, query)
+        for sentence, note, n in zip(quoted, added, numbers, strict=True):
             parts.append(f"{defuse_markers(sentence.text)}{note} [{n}]")
             claims.append(Claim(sentence.text, (n,), True))
         text = " ".join(parts)
     return _quoted(query, hits, text, citations, claims, notice, abstained=found.abstained)
+
+
+def notes(sentences: Sequence[Sentence], want: Want, query: Query) -> list[str]:
+    """What to add after each quoted sentence, which stays verbatim: the article a "when"
+    answer takes its date from (once per article), a relative day resolved ("Sunday = April
+    4, 2021"), and for a question about now the date the sentence was true."""
+    added = []
+    dated_from: set[str] = set()
+    for sentence in sentences:
+        note = ""
+        heading = sentence.chunk.heading
+        if want is Want.DATE and not holds(sentence.text, Want.DATE, query.whole):
+            # The sentence says what happened; the article's date says when.
+            if heading not in dated_from:
+                note = f" (from {heading})"
+                dated_from.add(heading)
+        if relative := relative_note(sentence.text, sentence.chunk.date):
+            note += f" ({relative})"
+        if query.whole.present and sentence.chunk.date:
+            note += f" (as of {format_day(sentence.chunk.date)})"
+        added.append(note)
+    return added
 
 
 def _quoted(
