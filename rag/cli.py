@@ -245,7 +245,10 @@ def _stream_answer(pipeline: Pipeline, question: str, history: list[str], when: 
     if answer.abstained and answer.hits:
         click.echo("Closest passages:")
         for hit in answer.hits[:3]:
-            click.echo(f"  - {hit.chunk.file} - {hit.chunk.title}: {hit.chunk.text[:160]!r}")
+            # One line each: the passage's start, its line breaks as spaces.
+            text = " ".join(hit.chunk.text.split())
+            opening = f"{text[:160]} ..." if len(text) > 160 else text
+            click.echo(f"  - {hit.chunk.file} - {hit.chunk.title}: \"{opening}\"")
     if answer.notice:
         click.secho(answer.notice, dim=True)
 

@@ -58,6 +58,9 @@ def test_ask_unanswerable_lists_closest_passages(env: dict[str, str]) -> None:
     result = run(env, "ask", "What is the population of Basra?")
     assert "I cannot answer this from the articles." in result.stdout
     assert "Closest passages:" in result.stdout
+    listed = result.stdout.split("Closest passages:\n")[1].splitlines()[:3]
+    assert all(line.startswith("  - 00") and line.endswith('"') for line in listed), listed
+    assert not any("\\n" in line for line in listed), "line breaks shown as spaces, not escapes"
 
 
 def test_empty_question_is_an_error_without_traceback(env: dict[str, str]) -> None:
