@@ -196,3 +196,6 @@ def test_a_when_answer_names_the_article_it_dates_by_once() -> None:
     heading = "Port strike ends in Basra (May 2, 2022)"
     assert added[:2] == [f" (from {heading})", ""]
     assert added[2] == " (from Floods close Umm Qasr (March 3, 2021))", "another article: named"
+    # Asked about now, each article's date is given once too.
+    now = notes(sentences, Want.ANY, read_question("How many workers are striking now?"))
+    assert now == [" (as of May 2, 2022)", "", " (as of March 3, 2021)"]

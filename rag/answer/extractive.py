@@ -215,22 +215,23 @@ def answer(
 
 def notes(sentences: Sequence[Sentence], want: Want, query: Query) -> list[str]:
     """What to add after each quoted sentence, which stays verbatim: the article a "when"
-    answer takes its date from (once per article), a relative day resolved ("Sunday = April
-    4, 2021"), and for a question about now the date the sentence was true."""
+    answer takes its date from, a relative day resolved ("Sunday = April 4, 2021"), and for a
+    question about now the date the sentence was true. An article's date is given once, after
+    the first of its sentences."""
     added = []
-    dated_from: set[str] = set()
+    dated: set[str] = set()  # headings of the articles whose date a note already gave
     for sentence in sentences:
         note = ""
         heading = sentence.chunk.heading
         if want is Want.DATE and not holds(sentence.text, Want.DATE, query.whole):
             # The sentence says what happened; the article's date says when.
-            if heading not in dated_from:
-                note = f" (from {heading})"
-                dated_from.add(heading)
+            note = "" if heading in dated else f" (from {heading})"
+            dated.add(heading)
         if relative := relative_note(sentence.text, sentence.chunk.date):
             note += f" ({relative})"
-        if query.whole.present and sentence.chunk.date:
+        if query.whole.present and sentence.chunk.date and heading not in dated:
             note += f" (as of {format_day(sentence.chunk.date)})"
+            dated.add(heading)
         added.append(note)
     return added
 
