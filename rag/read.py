@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import codecs
 import hashlib
+import logging
 import os
 import re
 import time
@@ -33,6 +34,11 @@ _PDF_RUN_ON = re.compile(r"(?<=[^.!?:\n])[ \t]*\n(?=[a-z])")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f]")
 # Text with more control characters than this share is not text.
 _MAX_CONTROL_SHARE = 0.01
+# Why a file with bytes but no text is skipped, by kind (a plain text file is just empty).
+_NO_TEXT = {
+    **dict.fromkeys(PDF_SUFFIXES, "no text in the PDF; scanned pages need OCR first"),
+    **dict.fromkeys(HTML_SUFFIXES, "no text in the page"),
+}
 # A file whose status changed this recently may change again within the clock's resolution
 # while keeping its size and times, so its stamp is not trusted until it has settled.
 _SETTLED_NS = 2_000_000_000
@@ -67,7 +73,7 @@ def read_source(path: Path, name: str, max_bytes: int) -> SourceFile | Skipped:
     if suffix in HTML_SUFFIXES:
         text = html_to_text(text)
     if not text.strip():
-        return Skipped(name, "empty file")
+        return Skipped(name, _NO_TEXT.get(suffix, "empty file") if data.strip() else "empty file")
     return SourceFile(name, text, hashlib.sha256(data).hexdigest(), encoding, stamp(status))
 
 
@@ -125,6 +131,9 @@ def pdf_to_text(data: bytes) -> tuple[str, str] | None:
     from pypdf import PdfReader
     from pypdf.errors import PyPdfError
 
+    # pypdf logs what it finds wrong in a damaged file ("EOF marker not found") as bare lines
+    # on stderr; the file's skip reason already says it cannot be read.
+    logging.getLogger("pypdf").setLevel(logging.ERROR)
     try:
         pages = [page.extract_text() or "" for page in PdfReader(io.BytesIO(data)).pages]
     except (PyPdfError, ValueError, KeyError, OSError):

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import date
 from pathlib import Path
 
 from rag.pipeline import Pipeline
 from rag.read import read_source
 from rag.types import Skipped, SourceFile
+from tests.conftest import REPO
 
 
 def minimal_pdf(lines: list[str]) -> bytes:
@@ -55,6 +58,29 @@ def test_damaged_pdf_is_skipped_with_a_reason(tmp_path: Path) -> None:
     path.write_bytes(b"%PDF-1.4\nnot really a pdf")
     result = read_source(path, "broken.pdf", 10**6)
     assert isinstance(result, Skipped) and "unreadable PDF" in result.reason
+
+
+def test_a_damaged_pdf_prints_nothing_beside_its_reason(tmp_path: Path) -> None:
+    # pypdf logs "EOF marker not found" for such a file; with no logging set up that was a
+    # bare line on stderr in the middle of `rag ingest`'s output. A fresh process, so that
+    # logging is as a user's command has it (pytest's handlers would catch the line).
+    path = tmp_path / "broken.pdf"
+    path.write_bytes(b"%PDF-1.4 garbage garbage")
+    script = "import sys; from pathlib import Path; from rag.read import read_source; " \
+             "print(read_source(Path(sys.argv[1]), 'broken.pdf', 10**6).reason)"  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True,
+                          text=True, cwd=REPO, check=True)  # fmt: skip
+    assert done.stdout.startswith("unreadable PDF")
+    assert done.stderr == ""
+
+
+def test_a_pdf_without_a_text_layer_is_named_as_such(tmp_path: Path) -> None:
+    # Scanned pages: a PDF with pages but no text is not an "empty file".
+    path = tmp_path / "scan.pdf"
+    path.write_bytes(minimal_pdf([]))
+    result = read_source(path, "scan.pdf", 10**6)
+    assert isinstance(result, Skipped)
+    assert result.reason == "no text in the PDF; scanned pages need OCR first"
 
 
 def test_pdf_article_is_answerable_with_a_citation(tmp_path: Path, make_settings) -> None:
