@@ -220,14 +220,15 @@ def _stream_answer(pipeline: Pipeline, question: str, history: list[str], when: 
     its sources and notes."""
     from rag.pipeline import OLLAMA
 
-    pipeline.index.check()  # refused in one line, before the answer's label
+    # An empty or overlong question and a damaged index are refused here, in one line, before
+    # the answer's label is printed.
+    stream = pipeline.stream(question, history, when.dates, when.as_of)
     mode = pipeline.mode()
     label = f"{mode} {pipeline.settings.ollama_model}" if mode == OLLAMA else mode
     if when.as_of:
         label += f", as of {when.as_of.isoformat()}"
     click.secho(f"[{label}] ", fg="cyan", nl=False)
     streamed = []
-    stream = pipeline.stream(question, history, when.dates, when.as_of)
     for piece in stream:
         streamed.append(piece)
         click.echo(piece, nl=False)

@@ -68,6 +68,7 @@ def test_empty_question_is_an_error_without_traceback(env: dict[str, str]) -> No
     assert result.exit_code == 1
     assert "Error: The question is empty" in result.stderr
     assert "Traceback" not in result.output
+    assert result.stdout == "", "no answer label before the error"
 
 
 def test_reingest_with_nothing_changed_embeds_nothing(env: dict[str, str]) -> None:
