@@ -252,35 +252,30 @@ def test_an_unchanged_ingest_loads_no_answering_code(env: dict[str, str]) -> Non
     assert loaded == []
 
 
-def test_a_file_with_no_article_text_is_skipped_without_loading_the_splitter(
-    tmp_path: Path, model_cache: Path
+@pytest.mark.parametrize(
+    ("name", "text", "said"),
+    [
+        # Read again by every ingest: finding it has no article text must stay cheap.
+        ("menu.txt", "Home | World | Sport\nLog In\n", "menu.txt: no article text found"),
+        # Shorter than a chunk, so one passage: llama-index's package (a second or more to
+        # import) is loaded only for a section that must be split.
+        ("brief.txt",
+         "Port reopens\n\nThe port of Basra reopened on Monday after a week of storms, and the "
+         "first ships of grain were unloaded by the evening, officials said.\n",
+         "1 chunks embedded"),
+    ],
+    ids=["no-article-text", "shorter-than-a-chunk"],
+)  # fmt: skip
+def test_a_file_that_needs_no_splitting_is_ingested_without_loading_the_splitter(
+    tmp_path: Path, model_cache: Path, name: str, text: str, said: str
 ) -> None:
-    # Such a file is read again by every ingest: finding it has no text must stay cheap.
     corpus = tmp_path / "corpus"
     corpus.mkdir()
-    (corpus / "menu.txt").write_text("Home | World | Sport\nLog In\n")
+    (corpus / name).write_text(text)
     env = {"RAG_CORPUS_DIR": str(corpus), "RAG_INDEX_DIR": str(tmp_path / "index"),
            "RAG_CACHE_DIR": str(model_cache)}  # fmt: skip
     printed, loaded = ingest_in_a_process(env, ["llama_index"])
-    assert "menu.txt: no article text found" in printed
-    assert loaded == []
-
-
-def test_short_files_are_chunked_without_loading_the_splitter(
-    tmp_path: Path, model_cache: Path
-) -> None:
-    # A file shorter than a chunk is one passage: llama-index's package (a second or more
-    # to import) is loaded only for a section that must be split.
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    (corpus / "brief.txt").write_text(
-        "Port reopens\n\nThe port of Basra reopened on Monday after a week of storms, and the "
-        "first ships of grain were unloaded by the evening, officials said.\n"
-    )
-    env = {"RAG_CORPUS_DIR": str(corpus), "RAG_INDEX_DIR": str(tmp_path / "index"),
-           "RAG_CACHE_DIR": str(model_cache)}  # fmt: skip
-    printed, loaded = ingest_in_a_process(env, ["llama_index"])
-    assert "1 chunks embedded" in printed
+    assert said in printed
     assert loaded == []
 
 
