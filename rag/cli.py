@@ -310,6 +310,9 @@ def export_feedback(out: Path | None, corpus: Path | None, index: Path | None) -
 @click.option("--split-file", type=click.Path(dir_okay=False, path_type=Path),
               help="The split, JSON with about, seed, dev and test; default: split.json "
                    "beside GOLD, or the set's.")  # fmt: skip
+@click.option("--rewordings/--no-rewordings", default=True, show_default=True,
+              help="Also ask the questions of rewordings.jsonl beside the gold file (the same "
+                   "questions worded as people type them), reported apart.")  # fmt: skip
 @_corpus_options
 def eval_(
     gold: Path | None,
@@ -324,6 +327,7 @@ def eval_(
     kind: str | None,
     part: Literal["dev", "test"] | None,  # click.Choice gives only these
     split_file: Path | None,
+    rewordings: bool,
     judge_model: str | None,
     corpus: Path | None,
     index: Path | None,
@@ -332,7 +336,15 @@ def eval_(
     named benchmark set (--set)."""
     from tqdm import tqdm
 
-    from rag.eval.gold import SPLIT_FILE, load_gold, load_split, select
+    from rag.eval.gold import (
+        REWORDINGS_FILE,
+        SPLIT_FILE,
+        load_gold,
+        load_rewordings,
+        load_split,
+        select,
+        select_rewordings,
+    )
     from rag.eval.run import run as run_eval
     from rag.eval.sets import prepare
     from rag.ingest import discover
@@ -344,11 +356,15 @@ def eval_(
     if prepared:
         gold, settings = prepared.gold, prepared.settings
     assert gold is not None  # given, or the set's
-    items = load_gold(gold, [name for name, _ in discover(settings.corpus_dir)])
+    files = [name for name, _ in discover(settings.corpus_dir)]
+    items = load_gold(gold, files)
+    beside = gold.parent / REWORDINGS_FILE
+    reworded = load_rewordings(beside, items, files) if rewordings and beside.is_file() else []
     default_split = prepared.split_file if prepared else gold.parent / SPLIT_FILE
-    split = load_split(split_file or default_split, part, items) if part else None
+    split = load_split(split_file or default_split, part, [*items, *reworded]) if part else None
     wanted = [i.strip() for i in ids.split(",") if i.strip()] if ids else []
     items = select(items, wanted, kind, limit, split)
+    reworded = select_rewordings(reworded, items, wanted, kind, split)
     # A set's index is brought up to date first (its gold file was checked above, before
     # the minutes an ingest of a new set takes).
     if prepared:
@@ -365,7 +381,7 @@ def eval_(
 
         folder = run_eval(
             gold, pipeline, progress, results_dir, baseline, items, judge_model, split,
-            prepared.meta() if prepared else None,
+            prepared.meta() if prepared else None, reworded,
         )  # fmt: skip
     _show_run(folder, out, as_json, compare_to)
 
@@ -458,3 +474,8 @@ def _print_summary(summary: dict[str, Any]) -> None:
             other = base[name]
             shown += f"{other:>10.3f}" if isinstance(other, float) else f"{other:>10}"
         click.echo(f"{name:<24}{shown}")
+    if reworded := summary.get("rewordings"):
+        click.echo("rewordings (rewordings.jsonl beside the gold file):")
+        for name, value in reworded.items():
+            shown = f"{value:>10.3f}" if isinstance(value, float) else f"{value:>10}"
+            click.echo(f"  {name:<22}{shown}")

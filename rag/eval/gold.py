@@ -31,6 +31,9 @@ from rag.types import UserError
 
 # Where `rag eval GOLD --split PART` looks for the split when no --split-file is given.
 SPLIT_FILE = "split.json"
+# Beside a gold file: the same questions worded as people type them, run with it (README,
+# "Rewordings").
+REWORDINGS_FILE = "rewordings.jsonl"
 Part = Literal["dev", "test"]
 
 
@@ -59,6 +62,7 @@ _FIELD_PROBLEMS = {
     "kind": "'kind' must be a string",
     "answers_not": "'answers_not' must be a list of strings",
     "as_of": "'as_of' must be a date written YYYY-MM-DD",
+    "rewording_of": "'rewording_of' must be the id of the gold item it rewords",
 }
 
 
@@ -81,6 +85,8 @@ class GoldItem(BaseModel):
     answers_not: tuple[NonBlank, ...] = ()
     # The question is asked as of this date (`rag ask --as-of`).
     as_of: date | None = None
+    # In a rewordings file: the id of the gold item this one asks again in other words.
+    rewording_of: NonBlank | None = None
 
     @property
     def history(self) -> tuple[str, ...]:
@@ -214,6 +220,41 @@ def _check_split(path: Path, split: SplitFile, gold_ids: set[str]) -> None:
         raise GoldError(f"{path}: ids {both} are in both dev and test; the parts must not overlap")
 
 
+def load_rewordings(
+    path: Path, originals: Sequence[GoldItem], corpus_files: Iterable[str] | None = None
+) -> list[GoldItem]:
+    """Parse and check a rewordings file against the gold items it rewords: each
+    `rewording_of` names one of them, and no id is used by both files."""
+    items = load_gold(path, corpus_files)
+    known = {item.id: item for item in originals}
+    for item in items:
+        if item.id in known:
+            raise GoldError(f"{path}: id {item.id!r} is also used in the gold file")
+        if item.rewording_of is not None and item.rewording_of not in known:
+            raise GoldError(
+                f"{path}: {item.id!r} rewords {item.rewording_of!r}, which is not in the gold file"
+            )
+    return items
+
+
+def select_rewordings(
+    rewordings: Sequence[GoldItem],
+    chosen: Sequence[GoldItem],
+    ids: Sequence[str] = (),
+    kind: str | None = None,
+    split: Split | None = None,
+) -> list[GoldItem]:
+    """The rewordings to run beside the `chosen` gold items: those of a chosen item, and the
+    ones that reword nothing (off-topic questions) in the split's part, among the ids and of
+    the kind, as `select` chooses."""
+    run = {item.id for item in chosen}
+    return [
+        item
+        for item in rewordings
+        if (item.rewording_of in run if item.rewording_of else _chosen(item, ids, kind, split))
+    ]
+
+
 def select(
     items: Sequence[GoldItem],
     ids: Sequence[str] = (),
@@ -233,8 +274,9 @@ def select(
 
 def _chosen(item: GoldItem, ids: Sequence[str], kind: str | None, split: Split | None) -> bool:
     """In the split's part, among the ids and of the kind, each where given."""
+    # A rewording belongs to the part of the item it rewords: no test wording is tuned on.
     return (
-        (split is None or item.id in split.ids)
+        (split is None or (item.rewording_of or item.id) in split.ids)
         and (not ids or item.id in ids)
         and (kind is None or item.kind == kind)
     )

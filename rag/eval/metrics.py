@@ -16,6 +16,11 @@ from rag.types import Answer, Citation, TimelineEntry
 DEFAULT_K = 5
 # Items of this kind are right only when answered with a timeline in date order.
 TIMELINE_KIND = "timeline"
+# A rewordings file's kinds (README, "Rewordings"): a question asked after an unrelated one,
+# right only when searched on its own; a question about nothing in the articles, right only
+# when declined with no passages shown.
+TOPIC_SWITCH_KIND = "topic_switch"
+OFF_TOPIC_KIND = "off_topic"
 
 
 @dataclass(frozen=True)
@@ -56,8 +61,10 @@ def contains(answer: str, alias: str) -> bool:
 def is_correct(item: GoldItem, answer: Answer) -> bool:
     """Right abstention for unanswerable items; otherwise the gold answer appears in it."""
     if item.unanswerable:
-        return answer.abstained
+        return answer.abstained and not (item.kind == OFF_TOPIC_KIND and answer.hits)
     if answer.abstained:
+        return False
+    if item.kind == TOPIC_SWITCH_KIND and answer.searched_for != item.question:
         return False
     if any(contains(answer.answer, wrong) for wrong in item.answers_not):
         return False
@@ -228,6 +235,32 @@ def _percentile(values: Sequence[float], q: float) -> float:
         return 0.0
     ordered = sorted(values)
     return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 1)
+
+
+def rewording_figures(
+    originals: Sequence[EvalRecord], reworded: Sequence[EvalRecord]
+) -> dict[str, float]:
+    """How the answers hold when the questions are worded another way: accuracy on the
+    rewordings beside accuracy on the same items in their original words (each original
+    counted once per rewording of it that ran), the share of answerable rewordings declined,
+    topic switches answered on their own, and off-topic questions declined with no passages."""
+    by_id = {record.item.id: record for record in originals}
+    plain = [
+        r for r in reworded
+        if r.item.rewording_of in by_id and r.item.kind != TOPIC_SWITCH_KIND
+    ]  # fmt: skip
+    switches = [r for r in reworded if r.item.kind == TOPIC_SWITCH_KIND]
+    off_topic = [r for r in reworded if r.item.kind == OFF_TOPIC_KIND]
+    return {
+        "reworded": len(plain),
+        "reworded_accuracy": _mean([r.correct for r in plain]),
+        "original_accuracy": _mean([by_id[str(r.item.rewording_of)].correct for r in plain]),
+        "reworded_declined": _mean([r.answer.abstained for r in plain]),
+        "topic_switches": len(switches),
+        "topic_switch_accuracy": _mean([r.correct for r in switches]),
+        "off_topic": len(off_topic),
+        "off_topic_declined": _mean([r.correct for r in off_topic]),
+    }
 
 
 def breakdown(records: Sequence[EvalRecord], k: int = DEFAULT_K) -> dict[str, dict[str, float]]:

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from rag.eval.metrics import EvalRecord, breakdown, summarize
+from rag.eval.metrics import EvalRecord, breakdown, rewording_figures, summarize
 from rag.types import UserError
 
 LATEST = "latest.json"
@@ -35,6 +35,7 @@ class Run:
     records: Sequence[EvalRecord]
     meta: dict[str, Any]
     baseline: Sequence[EvalRecord] | None = None
+    reworded: Sequence[EvalRecord] = ()  # the rewordings file's items, scored apart
 
     def summary(self) -> dict[str, Any]:
         """Everything `summary.json` holds."""
@@ -43,6 +44,8 @@ class Run:
             "summary": summarize(self.records),
             "by_kind": breakdown(self.records),
         }
+        if self.reworded:
+            data["rewordings"] = rewording_figures(self.records, self.reworded)
         if self.baseline is not None:
             data["baseline"] = {
                 "summary": summarize(self.baseline),
@@ -73,7 +76,7 @@ def write(run: Run, results_dir: Path) -> Path:
     folder.mkdir(parents=True)
     summary = run.summary()
     (folder / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False))
-    _write_items(folder / "items.jsonl", run.records)
+    _write_items(folder / "items.jsonl", [*run.records, *run.reworded])
     if run.baseline is not None:
         _write_items(folder / "baseline-items.jsonl", run.baseline)
     (folder / "report.md").write_text(markdown(summary))
@@ -92,6 +95,7 @@ def record_json(record: EvalRecord) -> dict[str, Any]:
     return {
         "id": record.item.id,
         "kind": record.item.kind,
+        "rewording_of": record.item.rewording_of,
         "question": record.item.question,
         "turns": list(record.item.turns),
         "answer": answer["answer"],
@@ -151,6 +155,9 @@ def markdown(summary: dict[str, Any]) -> str:
             f"{_fmt(figures['hit_at_1'])} | {_fmt(figures['citation_precision'])} | "
             f"{_fmt(figures['abstention_accuracy'])} |"
         )
+    if "rewordings" in summary:
+        lines += ["", "## Rewordings", "", "| figure | value |", "| --- | ---: |"]
+        lines += [f"| {k} | {_fmt(v)} |" for k, v in summary["rewordings"].items()]
     return "\n".join(lines) + "\n"
 
 

@@ -68,27 +68,32 @@ def run(
     judge_model: str | None = None,
     split: Split | None = None,
     bench_set: dict[str, Any] | None = None,
+    reworded: Sequence[GoldItem] = (),
 ) -> Path:
     """Evaluate `pipeline` (and optionally the LlamaIndex baseline) on a gold file and write
     the report folder (see rag/eval/report.py) under `results_dir` (default: the setting
     `results_dir`); return that folder. `bench_set` is what summary.json records of the named
-    set run, if any (`Prepared.meta()` in rag/eval/sets.py)."""
+    set run, if any (`Prepared.meta()` in rag/eval/sets.py); `reworded` are items of its
+    rewordings file, scored apart from the gold items."""
     settings = pipeline.settings
     if items is None:
         items = load_gold(gold_path, [name for name, _ in discover(settings.corpus_dir)])
     judge = _judge(settings, judge_model)
-    total = len(items) * (2 if baseline else 1)
+    total = len(items) * (2 if baseline else 1) + len(reworded)
     records = evaluate(items, pipeline.stream, _offset(progress, 0, total), judge)
+    step = _offset(progress, len(items), total)
+    reworded_records = evaluate(reworded, pipeline.stream, step, judge)
     baseline_records = None
     if baseline:
         # Imported here: llama-index takes seconds to load and only --baseline needs it.
         from rag.eval.baseline import Baseline
 
         reference = Baseline(settings.corpus_dir, pipeline.embedder)
-        step = _offset(progress, len(items), total)
+        step = _offset(progress, len(items) + len(reworded), total)
         baseline_records = evaluate(items, reference.stream, step, judge)
     meta = _meta(gold_path, pipeline, records, judge_model, split, bench_set)
-    return write(Run(records, meta, baseline_records), results_dir or settings.results_dir)
+    scored = Run(records, meta, baseline_records, reworded_records)
+    return write(scored, results_dir or settings.results_dir)
 
 
 def _judge(settings: Settings, model: str | None) -> Judge | None:
