@@ -390,10 +390,13 @@ def render(
         st.warning(message(notice))
     if answer.abstained:
         st.info(escape(answer.answer), icon=":material/search_off:")
-        with st.expander("Closest passages", expanded=True):
-            for hit in answer.hits[:CLOSEST_PASSAGES]:
-                st.markdown(f"**{escape(hit.chunk.title)}** · {escape(', '.join(hit.files))}")
-                st.markdown(escape(hit.chunk.text))
+        if answer.closest:
+            with st.expander("Closest passages", expanded=True):
+                for hit in answer.closest[:CLOSEST_PASSAGES]:
+                    st.markdown(
+                        f"**{escape(hit.chunk.title)}** · {escape(', '.join(hit.files))}"
+                    )
+                    st.markdown(escape(hit.chunk.text))
         verdict(int(key))  # a reader who knows the articles hold the answer can say so
         return
     show_answer(answer, files, settings, key)

@@ -243,9 +243,9 @@ def _stream_answer(pipeline: Pipeline, question: str, history: list[str], when: 
             f"  [{citation.n}] {citation.file}{also} - {citation.title}"
             f" ({citation.date_label}), chars {citation.start}-{citation.end}"
         )
-    if answer.abstained and answer.hits:
+    if answer.abstained and answer.closest:
         click.echo("Closest passages:")
-        for hit in answer.hits[:3]:
+        for hit in answer.closest[:3]:
             # One line each: the passage's start, its line breaks as spaces.
             text = " ".join(hit.chunk.text.split())
             opening = f"{text[:160]} ..." if len(text) > 160 else text
@@ -336,15 +336,7 @@ def eval_(
     named benchmark set (--set)."""
     from tqdm import tqdm
 
-    from rag.eval.gold import (
-        REWORDINGS_FILE,
-        SPLIT_FILE,
-        load_gold,
-        load_rewordings,
-        load_split,
-        select,
-        select_rewordings,
-    )
+    from rag.eval.gold import SPLIT_FILE, load_questions, load_split, select, select_rewordings
     from rag.eval.run import run as run_eval
     from rag.eval.sets import prepare
     from rag.ingest import discover
@@ -356,15 +348,12 @@ def eval_(
     if prepared:
         gold, settings = prepared.gold, prepared.settings
     assert gold is not None  # given, or the set's
-    files = [name for name, _ in discover(settings.corpus_dir)]
-    items = load_gold(gold, files)
-    beside = gold.parent / REWORDINGS_FILE
-    reworded = load_rewordings(beside, items, files) if rewordings and beside.is_file() else []
+    items, reworded = load_questions(gold, [name for name, _ in discover(settings.corpus_dir)])
     default_split = prepared.split_file if prepared else gold.parent / SPLIT_FILE
     split = load_split(split_file or default_split, part, [*items, *reworded]) if part else None
     wanted = [i.strip() for i in ids.split(",") if i.strip()] if ids else []
     items = select(items, wanted, kind, limit, split)
-    reworded = select_rewordings(reworded, items, wanted, kind, split)
+    reworded = select_rewordings(reworded, items, wanted, kind, split) if rewordings else []
     # A set's index is brought up to date first (its gold file was checked above, before
     # the minutes an ingest of a new set takes).
     if prepared:

@@ -353,9 +353,11 @@ class Index:
         """Stored chunks by id (missing ids are left out)."""
         return self.store.get(ids)
 
-    def nearest(self, vector: np.ndarray, n: int, days: Sequence[date] | None = None) -> list[str]:
-        """Ids of the `n` stored chunks nearest to `vector` (cosine), nearest first; with
-        `days`, only chunks of articles published on one of them."""
+    def nearest(
+        self, vector: np.ndarray, n: int, days: Sequence[date] | None = None
+    ) -> list[tuple[str, float]]:
+        """Ids of the `n` stored chunks nearest to `vector`, nearest first, with their cosine
+        similarity to it; with `days`, only chunks of articles published on one of them."""
         return self.store.nearest(vector, n, days)
 
     def scope(self, dates: DateRange) -> Scope:

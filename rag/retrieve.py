@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date
 
 from rag.config import Settings
@@ -61,10 +62,12 @@ class Retriever:
         # Both sides filter by the store's date metadata: a narrow range still fills up.
         among, days = (scope.ids, scope.days) if scope else (None, None)
         keyword = [chunk_id for chunk_id, _ in self.index.bm25().search(query, n, among)]
-        fused = reciprocal_rank_fusion([keyword, self._dense(query, n, days)], self.settings.rrf_k)
+        similar = dict(self._dense(query, n, days))
+        fused = reciprocal_rank_fusion([keyword, list(similar)], self.settings.rrf_k)
         stored = self.index.chunks([chunk_id for chunk_id, _ in fused])
         ranked = [(stored[chunk_id], score) for chunk_id, score in fused if chunk_id in stored]
-        return collapse_copies(ranked, self.settings.duplicate_overlap, top_k)
+        hits = collapse_copies(ranked, self.settings.duplicate_overlap, top_k)
+        return [replace(hit, similarity=similar.get(hit.chunk.id)) for hit in hits]
 
     def search_all(
         self, queries: Sequence[str], scope: Scope | None = None, top_k: int | None = None
@@ -82,7 +85,7 @@ class Retriever:
                     merged.setdefault(hits[rank].chunk.id, hits[rank])
         return list(merged.values())
 
-    def _dense(self, query: str, n: int, days: Sequence[date] | None) -> list[str]:
-        """Ids of the `n` chunks nearest to the query's embedding, nearest first (of articles
-        published on one of `days`, when given)."""
+    def _dense(self, query: str, n: int, days: Sequence[date] | None) -> list[tuple[str, float]]:
+        """Ids of the `n` chunks nearest to the query's embedding, nearest first, with their
+        similarity to it (of articles published on one of `days`, when given)."""
         return self.index.nearest(self.embedder.embed([query])[0], n, days)

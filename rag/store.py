@@ -214,17 +214,21 @@ class Store:
             yield from _chunks(got)
             page, size = [], 0
 
-    def nearest(self, vector: np.ndarray, n: int, days: Sequence[date] | None = None) -> list[str]:
-        """Ids of the `n` stored chunks nearest to `vector` (cosine), nearest first; with
-        `days`, only chunks of articles published on one of them."""
+    def nearest(
+        self, vector: np.ndarray, n: int, days: Sequence[date] | None = None
+    ) -> list[tuple[str, float]]:
+        """Ids of the `n` stored chunks nearest to `vector`, nearest first, with their cosine
+        similarity to it; with `days`, only chunks of articles published on one of them."""
         # Chroma is asked directly: going through llama-index's vector store costs every
         # command-line question half a second of imports, for the same query.
         with self._guarded():
             found = self.collection.query(
-                query_embeddings=[vector.tolist()], n_results=n, include=[],
+                query_embeddings=[vector.tolist()], n_results=n, include=["distances"],
                 where=None if days is None else _published_on(days),
             )  # fmt: skip
-        return [str(chunk_id) for chunk_id in found["ids"][0]]
+        # The collection's space is cosine: its distance is 1 - cosine similarity.
+        pairs = zip(found["ids"][0], found["distances"][0], strict=True)
+        return [(str(chunk_id), 1.0 - float(distance)) for chunk_id, distance in pairs]
 
     def ids_published_on(self, days: Sequence[date]) -> set[str]:
         """Ids of the stored chunks of articles published on one of `days`."""

@@ -189,6 +189,9 @@ class Hit:
     chunk: Chunk
     score: float
     copies: tuple[Chunk, ...] = ()
+    # Cosine similarity of the question's embedding and the passage's: how close in meaning
+    # they are, whatever the words. None when only the keyword side found the passage.
+    similarity: float | None = None
 
     @property
     def files(self) -> tuple[str, ...]:
@@ -298,6 +301,9 @@ class Answer:
     as_of: date | None = None
     # For a question about how something changed: its dated statements, oldest first.
     timeline: tuple[TimelineEntry, ...] = ()
+    # Beside a decline: the passages found that are about the question and hold article
+    # text (not a byline or a photo credit), best first; none for an off-topic question.
+    closest: tuple[Hit, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form printed by `rag ask --json` and stored by `rag eval --out`."""
@@ -311,21 +317,25 @@ class Answer:
             "searched_for": self.searched_for,
             "citations": [c.to_dict() for c in self.citations],
             "claims": [c.to_dict() for c in self.claims],
-            "hits": [
-                {
-                    "file": hit.chunk.file,
-                    "also_in": list(hit.files[1:]),
-                    "title": hit.chunk.title,
-                    "score": round(hit.score, 6),
-                    "start": hit.chunk.start,
-                    "end": hit.chunk.end,
-                }
-                for hit in self.hits
-            ],
+            "hits": [_hit_json(hit) for hit in self.hits],
+            "closest": [_hit_json(hit) for hit in self.closest],
             "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
             "as_of": self.as_of.isoformat() if self.as_of else None,
             "timeline": [entry.to_dict() for entry in self.timeline],
         }
+
+
+def _hit_json(hit: Hit) -> dict[str, Any]:
+    """A retrieved passage as `rag ask --json` gives it."""
+    return {
+        "file": hit.chunk.file,
+        "also_in": list(hit.files[1:]),
+        "title": hit.chunk.title,
+        "score": round(hit.score, 6),
+        "similarity": None if hit.similarity is None else round(hit.similarity, 4),
+        "start": hit.chunk.start,
+        "end": hit.chunk.end,
+    }
 
 
 class AnswerStream:

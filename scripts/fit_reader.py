@@ -30,7 +30,7 @@ from rag.answer import extractive
 from rag.answer.extractive import Weights
 from rag.answer.query import Query, read_question
 from rag.config import Settings
-from rag.eval.gold import GoldItem, Part, load_gold, load_split
+from rag.eval.gold import GoldItem, Part, load_questions, load_split
 from rag.eval.metrics import score, summarize
 from rag.eval.sets import REPO, SETS, prepare
 from rag.lexical import Bm25Index
@@ -80,8 +80,8 @@ def load_set(name: str, part: Part = "dev") -> DevSet:
     one part of its split read and retrieved."""
     prepared = prepare(name, Settings(llm="extractive"))
     pipeline = prepared.pipeline()
-    items = load_gold(prepared.gold)
-    wanted = load_split(prepared.split_file, part, items).ids
+    items, reworded = load_questions(prepared.gold)
+    wanted = load_split(prepared.split_file, part, [*items, *reworded]).ids
     cases = []
     for item in items:
         if item.id not in wanted:

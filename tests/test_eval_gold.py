@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from rag.eval.gold import GoldError, GoldItem, load_gold, load_split, select
+from rag.eval.gold import GoldError, GoldItem, load_gold, load_questions, load_split, select
 from rag.eval.metrics import TIMELINE_KIND, contains, gold_rank, is_correct, normalize
 from rag.types import Answer, Chunk, DateBasis, Hit, Mode, TimelineEntry, UserError
 from tests.conftest import REPO
@@ -266,7 +266,8 @@ def test_every_problem_of_a_line_is_named_at_once(tmp_path: Path) -> None:
         load_gold(path, CORPUS_FILES)
     assert str(error.value) == (
         f"{path}:3: unknown field(s) ['answer']; allowed: ['answers', 'answers_all', "
-        "'answers_not', 'as_of', 'id', 'kind', 'question', 'source_files', 'turns', "
+        "'answers_not', 'as_of', 'id', 'kind', 'question', 'rewording_of', 'source_files', "
+        "'turns', "
         "'unanswerable']; "
         "'answers' must be a list of strings; 'kind' must be a string"
     )
@@ -392,8 +393,10 @@ def test_a_missing_split_file_says_how_to_give_one(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("folder", ["eval", "eval/extra", "eval/bbc"])
 def test_each_shipped_split_holds_every_gold_id_once(folder: str) -> None:
-    items = load_gold(REPO / folder / "gold.jsonl")
+    items, reworded = load_questions(REPO / folder / "gold.jsonl")
     path = REPO / folder / "split.json"
-    dev, test = load_split(path, "dev", items), load_split(path, "test", items)
+    every = [*items, *reworded]
+    dev, test = load_split(path, "dev", every), load_split(path, "test", every)
     assert not dev.ids & test.ids
-    assert dev.ids | test.ids == {item.id for item in items}
+    own = {item.id for item in every if item.rewording_of is None}  # a rewording has its item's
+    assert dev.ids | test.ids == own

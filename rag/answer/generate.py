@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Generator, Sequence
 
 from rag.answer.context import numbered_context
-from rag.answer.extractive import Extract
+from rag.answer.extractive import Extract, closest_passages
 from rag.answer.ollama import OllamaClient
 from rag.answer.prompts import CANNOT_ANSWER, render
 from rag.answer.query import MAX_QUESTION_CHARS
@@ -36,10 +36,12 @@ def generate(
     """
     model = client.model
     if relevance.off_topic:
+        shown = () if relevance.unrelated else tuple(hits)
         answer = Answer(
             question=question, answer=CANNOT_ANSWER, abstained=True, mode=Mode.OLLAMA,
-            citations=(), hits=tuple(hits), searched_for=searched_for,
+            citations=(), hits=shown, searched_for=searched_for,
             notice=f"Not asking {model}: {relevance.reason}.", model=model,
+            closest=closest_passages(shown),
         )  # fmt: skip
         yield answer.answer
         return answer

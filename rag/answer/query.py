@@ -21,6 +21,20 @@ _BACK_REFERENCE = re.compile(
     r"\b(?:he|she|it|they|him|her|his|hers|its|their|them|there|then|that|this|these|those)\b",
     re.IGNORECASE,
 )
+# "How old was Dan O'Herlihy when he died?": a question whose subject, after its question
+# word and verb, is a name of its own says whom its pronouns mean ("he" is O'Herlihy); one
+# whose subject is a pronoun or "the ..." leans on the turns before ("What is his job?").
+_SUBJECT = re.compile(
+    r"^\W*(?:how \w+|what|which|who|whom|whose|when|where|why)(?:\s+[\w'’-]+){0,5}?\s+"
+    r"(?:is|was|are|were|did|does|do|has|have|had|will|would|could|can)\s+(?P<subject>[\w'’-]+)",
+    re.IGNORECASE,
+)
+# Words that open a subject without naming it.
+_NOT_A_NAME = re.compile(
+    r"(?:the|a|an|any|some|each|every|all|both|my|our|your|many|much|more|most|one|ones|"
+    r"who|what|which|\d[\d,.]*)",
+    re.IGNORECASE,
+)
 # How many earlier turns a follow-up is searched with.
 HISTORY_TURNS = 2
 # Words that frame a question without saying what it is about ("what is his job?").
@@ -118,7 +132,8 @@ _WANT_PATTERNS = [
     (
         Want.NUMBER,
         re.compile(
-            r"\bhow (?:many|much|long)\b|\b(?:number|percentage|share|figure)s? (?:of|for)\b|"
+            r"\bhow (?:many|much|long|big|large|high|old|far|tall|heavy|fast)\b|"
+            r"\b(?:number|percentage|share|figure)s? (?:of|for)\b|"
             r"\bdeath toll\b|"
             rf"^(?:\w+ )?(?:what|which)(?: (?:is|was|are|were))?(?: [\w'’-]+){{0,3}}? "
             rf"(?:{QUANTITY_NOUNS})s?\b(?! of (?:the )?(?:{PERSON_NOUNS}))"
@@ -137,6 +152,31 @@ _WANT_PATTERNS = [
     ),
     (Want.NAME, re.compile(r"^which\b")),
 ]
+# Words that open an instruction instead of a question: "tell me who ...", "name the ...".
+_LEAD_IN = re.compile(
+    r"^(?:(?:please|so|ok|okay|and|but|now)\s+)*(?:(?:can|could|would) you\s+)?(?:please\s+)?"
+    r"(?:tell me|show me|give me|find|list|name|i want to know|i'd like to know|do you know)"
+    r"\s+(?:about\s+)?",
+    re.IGNORECASE,
+)
+# A question word that opens a clause, or follows a preposition ("links to which group?");
+# after a noun it opens a relative clause of a noun phrase ("court where he got bail").
+_QUESTION_WORD = re.compile(
+    r"\W*(?:.*\b(?:for|in|to|at|by|with|from|on|of|about|since|until|into)\s+)?"
+    r"(?:who|whom|whose|what|which|when|where|why|how)\b"
+)
+# Where a noun phrase's head ends: "date | of the attack", "court | where he got bail".
+_PHRASE_BREAK = re.compile(
+    r"\b(?:of|for|in|at|on|to|from|by|with|about|who|whom|whose|that|which|where|when)\b"
+)
+# Nouns that say what a noun phrase asks for, in this order of precedence when a word is
+# several: the general noun lists above, and the words for a point in time.
+_KIND_NOUNS = (
+    (Want.DATE, re.compile(r"dates?|days?|years?|months?")),
+    (Want.NUMBER, re.compile(rf"(?:{QUANTITY_NOUNS})s?")),
+    (Want.PERSON, re.compile(rf"(?:{PERSON_NOUNS})s?")),
+    (Want.PLACE, re.compile(rf"(?:{PLACE_NOUNS})s?")),
+)
 # A capitalised word that does not open the text: a name, or part of one.
 CAPITALISED = re.compile(r"(?<!^)\b[A-Z][\w'’-]+")
 # "How many US troops were ...": the words naming what is counted, up to the verb.
@@ -268,19 +308,65 @@ def asks_over_time(text: str) -> bool:
 
 
 def referred_to(question: str, history: Sequence[str]) -> tuple[str, ...]:
-    """The earlier questions a follow-up points back to ("... did *he* ..."), offline."""
-    if history and _BACK_REFERENCE.search(question):
+    """The earlier questions a follow-up points back to ("... did *he* ..."), offline; none
+    for a question that names its own subject."""
+    if history and _BACK_REFERENCE.search(question) and not names_its_subject(question):
         return tuple(history[-HISTORY_TURNS:])
     return ()
 
 
+def names_its_subject(question: str) -> bool:
+    """Whether the question's subject is a name of its own ("How old was Dan O'Herlihy when
+    he died?"), not a pronoun or a noun phrase pointing back ("Which channel did he ...?",
+    "What were the protesters there demanding?")."""
+    found = _SUBJECT.match(question)
+    if found is None:
+        return False
+    subject = found["subject"]
+    return not (_BACK_REFERENCE.fullmatch(subject) or _NOT_A_NAME.fullmatch(subject))
+
+
 def wanted(question: str) -> Want:
-    """The kind of answer a question asks for."""
+    """The kind of answer a question asks for, however it is typed: a question ("Who heads
+    BT?"), an instruction ("tell me who heads BT", "name the bassist ..."), a question after
+    a clause ("bmw's investment, which plant"), or a noun phrase whose nouns say it ("bt
+    chief exec", "date of the attack", "council leader name")."""
     text = question.strip().lower()
-    for want, pattern in _WANT_PATTERNS:
-        if pattern.search(text):
-            return want
-    return Want.ANY
+    instruction = _LEAD_IN.sub("", text)
+    clauses = [c.strip() for c in re.split(r"[,;:]\s+|\s+-\s+", instruction)]
+    for candidate in dict.fromkeys([text, instruction, *clauses]):
+        for want, pattern in _WANT_PATTERNS:
+            if pattern.search(candidate):
+                return want
+    if any(_QUESTION_WORD.match(clause) for clause in clauses):
+        return Want.ANY  # "why ...?", "what did he say?": no one kind of thing
+    return _named_kind(instruction)
+
+
+def _named_kind(phrase: str) -> Want:
+    """The kind a noun phrase asks for: that of its head, the last noun for a date, a
+    quantity, a person or a place before the first preposition or relative word ("council
+    leader name", "date of the attack", "court where ..."), else of the first such noun
+    after it; a name when it asks for one ("tv station name"); anything otherwise."""
+    head, _, rest = _split_head(phrase)
+    for words, last in ((head, True), (rest, False)):
+        kinds = [_noun_kind(word) for word in re.findall(r"[\w'’-]+", words)]
+        found = [kind for kind in kinds if kind is not None]
+        if found:
+            return found[-1] if last else found[0]
+    return Want.NAME if re.search(r"\bnames?\b", phrase) else Want.ANY
+
+
+def _split_head(phrase: str) -> tuple[str, str, str]:
+    """A noun phrase cut at its first preposition or relative word: head, word, the rest."""
+    found = _PHRASE_BREAK.search(phrase)
+    if found is None:
+        return phrase, "", ""
+    return phrase[: found.start()], found.group(0), phrase[found.end() :]
+
+
+def _noun_kind(word: str) -> Want | None:
+    return next((want for want, nouns in _KIND_NOUNS if nouns.fullmatch(word)), None)
 
 
 def weighted_terms(question: str, history: Sequence[str]) -> dict[str, float]:

@@ -220,6 +220,15 @@ def _check_split(path: Path, split: SplitFile, gold_ids: set[str]) -> None:
         raise GoldError(f"{path}: ids {both} are in both dev and test; the parts must not overlap")
 
 
+def load_questions(
+    path: Path, corpus_files: Iterable[str] | None = None
+) -> tuple[list[GoldItem], list[GoldItem]]:
+    """A gold file's items, and those of the rewordings file beside it (none without one)."""
+    items = load_gold(path, corpus_files)
+    beside = path.parent / REWORDINGS_FILE
+    return items, load_rewordings(beside, items, corpus_files) if beside.is_file() else []
+
+
 def load_rewordings(
     path: Path, originals: Sequence[GoldItem], corpus_files: Iterable[str] | None = None
 ) -> list[GoldItem]:
