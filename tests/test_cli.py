@@ -47,6 +47,45 @@ def test_ask_json_answers_with_late_2020_and_cites_the_forum_file(env: dict[str,
     assert set(record["timings_ms"]) == {"retrieve", "answer", "total"}
 
 
+@pytest.mark.parametrize(
+    "question",
+    ["when did US troops drop to 2,500?", "when did the us cut troops in iraq to 2500"],
+)
+def test_the_design_cards_own_words_are_answered(env: dict[str, str], question: str) -> None:
+    # "drop" and "cut" are words no article uses ("reduced"): the passage is close in meaning.
+    result = run(env, "ask", "--json", question)
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.stdout)
+    assert record["abstained"] is False
+    assert "late 2020" in record["answer"]
+    assert record["citations"][0]["file"] == TROOPS_FILE
+
+
+def test_an_answer_quoting_two_articles_names_each_before_its_sentences(
+    env: dict[str, str],
+) -> None:
+    # The forum file holds several articles; the answer quotes two of them.
+    record = json.loads(run(env, "ask", "--json", "when did US troops drop to 2,500?").stdout)
+    titles = {c["title"] for c in record["citations"]}
+    assert len(titles) == 2
+    for title in titles:
+        assert f"From “{title}”" in record["answer"]
+    for citation in record["citations"]:  # each lead comes before its own sentence
+        lead = record["answer"].index(f"From “{citation['title']}”")
+        assert lead < record["answer"].index(citation["quote"])
+
+
+@pytest.mark.parametrize("question", ["What is the capital of France?", "???", "hello"])
+def test_an_off_topic_question_is_declined_with_no_passages(
+    env: dict[str, str], question: str
+) -> None:
+    result = run(env, "ask", "--json", question)
+    record = json.loads(result.stdout)
+    assert record["abstained"] is True
+    assert record["hits"] == [] and record["closest"] == []
+    assert "Closest passages" not in run(env, "ask", question).stdout
+
+
 def test_ask_prints_answer_and_numbered_sources(env: dict[str, str]) -> None:
     result = run(env, "ask", "Who is the spokesman of the Badr Organization?")
     assert result.exit_code == 0
@@ -58,7 +97,9 @@ def test_ask_unanswerable_lists_closest_passages(env: dict[str, str]) -> None:
     result = run(env, "ask", "What is the population of Basra?")
     assert "I cannot answer this from the articles." in result.stdout
     assert "Closest passages:" in result.stdout
-    listed = result.stdout.split("Closest passages:\n")[1].splitlines()[:3]
+    after = result.stdout.split("Closest passages:\n")[1].splitlines()
+    listed = [line for line in after if line.startswith("  - ")]
+    assert 1 <= len(listed) <= 3  # only passages about the question are shown
     assert all(line.startswith("  - 00") and line.endswith('"') for line in listed), listed
     assert not any("\\n" in line for line in listed), "line breaks shown as spaces, not escapes"
 
@@ -103,6 +144,18 @@ def test_chat_uses_the_earlier_turn(env: dict[str, str]) -> None:
     assert "Husseini" in result.stdout
     assert "(searched for: Who is Kataib Hezbollah's spokesman? Which TV channel" in result.stdout
     assert "Mayadeen" in result.stdout.split("searched for")[1]
+
+
+def test_chat_asks_a_question_that_names_its_own_subject_on_its_own(env: dict[str, str]) -> None:
+    # "that" points back only in a question without a subject of its own: Abadi is one.
+    turns = (
+        "Who is Kataib Hezbollah's spokesman?\n"
+        "Why did Abadi say in February 2018 that US forces were still needed in Iraq?\n\n"
+    )
+    result = CliRunner().invoke(main, ["chat"], env=env, input=turns)
+    assert result.exit_code == 0, result.output
+    assert "(searched for:" not in result.stdout
+    assert "finish the job" in result.stdout
 
 
 def test_flags_choose_corpus_and_index(tmp_path: Path, model_cache: Path) -> None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from rag.eval.gold import GoldItem
-from rag.eval.metrics import breakdown, score, summarize, token_f1
+from rag.eval.metrics import breakdown, rewording_figures, score, summarize, token_f1
 from rag.types import Answer, Chunk, Citation, Hit, Mode
 
 
@@ -138,3 +140,39 @@ def test_breakdown_by_kind_and_follow_ups(records) -> None:
     assert groups["(follow-ups)"]["items"] == 1
     assert groups["(single questions)"]["items"] == 4
     assert groups["unanswerable"]["abstention_accuracy"] == 1.0
+
+
+def test_rewordings_are_scored_beside_their_originals() -> None:
+    def item(id_: str, **fields: object) -> GoldItem:
+        return GoldItem.model_validate({"id": id_, "question": "q", **fields})
+
+    right = {"answers": ["2,500"], "source_files": ["a.txt"]}
+    original = score(item("q1", **right), answer("2500 troops", ["a.txt"], []))
+    reworded = [
+        score(item("q1-r1", rewording_of="q1", kind="rewording", **right),
+              answer("I cannot answer", ["a.txt"], [], abstained=True)),
+        score(item("q1-r2", rewording_of="q1", kind="rewording", **right),
+              answer("2,500", ["a.txt"], [])),
+        # Asked after an unrelated question: right only when searched on its own.
+        score(item("q1-s1", rewording_of="q1", kind="topic_switch", turns=["x", "q"], **right),
+              answer("2,500", ["a.txt"], [])),
+        # Declined, but with passages shown: wrong for an off-topic question.
+        score(item("off1", unanswerable=True, kind="off_topic"),
+              answer("I cannot answer", ["a.txt"], [], abstained=True)),
+        score(item("off2", unanswerable=True, kind="off_topic"),
+              answer("I cannot answer", [], [], abstained=True)),
+    ]  # fmt: skip
+    assert [r.correct for r in reworded] == [False, True, True, False, True]
+    assert rewording_figures([original], reworded) == {
+        "reworded": 2,
+        "reworded_accuracy": 0.5,
+        "original_accuracy": 1.0,
+        "reworded_declined": 0.5,
+        "topic_switches": 1,
+        "topic_switch_accuracy": 1.0,
+        "off_topic": 2,
+        "off_topic_declined": 0.5,
+    }
+    merged = score(item("q1-s2", rewording_of="q1", kind="topic_switch", turns=["x", "q"], **right),
+                   replace(answer("2,500", ["a.txt"], []), searched_for="x q"))  # fmt: skip
+    assert not merged.correct

@@ -8,6 +8,7 @@ import pytest
 from rag.answer.extractive import holds
 from rag.answer.query import (
     Want,
+    names_its_subject,
     read_part,
     read_question,
     split_question,
@@ -60,6 +61,50 @@ def test_wanted(question: str, want: Want) -> None:
 )
 def test_wanted_a_role_word_alone_does_not_ask_for_a_person(question: str) -> None:
     assert wanted(question) is Want.ANY
+
+
+@pytest.mark.parametrize(
+    ("typed", "want"),
+    [
+        # Instructions and noun phrases: the kind is in the head noun.
+        ("bt chief exec", Want.PERSON),
+        ("tell me who runs the port", Want.PERSON),
+        ("name the bassist the band asked to leave", Want.PERSON),
+        ("city council leader name", Want.PERSON),
+        ("date of the rocket attack at the airport", Want.DATE),
+        ("bridge opening year", Want.DATE),
+        ("net profit q4 2004", Want.NUMBER),
+        ("court where the singer got bail", Want.PLACE),
+        ("tv station name", Want.NAME),
+        ("protest slogan", Want.ANY),
+        # A question after a clause, or after a preposition.
+        ("the £100m investment, which plant", Want.PLACE),
+        ("For which season do the club hope to move?", Want.ANY),
+        ("how big was the division's budget", Want.NUMBER),
+    ],
+)
+def test_wanted_however_it_is_typed(typed: str, want: Want) -> None:
+    assert wanted(typed) is want
+
+
+@pytest.mark.parametrize(
+    ("question", "own"),
+    [
+        ("How old was Dan O'Herlihy when he died?", True),
+        ("how old was dan o'herlihy when he died", True),
+        ("Why did Abadi say he still needed US forces?", True),
+        ("Which TV channel did he speak to?", False),
+        ("What is his job?", False),
+        ("What were the protesters there demanding?", False),
+        ("What hit the Green Zone a few hours after he landed?", False),
+        ("How many members of the group did his officers arrest?", False),
+        ("How many were there then?", False),
+    ],
+)
+def test_a_question_names_its_own_subject(question: str, own: bool) -> None:
+    assert names_its_subject(question) is own
+    history = ["What did the Fed decide?", "What did Nike earn?"]
+    assert read_question(question, history).context == (() if own else tuple(history))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
 
@@ -59,13 +59,17 @@ class Weights:
     # Abstain when this share of the question's weight is on words the articles never use
     # (other words for what they say, "drop" for "reduced", are let through by meaning_floor).
     max_unknown_share: float = 0.5
-    # A passage this close to the question in meaning (cosine of their MiniLM embeddings) is
-    # about it, whatever its words: a question mostly in words no article uses is still read
-    # then, and a decline shows only such passages. Chosen on the dev parts of the starting,
-    # extra and bbc-ci sets with their rewordings and off-topic questions: every off-topic
-    # question and every unanswerable one declined for unknown words came at most 0.40 close
-    # to its nearest passage, the answerable ones declined so at least 0.52; the midpoint.
+    # A passage this close to the question in meaning (cosine of their MiniLM embeddings)
+    # says what it asks, whatever its words: a question mostly in words no article uses is
+    # still read then. Chosen on the dev parts of the starting, extra and bbc-ci sets with
+    # their rewordings and off-topic questions: every off-topic question and every
+    # unanswerable one declined for unknown words came at most 0.40 close to its nearest
+    # passage, the answerable ones declined so at least 0.52; the midpoint.
     meaning_floor: float = 0.46
+    # A passage less close than this is not about the question at all: a decline never shows
+    # it. Chosen on the same dev parts: just above every off-topic question's nearest passage
+    # (at most 0.32; answerable questions' nearest passages: 0.49 at the tenth percentile).
+    topic_floor: float = 0.35
     # Abstain unless the quoted passages (with their titles) hold at least this share of
     # the names the question gives: a passage about someone else answers another question.
     min_named_share: float = 0.0
@@ -174,6 +178,8 @@ class Extract:
     want: Want
     # Whether a passage read is close to the question in meaning (Weights.meaning_floor).
     about: bool = True
+    # Whether a passage read is about the question at all (Weights.topic_floor).
+    on_topic: bool = True
 
     @property
     def abstained(self) -> bool:
@@ -187,9 +193,9 @@ class Extract:
 
     @property
     def unrelated(self) -> bool:
-        """Off topic, and no passage is close to the question in meaning either (or there
-        was nothing to search for): no passage is worth showing beside the decline."""
-        return self.off_topic and (not self.about or self.reason is Reason.NOTHING_TO_SEARCH)
+        """Off topic, and no passage is about the question in meaning either (or there was
+        nothing to search for): no passage is worth showing beside the decline."""
+        return self.off_topic and (not self.on_topic or self.reason is Reason.NOTHING_TO_SEARCH)
 
 
 def answer(
@@ -238,12 +244,12 @@ _ARTICLE_SENTENCE_WORDS = 6
 
 
 def closest_passages(hits: Sequence[Hit], weights: Weights = WEIGHTS) -> tuple[Hit, ...]:
-    """The passages worth showing beside a decline: close to the question in meaning
-    (Weights.meaning_floor) and holding at least one sentence of article text."""
+    """The passages worth showing beside a decline: about the question in meaning
+    (Weights.topic_floor) and holding at least one sentence of article text."""
     return tuple(
         hit
         for number, hit in enumerate(hits)
-        if (hit.similarity or 0.0) >= weights.meaning_floor
+        if (hit.similarity or 0.0) >= weights.topic_floor
         and any(
             len(s.text.split()) >= _ARTICLE_SENTENCE_WORDS
             for s in split_sentences(number, hit.chunk)
@@ -275,16 +281,16 @@ def notes(
     """What to add after each quoted sentence, which stays verbatim: the article a "when"
     answer takes its date from, a relative day resolved ("Sunday = April 4, 2021"), and for a
     question about now the date the sentence was true. An article's date is given once, after
-    the first of its sentences, and not at all when the answer `named` it before them."""
+    the first of its sentences; a "when" answer that `named` its articles before their
+    sentences has said where each date comes from already."""
     added = []
-    # Headings of the articles whose date a note (or the article's name) already gave.
-    dated: set[str] = {s.chunk.heading for s in sentences} if named else set()
+    dated: set[str] = set()  # headings of the articles whose date a note already gave
     for sentence in sentences:
         note = ""
         heading = sentence.chunk.heading
         if want is Want.DATE and not holds(sentence.text, Want.DATE, query.whole):
             # The sentence says what happened; the article's date says when.
-            note = "" if heading in dated else f" (from {heading})"
+            note = "" if heading in dated or named else f" (from {heading})"
             dated.add(heading)
         if relative := relative_note(sentence.text, sentence.chunk.date):
             note += f" ({relative})"
@@ -369,13 +375,18 @@ def extract(
 
     A question that asks two things ("Who ..., and which ...?") is answered part by part.
     """
-    about = closeness(hits) >= weights.meaning_floor
-    parts = [_answer_part(part, hits, bm25, min_support, weights, about) for part in query.parts]
+    nearest = closeness(hits)
+    about = nearest >= weights.meaning_floor
+    parts = [
+        replace(_answer_part(part, hits, bm25, min_support, weights, about),
+                on_topic=nearest >= weights.topic_floor)
+        for part in query.parts
+    ]  # fmt: skip
     answered = [part for part in parts if not part.abstained]
     if len(parts) == 1 or not answered:
         return parts[0]
     sentences = tuple(dict.fromkeys(s for part in answered for s in part.sentences))
-    return Extract(sentences, Reason.PART_BY_PART, parts[0].want, about)
+    return replace(parts[0], sentences=sentences, reason=Reason.PART_BY_PART)
 
 
 def closeness(hits: Sequence[Hit]) -> float:
