@@ -25,7 +25,7 @@ from rag.manifest import FileEntry, Manifest
 from rag.markdown import answer_markdown, escape, highlight, message
 from rag.pipeline import EXTRACTIVE_NOTICE
 from rag.read import SUPPORTED_SUFFIXES
-from rag.types import Answer, Citation, DateRange
+from rag.types import Answer, Citation, Confidence, DateRange
 from rag.uploads import UploadError, save_upload
 
 MODES = {
@@ -37,6 +37,8 @@ MAX_TOP_K = 20
 CLOSEST_PASSAGES = 3
 # The link's query parameter naming the open conversation; session keys of the chat.
 CONVERSATION, TURNS, CONFIRM_DELETE = "c", "turns", "confirm_delete"
+# A question to ask again on its own, without the turns before it ("Ask as a new question").
+ASK_ALONE = "ask_alone"
 # Characters of a first question shown in the list of conversations.
 TITLE_CHARS = 48
 # Session keys of the Dates panel.
@@ -222,11 +224,13 @@ def chat() -> None:
         st.caption("Ask about the articles in the corpus. Every answer cites its sources; "
                    "open a source to see the passage in its article.")  # fmt: skip
     done: Answer | None = None
-    if asked := st.chat_input("Ask about the articles"):
+    typed = st.chat_input("Ask about the articles")
+    alone = st.session_state.pop(ASK_ALONE, None)
+    if asked := typed or alone:
         with st.chat_message("user"):
             st.markdown(escape(asked))
         with st.chat_message("assistant"), ui.guard("answering"):
-            answer = stream(asked, [q for q, _ in turns], settings)
+            answer = stream(asked, [] if alone and not typed else [q for q, _ in turns], settings)
             turns.append((asked, answer))
             keep(kept, asked, answer, ui.manifest(settings))
             render(answer, ui.manifest(settings).files, settings, str(len(turns) - 1), said)
@@ -372,15 +376,24 @@ def render(
     """An answer: mode badge, text with markers, checkable sources, or the closest passages;
     then ways to take it away (`key` tells its widgets from other answers'). What the status
     line `said` about the mode is not repeated."""
-    badge, took = st.columns([3, 1])
+    badge, sure, took = st.columns([2, 2, 1])
     if answer.model:
         badge.badge(f"Ollama · {answer.model}", icon=":material/smart_toy:", color="violet")
     else:
         badge.badge("offline extractive", icon=":material/format_quote:", color="gray")
+    if answer.confidence is Confidence.HIGH:
+        sure.badge("high confidence", icon=":material/verified:", color="green")
+    elif answer.confidence is Confidence.LOW:
+        sure.badge("low confidence · check the quote", icon=":material/help:", color="orange")
     if "total" in answer.timings_ms:
         took.caption(_duration(answer.timings_ms["total"]))
     if answer.searched_for != answer.question:
-        st.caption(f"Searched for: {escape(answer.searched_for)}")
+        searched, again = st.columns([4, 1], vertical_alignment="center")
+        searched.caption(f"Searched for: {escape(answer.searched_for)}")
+        # Read as a follow-up, it was searched with the turns before; one click asks it alone.
+        if again.button("Ask as a new question", key=f"alone-{key}", type="tertiary"):
+            st.session_state[ASK_ALONE] = answer.question
+            st.rerun()
     if answer.as_of:
         st.caption(escape(f"As of {answer.as_of.isoformat()}: only articles published by then."))
     notice = answer.notice or ""

@@ -32,6 +32,34 @@ class Mode(StrEnum):
     OLLAMA = "ollama"
 
 
+class Confidence(StrEnum):
+    """How far to trust an answer: "high" (right nine times in ten on the dev parts), "low"
+    (check the quote), "none" for a decline."""
+
+    HIGH = "high"
+    LOW = "low"
+    NONE = "none"
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What a reading of the passages rests on; rag/answer/confidence.py weighs it."""
+
+    support: float  # share of the question's weight the quoted sentences cover (with context)
+    own_share: float  # share of its weight other than names the sentences hold themselves
+    holds_kind: bool  # the best sentence itself holds the kind of thing asked for
+    typed: bool  # the question asks for a kind of thing: a date, number, person or place
+    nearest: float  # cosine of the question and the nearest passage found
+    quoted: float  # cosine of the question and the passage of the best sentence
+    margin: float  # the best sentence's score less that of the next other sentence
+    top: bool  # the best sentence comes from the first passage found
+    unknown_share: float  # share of the question's weight on words no article uses
+
+    def features(self) -> dict[str, float]:
+        """The evidence as numbers, by name."""
+        return {name: float(value) for name, value in asdict(self).items()}
+
+
 @dataclass(frozen=True)
 class DateRange:
     """Which article dates a question may use: from `since` to `until`, both included.
@@ -304,6 +332,9 @@ class Answer:
     # Beside a decline: the passages found that are about the question and hold article
     # text (not a byline or a photo credit), best first; none for an off-topic question.
     closest: tuple[Hit, ...] = ()
+    # How far to trust it, and the reading's evidence that says so (none for a decline).
+    confidence: Confidence = Confidence.LOW
+    evidence: Evidence | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form printed by `rag ask --json` and stored by `rag eval --out`."""
@@ -319,6 +350,8 @@ class Answer:
             "claims": [c.to_dict() for c in self.claims],
             "hits": [_hit_json(hit) for hit in self.hits],
             "closest": [_hit_json(hit) for hit in self.closest],
+            "confidence": str(self.confidence),
+            "evidence": None if self.evidence is None else self.evidence.features(),
             "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
             "as_of": self.as_of.isoformat() if self.as_of else None,
             "timeline": [entry.to_dict() for entry in self.timeline],

@@ -204,7 +204,7 @@ def test_two_corpora_on_one_server_stay_apart(
     flood.ingest()
 
     assert counts(flood)["files"] == 1
-    assert {hit.chunk.file for hit in flood.ask(TROOPS_QUESTION).hits} == {"flood.md"}
+    assert {hit.chunk.file for hit in flood.retriever.search(TROOPS_QUESTION)} == {"flood.md"}
     assert server_collection(chroma_server, served.index.collection_name).count() == 55
     assert served.ask(TROOPS_QUESTION).citations[0].file == TROOPS_FILE
 

@@ -60,11 +60,19 @@ def test_copies_of_one_wire_story_collapse_into_one_hit(indexed: Pipeline) -> No
 
 
 def test_unanswerable_question_abstains_and_shows_closest_passages(indexed: Pipeline) -> None:
-    answer = indexed.ask("Who won the 2018 FIFA World Cup?")
+    answer = indexed.ask("What is the population of Basra?")
     assert answer.abstained
     assert answer.answer == CANNOT_ANSWER
     assert answer.citations == ()
-    assert answer.hits, "closest passages are still returned"
+    assert answer.closest, "the passages about Basra are shown"
+    assert all(hit.similarity and hit.similarity >= 0.35 for hit in answer.closest)
+    assert set(answer.closest) <= set(answer.hits)
+
+
+def test_an_off_topic_question_abstains_with_no_passages(indexed: Pipeline) -> None:
+    answer = indexed.ask("Who won the 2018 FIFA World Cup?")
+    assert answer.abstained and answer.confidence == "none"
+    assert (answer.hits, answer.closest) == ((), ())
 
 
 def test_follow_up_is_searched_with_the_earlier_question(indexed: Pipeline) -> None:

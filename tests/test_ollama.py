@@ -128,7 +128,7 @@ def test_an_off_topic_question_never_reaches_the_model(generating: MakePipeline)
     assert answer.abstained and answer.answer == CANNOT_ANSWER
     assert (answer.mode, answer.model) == (OLLAMA, MODEL)
     assert notice(answer).startswith(f"Not asking {MODEL}: ")
-    assert answer.hits, "the closest passages are still shown"
+    assert (answer.hits, answer.closest) == ((), ()), "no passage is about it: none is shown"
 
 
 def test_the_model_is_told_when_no_passage_holds_what_is_asked(generating: MakePipeline) -> None:

@@ -18,6 +18,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from rag.answer.citations import cite, defuse_markers, markers
+from rag.answer.confidence import CALIBRATOR
 from rag.answer.prompts import CANNOT_ANSWER
 from rag.answer.query import CAPITALISED, ROLE_IN_TEXT, Part, Query, Want
 from rag.answer.timeline import Statement, timeline
@@ -25,7 +26,17 @@ from rag.dates import format_day, relative_note
 from rag.grammar import FIGURE, MONTH_WORDS, NUMBER_PATTERN, YEAR, YEAR_PATTERN
 from rag.lexical import Bm25Index, terms
 from rag.sentences import same_text, split_sentences
-from rag.types import Answer, Chunk, Citation, Claim, Hit, Mode, Sentence, TimelineEntry
+from rag.types import (
+    Answer,
+    Chunk,
+    Citation,
+    Claim,
+    Evidence,
+    Hit,
+    Mode,
+    Sentence,
+    TimelineEntry,
+)
 
 WEIGHTS_FILE = Path(__file__).with_name("weights.json")
 
@@ -180,6 +191,8 @@ class Extract:
     about: bool = True
     # Whether a passage read is about the question at all (Weights.topic_floor).
     on_topic: bool = True
+    # What the chosen sentences rest on (None when abstaining).
+    evidence: Evidence | None = None
 
     @property
     def abstained(self) -> bool:
@@ -218,7 +231,7 @@ def answer(
     if not found.abstained and query.timeline:
         history = timeline(_stating(query.whole, hits, bm25, min_support, weights), hits)
         if len({entry.dated.when for entry in history}) >= 2:
-            return _timeline_answer(query, hits, history, notice)
+            return _timeline_answer(query, hits, history, notice, found)
     hits = () if found.unrelated else hits[:read]
     claims: list[Claim] = []
     citations: list[Citation] = []
@@ -235,7 +248,7 @@ def answer(
             claims.append(Claim(sentence.text, (n,), True))
         text = " ".join(parts)
     closest = closest_passages(hits, weights) if found.abstained else ()
-    return _quoted(query, hits, text, citations, claims, notice, found.abstained, closest=closest)
+    return _quoted(query, hits, text, citations, claims, notice, found, closest=closest)
 
 
 # A sentence of article text has at least this many words: shorter lines are bylines,
@@ -308,15 +321,17 @@ def _quoted(
     citations: Sequence[Citation],
     claims: Sequence[Claim],
     notice: str,
-    abstained: bool = False,
+    found: Extract,
     timeline: Sequence[TimelineEntry] = (),
     closest: Sequence[Hit] = (),
 ) -> Answer:
-    """An extractive Answer: the quoting (or abstaining) text and its evidence."""
+    """An extractive Answer: the quoting (or abstaining) text, its evidence and how sure
+    the reading is."""
+    evidence = None if found.abstained else found.evidence
     return Answer(
         question=query.question,
         answer=text,
-        abstained=abstained,
+        abstained=found.abstained,
         mode=Mode.EXTRACTIVE,
         citations=tuple(citations),
         hits=tuple(hits),
@@ -325,11 +340,13 @@ def _quoted(
         claims=tuple(claims),
         timeline=tuple(timeline),
         closest=tuple(closest),
+        confidence=CALIBRATOR.level(evidence),
+        evidence=evidence,
     )
 
 
 def _timeline_answer(
-    query: Query, hits: Sequence[Hit], history: Sequence[Statement], notice: str
+    query: Query, hits: Sequence[Hit], history: Sequence[Statement], notice: str, found: Extract
 ) -> Answer:
     """The answer to a question about how something changed: one line per dated statement,
     oldest first, each citing the statement and its copies."""
@@ -347,7 +364,7 @@ def _timeline_answer(
         entries.append(
             TimelineEntry(dated.when, dated.text, dated.precision, dated.basis, quote, cited)
         )
-    return _quoted(query, hits, "\n".join(lines), citations, claims, notice, timeline=entries)
+    return _quoted(query, hits, "\n".join(lines), citations, claims, notice, found, entries)
 
 
 def with_subjects(sentences: Sequence[Sentence]) -> tuple[Sentence, ...]:
@@ -386,7 +403,12 @@ def extract(
     if len(parts) == 1 or not answered:
         return parts[0]
     sentences = tuple(dict.fromkeys(s for part in answered for s in part.sentences))
-    return replace(parts[0], sentences=sentences, reason=Reason.PART_BY_PART)
+    # The answer is as sure as its least sure part; a part left unanswered makes it unsure.
+    weakest = min(
+        (p.evidence for p in parts if p.evidence is not None), key=CALIBRATOR.probability
+    )
+    evidence = weakest if len(answered) == len(parts) else replace(weakest, support=0.0)
+    return replace(parts[0], sentences=sentences, reason=Reason.PART_BY_PART, evidence=evidence)
 
 
 def closeness(hits: Sequence[Hit]) -> float:
@@ -467,7 +489,32 @@ def _answer_part(
         chosen.append(second)
     if (missing := _lacking(part, chosen, known, bm25, min_support, weights)) is not None:
         return Extract((), missing, want, about)
-    return Extract(tuple(c.sentence for c in chosen), Reason.ANSWERED, want, about)
+    evidence = _evidence(part, hits, scored, chosen, known, unknown / total)
+    return Extract(tuple(c.sentence for c in chosen), Reason.ANSWERED, want, about, True, evidence)
+
+
+def _evidence(
+    part: Part,
+    hits: Sequence[Hit],
+    scored: Sequence[Scored],
+    chosen: Sequence[Scored],
+    known: dict[str, float],
+    unknown_share: float,
+) -> Evidence:
+    """What the chosen sentences rest on, for the confidence calibrator."""
+    best = chosen[0]
+    rival = next((c.score for c in scored if not same_text(c.sentence, best.sentence)), 0.0)
+    return Evidence(
+        support=_support([c.credit for c in chosen], known),
+        own_share=_own_share(part, chosen, known),
+        holds_kind=best.holds_kind,
+        typed=part.want not in (Want.ANY, Want.NAME),
+        nearest=closeness(hits),
+        quoted=hits[best.sentence.hit].similarity or 0.0,
+        margin=best.score - rival,
+        top=best.sentence.hit == 0,
+        unknown_share=unknown_share,
+    )
 
 
 def _newest(scored: Sequence[Scored], weights: Weights) -> Scored:

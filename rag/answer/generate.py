@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Generator, Sequence
 
+from rag.answer.confidence import CALIBRATOR
 from rag.answer.context import numbered_context
 from rag.answer.extractive import Extract, closest_passages
 from rag.answer.ollama import OllamaClient
 from rag.answer.prompts import CANNOT_ANSWER, render
 from rag.answer.query import MAX_QUESTION_CHARS
 from rag.answer.verify import Embed, check_answer, check_timeline
-from rag.types import Answer, Hit, Mode, OllamaError
+from rag.types import Answer, Claim, Confidence, Hit, Mode, OllamaError
 
 
 def generate(
@@ -70,7 +71,19 @@ def generate(
         question=question, answer=checked.text, abstained=checked.abstained, mode=Mode.OLLAMA,
         citations=tuple(checked.citations), hits=tuple(hits), searched_for=searched_for,
         notice=notice or None, model=model, claims=tuple(checked.claims), timeline=entries,
+        confidence=confidence(checked.abstained, checked.claims, relevance),
     )  # fmt: skip
+
+
+def confidence(abstained: bool, claims: Sequence[Claim], relevance: Extract) -> Confidence:
+    """How sure a generated answer is: "high" only when every sentence of it is supported by
+    a passage it cites and the extractive reading of the same passages is sure of its own
+    answer; "none" for a decline."""
+    if abstained:
+        return Confidence.NONE
+    if relevance.evidence is None or not all(claim.supported for claim in claims):
+        return Confidence.LOW
+    return CALIBRATOR.level(relevance.evidence)
 
 
 def hint(relevance: Extract) -> str:

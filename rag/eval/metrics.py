@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from rag.answer.citations import strip_markers
 from rag.eval.gold import GoldItem
-from rag.types import Answer, Citation, TimelineEntry
+from rag.types import Answer, Citation, Confidence, TimelineEntry
 
 # How deep `hit_at_k` and `recall_at_k` look: the passages retrieval returns by default.
 DEFAULT_K = 5
@@ -156,6 +156,7 @@ def summarize(records: Sequence[EvalRecord], k: int = DEFAULT_K) -> dict[str, fl
         **_answers(answerable),
         **_citations(answerable),
         **_abstention(records),
+        **_confidence(records, answerable),
         **_latency(records),
         **_judged(records),
     }
@@ -202,6 +203,20 @@ def _abstention(records: Sequence[EvalRecord]) -> dict[str, float]:
         "abstention_precision": _mean([r.item.unanswerable for r in abstained]),
         "false_abstentions": sum(falsely),
         "false_abstention_rate": _mean(falsely),
+    }
+
+
+def _confidence(
+    records: Sequence[EvalRecord], answerable: Sequence[EvalRecord]
+) -> dict[str, float]:
+    """How right the answers marked "high" confidence are, and the share of answerable
+    items they cover."""
+    high = [r for r in records if r.answer.confidence is Confidence.HIGH]
+    return {
+        "high_confidence_accuracy": _mean([r.correct for r in high]),
+        "high_confidence_coverage": _mean(
+            [r.answer.confidence is Confidence.HIGH for r in answerable]
+        ),
     }
 
 

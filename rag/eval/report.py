@@ -23,7 +23,8 @@ LATEST = "latest.json"
 HEADLINE = [
     "hit_at_1", "hit_at_5", "mrr", "recall_at_5", "answer_accuracy", "answer_f1",
     "cited_accuracy", "citation_precision", "citation_recall", "abstention_accuracy",
-    "abstention_precision", "false_abstention_rate",
+    "abstention_precision", "false_abstention_rate", "high_confidence_accuracy",
+    "high_confidence_coverage",
 ]  # fmt: skip
 TIMES = ["latency_p50_ms", "latency_p95_ms", "first_text_p50_ms"]
 
@@ -100,6 +101,7 @@ def record_json(record: EvalRecord) -> dict[str, Any]:
         "turns": list(record.item.turns),
         "answer": answer["answer"],
         "abstained": answer["abstained"],
+        "confidence": answer["confidence"],
         "mode": answer["mode"],
         "searched_for": answer["searched_for"],
         "citations": answer["citations"],
