@@ -54,6 +54,11 @@ class Evidence:
     margin: float  # the best sentence's score less that of the next other sentence
     top: bool  # the best sentence comes from the first passage found
     unknown_share: float  # share of the question's weight on words no article uses
+    rival_margin: float  # the best sentence's score less that of the best from another story
+    agreement: bool  # another story's sentence holds a value the best one gives (a name, figure)
+    values: float  # things of the kind asked for in the best sentence (more: less sure which)
+    terms: float  # the question's terms the articles use (more: a more specific question)
+    second: bool  # a second sentence is quoted beside the best
 
     def features(self) -> dict[str, float]:
         """The evidence as numbers, by name."""

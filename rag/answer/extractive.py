@@ -504,6 +504,12 @@ def _evidence(
     """What the chosen sentences rest on, for the confidence calibrator."""
     best = chosen[0]
     rival = next((c.score for c in scored if not same_text(c.sentence, best.sentence)), 0.0)
+    others = [c for c in scored if not same_story(c.sentence, best.sentence)]
+    # The values the best sentence gives that the question lacks (names, figures, dates), and
+    # whether another story gives one of them too: independent stories agreeing.
+    kind = _KIND_PATTERNS.get(part.want)
+    given = _values(best.sentence.text, part, kind)
+    agree = any(given & _values(c.sentence.text, part, kind) for c in others[:_AGREEMENT_DEPTH])
     return Evidence(
         support=_support([c.credit for c in chosen], known),
         own_share=_own_share(part, chosen, known),
@@ -514,7 +520,24 @@ def _evidence(
         margin=best.score - rival,
         top=best.sentence.hit == 0,
         unknown_share=unknown_share,
+        rival_margin=best.score - (others[0].score if others else 0.0),
+        agreement=agree,
+        values=len(kind.findall(best.sentence.text)) if kind else 0.0,
+        terms=float(len(known)),
+        second=len(chosen) > 1,
     )
+
+
+# How many of the best sentences from other stories are compared with the chosen one.
+_AGREEMENT_DEPTH = 10
+
+
+def _values(sentence: str, part: Part, kind: re.Pattern[str] | None) -> set[str]:
+    """What a sentence gives of the kind asked for (any name or figure when no kind is),
+    each as its terms joined, leaving out what the question itself says."""
+    patterns = [kind] if kind else [_NAME, NUMBER_PATTERN]
+    found = (" ".join(terms(m.group(0))) for p in patterns for m in p.finditer(sentence))
+    return {value for value in found if value and not set(value.split()) <= part.asked}
 
 
 def _newest(scored: Sequence[Scored], weights: Weights) -> Scored:
