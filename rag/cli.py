@@ -17,7 +17,7 @@ import click
 from rag.config import Settings
 from rag.eval.sets import SETS
 from rag.export import answer_json
-from rag.types import DateRange, UserError
+from rag.types import Confidence, DateRange, UserError
 
 if TYPE_CHECKING:  # the pipeline imports the models' libraries: only commands that answer load it
     from rag.index import Status
@@ -243,6 +243,8 @@ def _stream_answer(pipeline: Pipeline, question: str, history: list[str], when: 
             f"  [{citation.n}] {citation.file}{also} - {citation.title}"
             f" ({citation.date_label}), chars {citation.start}-{citation.end}"
         )
+    if not answer.abstained:
+        click.secho(_CONFIDENCE_LINES[answer.confidence], fg="yellow", dim=True)
     if answer.abstained and answer.closest:
         click.echo("Closest passages:")
         for hit in answer.closest[:3]:
@@ -253,6 +255,14 @@ def _stream_answer(pipeline: Pipeline, question: str, history: list[str], when: 
     if answer.notice:
         click.secho(answer.notice, dim=True)
 
+
+
+# What `rag ask` says of an answer's confidence, after its sources.
+_CONFIDENCE_LINES = {
+    Confidence.HIGH: "High confidence.",
+    Confidence.LOW: "Low confidence: check the quote.",
+    Confidence.NONE: "",
+}
 
 @main.group()
 def feedback() -> None:

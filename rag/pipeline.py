@@ -42,7 +42,7 @@ class Pipeline:
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or Settings()
         self.index = Index(self.settings)
-        self._standalone: dict[tuple[str, tuple[str, ...]], str] = {}
+        self._rewritten: dict[tuple[str, tuple[str, ...]], str] = {}
 
     @cached_property
     def embedder(self) -> MiniLMEmbedder | OllamaEmbedder:
@@ -172,25 +172,29 @@ class Pipeline:
     def standalone(self, question: str, history: Sequence[str] = ()) -> str:
         """What to search for: with Ollama, a follow-up rewritten by the model into a question
         that stands alone; offline, the question joined to the earlier ones it refers to."""
-        from rag.answer.generate import condense
         from rag.answer.query import check_question, read_question
 
-        question = check_question(question)
-        offline = read_question(question, history).searched_for
+        return self._standalone(read_question(check_question(question), history), history)
+
+    def _standalone(self, query: Query, history: Sequence[str]) -> str:
+        """`standalone` for a question already read."""
+        from rag.answer.generate import condense
+
+        question, offline = query.question, query.searched_for
         if not history or self.mode() != OLLAMA:
             return offline
         key = (question, tuple(history))
-        if key not in self._standalone:
+        if key not in self._rewritten:
             try:
                 rewritten = condense(self.generator, question, history)
             except OllamaError:
                 if self.settings.llm == OLLAMA:
                     raise
                 return offline  # the answer will most likely fall back too, saying why
-            if len(self._standalone) >= _STANDALONE_CACHE:
-                self._standalone.clear()
-            self._standalone[key] = rewritten or offline
-        return self._standalone[key]
+            if len(self._rewritten) >= _STANDALONE_CACHE:
+                self._rewritten.clear()
+            self._rewritten[key] = rewritten or offline
+        return self._rewritten[key]
 
     def stream(
         self,
@@ -224,19 +228,20 @@ class Pipeline:
         from rag.answer.query import read_question
 
         started = time.perf_counter()
+        # The question as typed is read here, once; every later step works from `query`.
+        query = read_question(question, history)
         notice = self.offline_reason()
         scope = self.index.scope(dates) if dates.bounded else None
         left_out = _undated_note(scope)
         if notice is None:
             try:
-                answer = yield from self._generate(question, history, scope, started)
+                answer = yield from self._generate(query, history, scope, started)
                 notice = f"{answer.notice or ''}{left_out}".strip() or None
                 return replace(answer, as_of=as_of, notice=notice)
             except OllamaError as error:
                 if self.settings.llm == OLLAMA:
                     raise
                 notice = f"{error} Answered extractively instead."
-        query = read_question(question, history)
         hits = self.search(query, scope)
         retrieved = time.perf_counter()
         bm25, min_support = self.index.bm25(), self.settings.min_support
@@ -263,16 +268,17 @@ class Pipeline:
         return f"{health.problem} Until then answers quote the articles word for word."
 
     def _generate(
-        self, question: str, history: Sequence[str], scope: Scope | None, started: float
+        self, asked: Query, history: Sequence[str], scope: Scope | None, started: float
     ) -> Generator[str, None, Answer]:
         """The Ollama path: condense, retrieve, stream the model's answer, check its citations."""
         from rag.answer import extractive
         from rag.answer.generate import generate
         from rag.answer.query import read_question
 
-        searched_for = self.standalone(question, history)
-        # The standalone question is read on its own: it already carries what it refers to.
-        query = read_question(searched_for)
+        question, searched_for = asked.question, self._standalone(asked, history)
+        # A question the model rewrote is new wording, read on its own: it already carries
+        # what it refers to. Otherwise the question read at the start is searched.
+        query = asked if searched_for == asked.searched_for else read_question(searched_for)
         hits = self.search(query, scope)
         retrieved = time.perf_counter()
         relevance = extractive.extract(query, hits, self.index.bm25(), self.settings.min_support)
