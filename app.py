@@ -39,6 +39,12 @@ CLOSEST_PASSAGES = 3
 CONVERSATION, TURNS, CONFIRM_DELETE = "c", "turns", "confirm_delete"
 # A question to ask again on its own, without the turns before it ("Ask as a new question").
 ASK_ALONE = "ask_alone"
+# What an answer's badge says of its confidence; a decline says nothing.
+_CONFIDENCE_BADGES = {
+    Confidence.HIGH: ":green-badge[:material/verified: high confidence]",
+    Confidence.LOW: ":orange-badge[:material/help: low confidence · check the quote]",
+    Confidence.NONE: "",
+}
 # Characters of a first question shown in the list of conversations.
 TITLE_CHARS = 48
 # Session keys of the Dates panel.
@@ -376,15 +382,15 @@ def render(
     """An answer: mode badge, text with markers, checkable sources, or the closest passages;
     then ways to take it away (`key` tells its widgets from other answers'). What the status
     line `said` about the mode is not repeated."""
-    badge, sure, took = st.columns([2, 2, 1])
+    badge, took = st.columns([3, 1])
     if answer.model:
-        badge.badge(f"Ollama · {answer.model}", icon=":material/smart_toy:", color="violet")
+        # As st.badge writes its label: only brackets would end the badge early.
+        model = answer.model.replace("[", "(").replace("]", ")")
+        made = f":violet-badge[:material/smart_toy: Ollama · {model}]"
     else:
-        badge.badge("offline extractive", icon=":material/format_quote:", color="gray")
-    if answer.confidence is Confidence.HIGH:
-        sure.badge("high confidence", icon=":material/verified:", color="green")
-    elif answer.confidence is Confidence.LOW:
-        sure.badge("low confidence · check the quote", icon=":material/help:", color="orange")
+        made = ":gray-badge[:material/format_quote: offline extractive]"
+    # One line: how it was made, and how far to trust it (a low one looks different).
+    badge.markdown(f"{made} {_CONFIDENCE_BADGES[answer.confidence]}".strip())
     if "total" in answer.timings_ms:
         took.caption(_duration(answer.timings_ms["total"]))
     if answer.searched_for != answer.question:

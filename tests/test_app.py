@@ -145,6 +145,27 @@ def test_a_follow_up_is_searched_with_the_earlier_question(shared: Settings) -> 
     assert not [c for c in at.chat_message[1].caption if c.value.startswith("Searched for")]
 
 
+def test_a_merged_follow_up_can_be_asked_again_on_its_own(shared: Settings) -> None:
+    at = ask(start(), "Who is Kataib Hezbollah's spokesman?")
+    at = ask(at, "Which TV channel did he speak to?")
+    at.button(key="alone-1").click().run()
+    assert not at.exception, at.exception
+    assert [m.name for m in at.chat_message] == ["user", "assistant"] * 3
+    again = at.chat_message[5]
+    assert not [c for c in again.caption if c.value.startswith("Searched for")], "asked alone"
+    assert at.chat_message[4].markdown[0].value == escape("Which TV channel did he speak to?")
+
+
+def test_an_answers_confidence_is_shown(shared: Settings) -> None:
+    at = ask(start(), "when did US troops drop to 2,500?")
+    answer = Pipeline(shared).ask("when did US troops drop to 2,500?")
+    label = {"low": "low confidence · check the quote", "high": "high confidence"}
+    assert label[answer.confidence] in shown(at)
+    assert label["low" if answer.confidence == "high" else "high"] not in shown(at)
+    at = ask(at, "Who won the 2018 FIFA World Cup?")  # a decline says neither
+    assert shown(at).count("confidence") == 1
+
+
 def test_new_chat_forgets_the_conversation(shared: Settings) -> None:
     at = ask(start(), TROOPS)
     at.button(key="new_chat").click().run()
