@@ -67,7 +67,8 @@ def test_ask_prints_the_tokens_then_the_checked_answer_and_sources(env: dict[str
     assert lines[0] == f"[ollama llama3.2:3b] {REPLY}"
     assert lines[1] == "checked: US troop levels fell to 2,500 in late 2020 [1]."
     assert lines[2].startswith(f"  [1] {TROOPS_FILE} - Rockets hit near Iraq base")
-    assert lines[3].startswith("Removed citation [9]")
+    assert lines[3] in ("High confidence.", "Low confidence: check the quote.")
+    assert lines[4].startswith("Removed citation [9]")
 
 
 def test_chat_shows_the_rewritten_follow_up_before_the_answer(env: dict[str, str]) -> None:

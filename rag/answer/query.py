@@ -77,9 +77,12 @@ _LEVEL = re.compile(
 _ANCHORED = re.compile(
     rf"\b(?:{MONTH_WORDS}|this|last|next|after|before|during|since|until|when|by)\b", re.I
 )
-# "... between February 2018 and April 2021?": the same question at two times.
+# "... between February 2018 and April 2021?", "... from feb 2018 to april 2021": the same
+# question at two times.
 _BETWEEN_TIMES = re.compile(
-    rf"\s+between\s+((?:\w+\s+)?{YEAR})\s+and\s+((?:\w+\s+)?{YEAR})\s*\?*$", re.I
+    rf"\s+(?:between|from)\s+((?:\w+\s+)?{YEAR})\s+(?:and|to|until|till)\s+"
+    rf"((?:\w+\s+)?{YEAR})\s*\?*$",
+    re.I,
 )
 # Where a time clause starts: a linking word after the question's first words.
 _TIME_CLAUSE = re.compile(r"(?<=\w )(?:when|while|after|before|during|as)\b", re.IGNORECASE)
