@@ -14,6 +14,7 @@ from rag.answer.extractive import (
     Reason,
     Weights,
     answer,
+    article_leads,
     extract,
     notes,
     with_subjects,
@@ -199,3 +200,48 @@ def test_a_when_answer_names_the_article_it_dates_by_once() -> None:
     # Asked about now, each article's date is given once too.
     now = notes(sentences, Want.ANY, read_question("How many workers are striking now?"))
     assert now == [" (as of May 2, 2022)", "", " (as of March 3, 2021)"]
+
+
+# Two stories: one about the subject asked, one with the figure asked for.
+AIRLINE = (
+    "Ryanair results\n\n"
+    "Ryanair said its quarterly passenger numbers rose by a fifth. "
+    "The airline expects fuel costs to rise next year."
+)
+SPORTS = (
+    "Nike results\n\n"
+    "The global sports giant said it posted a quarterly profit of $261.9m. "
+    "Its shares rose in New York."
+)
+
+
+def story(file: str, text: str, day: date) -> Chunk:
+    start = text.index("\n\n") + 2
+    title, body = text[: start - 2], text[start:]
+    return Chunk(f"{file}#0", file, "sha", 0, title, day, start, len(text), body)
+
+
+def test_another_storys_figure_is_never_quoted_as_the_subjects() -> None:
+    airline = story("ryanair.txt", AIRLINE, date(2005, 2, 1))
+    sports = story("nike.txt", SPORTS, date(2005, 3, 1))
+    bm25 = Bm25Index.build(["a", "b"], [airline.indexed_text, sports.indexed_text])
+    query = read_question("What was Ryanair's quarterly profit?")
+    found = answer(query, [Hit(airline, 1.0), Hit(sports, 0.9)], bm25, 0.5, "")
+    quoted = [claim.text for claim in found.claims]
+    # Nike's sentence does not answer about Ryanair by itself: it is not quoted after
+    # Ryanair's, where it would read as Ryanair's profit.
+    assert not any("261.9m" in text for text in quoted[1:])
+    if len({c.file for c in found.citations}) > 1:
+        assert "From “Ryanair results”" in found.answer and "From “Nike results”" in found.answer
+
+
+def test_two_stories_quoted_are_each_named_before_their_sentences() -> None:
+    day = date(2021, 4, 7)
+    first = story("a.txt", "Troops cut\n\nTroop levels fell. They were cut to 2,500.", day)
+    second = story("b.txt", "Iraq talks\n\nAbout 2,500 US troops remain in Iraq.", day)
+    one, two = split_sentences(0, first)
+    [three] = split_sentences(1, second)
+    assert article_leads([one, two]) == ["", ""]  # one article: nothing to tell apart
+    assert article_leads([one, two, three]) == [
+        "From “Troops cut” (April 7, 2021): ", "", "From “Iraq talks” (April 7, 2021): ",
+    ]  # fmt: skip
