@@ -62,6 +62,12 @@ MAGNITUDE_WORDS = (
 NUMBER_PATTERN = re.compile(
     rf"\b(?:\d[\d,.]*|{'|'.join([*COUNT_WORDS, *MAGNITUDE_WORDS])})\b", re.IGNORECASE
 )
+# A number that is not a year, in digits or words: "2,500", "nine" (not "2014"): a year says
+# when, not how many.
+QUANTITY_PATTERN = re.compile(
+    rf"\b(?!{YEAR}\b)(?:\d[\d,.]*|{'|'.join([*COUNT_WORDS, *MAGNITUDE_WORDS])})\b",
+    re.IGNORECASE,
+)
 # A figure written in digits that is not a year: "2,500", "5.3", "40" (not "2014", "three").
 FIGURE = re.compile(rf"\b(?!{YEAR}\b)\d[\d,.]*\b")
 

@@ -23,7 +23,14 @@ from rag.answer.prompts import CANNOT_ANSWER
 from rag.answer.query import CAPITALISED, ROLE_IN_TEXT, Part, Query, Want
 from rag.answer.timeline import Statement, timeline
 from rag.dates import format_day, relative_note
-from rag.grammar import FIGURE, MONTH_WORDS, NUMBER_PATTERN, YEAR, YEAR_PATTERN
+from rag.grammar import (
+    FIGURE,
+    MONTH_WORDS,
+    NUMBER_PATTERN,
+    QUANTITY_PATTERN,
+    YEAR,
+    YEAR_PATTERN,
+)
 from rag.lexical import Bm25Index, terms
 from rag.sentences import same_text, split_sentences
 from rag.types import (
@@ -117,7 +124,7 @@ _NAME_WORD = r"(?:[A-Z][\w'’-]*\.?|al-\w+|bin)"
 _NAME = re.compile(rf"\b{_NAME_WORD}(?:\s+{_NAME_WORD})+")
 _KIND_PATTERNS = {
     Want.DATE: _DATE_EXPRESSION,
-    Want.NUMBER: NUMBER_PATTERN,
+    Want.NUMBER: QUANTITY_PATTERN,
     Want.PERSON: _NAME,
     Want.PLACE: CAPITALISED,
     Want.NAME: CAPITALISED,

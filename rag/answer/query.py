@@ -194,7 +194,8 @@ MONEY_NOUNS = (
     "money|earnings|income|investment|funding|compensation|damages|bonus"
 )
 _ASKS_MONEY = re.compile(
-    rf"\bhow much\b.*\b(?:cost|costs|pay|paid|earn|spend|spent|price|worth|raise|{MONEY_NOUNS})"
+    rf"\bhow (?:much|big|large|high)\b.*\b(?:cost|costs|pay|paid|earn|spend|spent|price|worth|"
+    rf"raise|{MONEY_NOUNS})"
     rf"|^(?:\w+ )?(?:what|which)(?: (?:is|was|are|were))?(?: [\w'’-]+){{0,3}}? "
     rf"(?:{MONEY_NOUNS})s?\b",
     re.I,
@@ -287,12 +288,25 @@ def read_part(text: str, history: Sequence[str] = ()) -> Part:
         role=role.group(0) if role else None,
         counted=frozenset(counted_terms) if counted else None,
         counted_noun=counted_terms[-1] if counted_terms else None,
-        asks_money=bool(_ASKS_MONEY.search(text)),
+        asks_money=asks_money(text),
         asked=frozenset(terms(text)),
         named=frozenset(terms(" ".join(CAPITALISED.findall(text.strip())))),
         present=bool(_PRESENT.search(text)),
         over_time=asks_over_time(text),
     )
+
+
+def asks_money(text: str) -> bool:
+    """Whether the answer is an amount of money: "how much did it cost?", "what was the
+    budget?", "how big was the budget", and a noun phrase whose head is a money noun
+    ("net profit q4 2004"), not one that only mentions money ("growth despite the price")."""
+    if _ASKS_MONEY.search(text):
+        return True
+    phrase = _LEAD_IN.sub("", text.strip().lower())
+    if _QUESTION_WORD.match(phrase) or wanted(text) is not Want.NUMBER:
+        return False
+    head, _, _ = _split_head(phrase)
+    return bool(re.search(rf"\b(?:{MONEY_NOUNS})s?\b", head))
 
 
 def asks_over_time(text: str) -> bool:
