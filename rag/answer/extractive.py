@@ -20,7 +20,7 @@ from pathlib import Path
 from rag.answer.citations import cite, defuse_markers, markers
 from rag.answer.confidence import CALIBRATOR
 from rag.answer.prompts import CANNOT_ANSWER
-from rag.answer.query import CAPITALISED, ROLE_IN_TEXT, Part, Query, Want
+from rag.answer.query import CAPITALISED, PERSON_NOUNS, ROLE_IN_TEXT, Part, Query, Want
 from rag.answer.timeline import Statement, timeline
 from rag.dates import format_day, relative_note
 from rag.grammar import (
@@ -130,6 +130,9 @@ _KIND_PATTERNS = {
     Want.NAME: CAPITALISED,
 }
 
+
+# Any word for a person's role or occupation ("singer", "minister").
+_ANY_ROLE = re.compile(rf"\b(?:{PERSON_NOUNS})s?\b", re.IGNORECASE)
 
 # How many words from a figure the thing it counts may stand.
 _FIGURE_REACH = 8
@@ -436,11 +439,30 @@ def holds(sentence: str, want: Want, part: Part) -> bool:
         return False
     if want is Want.NUMBER and not _counts_the_same_thing(sentence, part):
         return False
-    # A name is new when it is not someone the question already names ("al-Kadhimi").
+    # A name is new when it is not someone the question already names ("al-Kadhimi"), and
+    # one asked by its role belongs to the role word nearest to it: in "the bassist left,
+    # lead singer Gary Lightbody said" the name is the singer's.
     return any(
-        set(found) - part.asked and not (want is Want.PERSON and set(found) & part.named)
-        for found in (terms(m.group(0)) for m in _KIND_PATTERNS[want].finditer(sentence))
+        set(found) - part.asked
+        and not (want is Want.PERSON and set(found) & part.named)
+        and (want is not Want.PERSON or not part.role or _names_the_role(sentence, m, part.role))
+        for m in _KIND_PATTERNS[want].finditer(sentence)
+        if (found := terms(m.group(0)))
     )
+
+
+def _names_the_role(sentence: str, name: re.Match[str], role: str) -> bool:
+    """Whether the role word nearest to `name` in `sentence` is `role` (or no role word is
+    nearer than it): the name is that role's holder."""
+    asked = ROLE_IN_TEXT[role]
+
+    def distance(m: re.Match[str]) -> int:
+        return m.start() - name.end() if m.start() >= name.end() else max(0, name.start() - m.end())
+
+    found = [(distance(m), m.re is not asked) for m in asked.finditer(sentence)]
+    found += [(distance(m), True) for m in _ANY_ROLE.finditer(sentence)]
+    # Of role words as near, the asked one wins: it is among the words for any role too.
+    return not min(found)[1]
 
 
 def _states(sentence: str, part: Part) -> bool:
