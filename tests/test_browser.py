@@ -290,7 +290,10 @@ def test_after_an_answer_the_view_shows_its_start_and_it_is_announced(page: Any)
     )
     # Screen readers hear it: a polite live region holds the answer, without its markers.
     announced = page.locator("#newsdesk-announce[role=status][aria-live=polite]")
-    expect(announced).to_have_text(re.compile(r"^Answer ready\. In late 2020, .*2,500[^\[]*$"))
+    # The answer names its article first when it quotes two ("From “...”: In late 2020, ...").
+    expect(announced).to_have_text(
+        re.compile(r"^Answer ready\. (?:From “[^”]+”[^:]*: )?In late 2020, .*2,500[^\[]*$")
+    )
 
 
 def test_captions_are_readable(page: Any) -> None:
