@@ -39,10 +39,11 @@ CLOSEST_PASSAGES = 3
 CONVERSATION, TURNS, CONFIRM_DELETE = "c", "turns", "confirm_delete"
 # A question to ask again on its own, without the turns before it ("Ask as a new question").
 ASK_ALONE = "ask_alone"
-# What an answer's badge says of its confidence; a decline says nothing.
+# What an answer's badge says of its confidence; a decline says nothing. Not orange: the
+# theme's orange is the strong one that marks quotes, and orange text on it cannot be read.
 _CONFIDENCE_BADGES = {
     Confidence.HIGH: ":green-badge[:material/verified: high confidence]",
-    Confidence.LOW: ":orange-badge[:material/help: low confidence · check the quote]",
+    Confidence.LOW: ":yellow-badge[:material/help: low confidence · check the quote]",
     Confidence.NONE: "",
 }
 # Characters of a first question shown in the list of conversations.
