@@ -256,13 +256,13 @@ def _stream_answer(pipeline: Pipeline, question: str, history: list[str], when: 
         click.secho(answer.notice, dim=True)
 
 
-
 # What `rag ask` says of an answer's confidence, after its sources.
 _CONFIDENCE_LINES = {
     Confidence.HIGH: "High confidence.",
     Confidence.LOW: "Low confidence: check the quote.",
     Confidence.NONE: "",
 }
+
 
 @main.group()
 def feedback() -> None:
@@ -468,13 +468,13 @@ def _print_summary(summary: dict[str, Any]) -> None:
     for name, value in ours.items():
         if name in ("items", "answerable", "unanswerable"):
             continue
-        shown = f"{value:>10.3f}" if isinstance(value, float) else f"{value:>10}"
-        if base:
-            other = base[name]
-            shown += f"{other:>10.3f}" if isinstance(other, float) else f"{other:>10}"
-        click.echo(f"{name:<24}{shown}")
+        click.echo(f"{name:<24}{_cell(value)}" + (_cell(base[name]) if base else ""))
     if reworded := summary.get("rewordings"):
         click.echo("rewordings (rewordings.jsonl beside the gold file):")
         for name, value in reworded.items():
-            shown = f"{value:>10.3f}" if isinstance(value, float) else f"{value:>10}"
-            click.echo(f"  {name:<22}{shown}")
+            click.echo(f"  {name:<22}{_cell(value)}")
+
+
+def _cell(value: float) -> str:
+    """A figure in a column of the printed summary: shares to three places, counts whole."""
+    return f"{value:>10.3f}" if isinstance(value, float) else f"{value:>10}"

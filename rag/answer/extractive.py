@@ -197,8 +197,6 @@ class Extract:
     sentences: tuple[Sentence, ...]
     reason: Reason
     want: Want
-    # Whether a passage read is close to the question in meaning (Weights.meaning_floor).
-    about: bool = True
     # Whether a passage read is about the question at all (Weights.topic_floor).
     on_topic: bool = True
     # What the chosen sentences rest on (None when abstaining).
@@ -403,12 +401,7 @@ def extract(
     A question that asks two things ("Who ..., and which ...?") is answered part by part.
     """
     nearest = closeness(hits)
-    about = nearest >= weights.meaning_floor
-    parts = [
-        replace(_answer_part(part, hits, bm25, min_support, weights, about),
-                on_topic=nearest >= weights.topic_floor)
-        for part in query.parts
-    ]  # fmt: skip
+    parts = [_answer_part(part, hits, bm25, min_support, weights, nearest) for part in query.parts]
     answered = [part for part in parts if not part.abstained]
     if len(parts) == 1 or not answered:
         return parts[0]
@@ -493,33 +486,35 @@ def _answer_part(
     bm25: Bm25Index,
     min_support: float,
     weights: Weights,
-    about: bool,
+    nearest: float,
 ) -> Extract:
-    want = part.want
+    """One part answered from `hits`, the nearest of them `nearest` close to it in meaning."""
+    want, on_topic = part.want, nearest >= weights.topic_floor
     mass = {term: weight * bm25.idf(term) for term, weight in part.weights.items()}
     total = sum(mass.values())
     if not hits or total == 0:
-        return Extract((), Reason.NOTHING_TO_SEARCH, want, about)
+        return Extract((), Reason.NOTHING_TO_SEARCH, want, on_topic)
     # Words no article uses cannot be matched; too many of them means the question is
     # about something else, unless a passage is close to it in meaning: then they are other
     # words for what the passage says. The rest is judged on the words the articles use.
     unknown = sum(m for term, m in mass.items() if bm25.document_frequency(term) == 0)
-    if unknown / total > weights.max_unknown_share and not about:
-        return Extract((), Reason.UNKNOWN_WORDS, want, about)
+    if unknown / total > weights.max_unknown_share and nearest < weights.meaning_floor:
+        return Extract((), Reason.UNKNOWN_WORDS, want, on_topic)
     known = _known(part, bm25)
 
     scored = _score(part, hits, known, weights)
     if not scored:
-        return Extract((), Reason.NO_PASSAGE, want, about)
+        return Extract((), Reason.NO_PASSAGE, want, on_topic)
     best = _newest(scored, weights) if part.present else scored[0]
     chosen = [best]
     second = _second(best, scored[1:], known, weights, min_support)
     if second is not None:
         chosen.append(second)
     if (missing := _lacking(part, chosen, known, bm25, min_support, weights)) is not None:
-        return Extract((), missing, want, about)
-    evidence = _evidence(part, hits, scored, chosen, known, unknown / total)
-    return Extract(tuple(c.sentence for c in chosen), Reason.ANSWERED, want, about, True, evidence)
+        return Extract((), missing, want, on_topic)
+    evidence = _evidence(part, hits, scored, chosen, known, unknown / total, nearest)
+    sentences = tuple(c.sentence for c in chosen)
+    return Extract(sentences, Reason.ANSWERED, want, on_topic, evidence)
 
 
 def _evidence(
@@ -529,6 +524,7 @@ def _evidence(
     chosen: Sequence[Scored],
     known: dict[str, float],
     unknown_share: float,
+    nearest: float,
 ) -> Evidence:
     """What the chosen sentences rest on, for the confidence calibrator."""
     best = chosen[0]
@@ -544,7 +540,7 @@ def _evidence(
         own_share=_own_share(part, chosen, known),
         holds_kind=best.holds_kind,
         typed=part.want not in (Want.ANY, Want.NAME),
-        nearest=closeness(hits),
+        nearest=nearest,
         quoted=hits[best.sentence.hit].similarity or 0.0,
         margin=best.score - rival,
         top=best.sentence.hit == 0,

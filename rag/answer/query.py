@@ -280,15 +280,16 @@ def read_part(text: str, history: Sequence[str] = ()) -> Part:
     counted = _HOW_MANY.search(text)
     counted_terms = terms(counted.group(1)) if counted else []
     role = _ROLE.search(text.lower())
+    want = wanted(text)
     return Part(
         text=text,
-        want=wanted(text),
+        want=want,
         weights=weighted_terms(text, history),
         years=frozenset(YEAR_PATTERN.findall(text)),
         role=role.group(0) if role else None,
         counted=frozenset(counted_terms) if counted else None,
         counted_noun=counted_terms[-1] if counted_terms else None,
-        asks_money=asks_money(text),
+        asks_money=asks_money(text, want),
         asked=frozenset(terms(text)),
         named=frozenset(terms(" ".join(CAPITALISED.findall(text.strip())))),
         present=bool(_PRESENT.search(text)),
@@ -296,14 +297,15 @@ def read_part(text: str, history: Sequence[str] = ()) -> Part:
     )
 
 
-def asks_money(text: str) -> bool:
+def asks_money(text: str, want: Want) -> bool:
     """Whether the answer is an amount of money: "how much did it cost?", "what was the
     budget?", "how big was the budget", and a noun phrase whose head is a money noun
-    ("net profit q4 2004"), not one that only mentions money ("growth despite the price")."""
+    ("net profit q4 2004"), not one that only mentions money ("growth despite the price").
+    `want` is what the question asks for (`wanted(text)`)."""
     if _ASKS_MONEY.search(text):
         return True
     phrase = _LEAD_IN.sub("", text.strip().lower())
-    if _QUESTION_WORD.match(phrase) or wanted(text) is not Want.NUMBER:
+    if _QUESTION_WORD.match(phrase) or want is not Want.NUMBER:
         return False
     head, _, _ = _split_head(phrase)
     return bool(re.search(rf"\b(?:{MONEY_NOUNS})s?\b", head))
