@@ -143,6 +143,13 @@ AL_KHAFAJI = "Maj. Gen. Tahseen al-Khafaji said the rockets landed outside Balad
         (AL_KHAFAJI, Want.PERSON, "Who is the US ambassador?", False),
         ("Kadhimi told 25 foreign emissaries, including the U.S. ambassador.", Want.PERSON,
          "Who is the US ambassador?", False),  # the role, but no name
+        ("Badr spokesman Kareem Nuri said.", Want.PERSON, "badr spokesperson name", True),
+        ("Badr chairwoman Amal Nuri said.", Want.PERSON, "Who is the Badr chairman?", True),
+        # the name belongs to the role word nearest it
+        ("The bassist left, lead singer Gary Lightbody said.", Want.PERSON,
+         "name the bassist who left", False),
+        ("Bassist Mark McClelland left, the band said.", Want.PERSON,
+         "name the bassist who left", True),
         # NAME: a capitalised word beyond the first
         ("The rockets landed outside Balad air base.", Want.NAME, "Which air base was hit?", True),
         ("The rockets landed outside the air base.", Want.NAME, "Which air base was hit?", False),

@@ -123,8 +123,15 @@ QUANTITY_NOUNS = (
 )
 _ROLE = re.compile(rf"\b(?:{PERSON_NOUNS})\b")
 # How a role is written in a sentence: "Maj. Gen. Tahseen al-Khafaji".
+# One role written for a man, a woman or anyone: a question about the "spokesperson" is
+# answered by the article's "spokesman".
+_ROLE_FAMILIES = (("spokesman", "spokeswoman", "spokesperson"), ("chairman", "chairwoman"))
+_SAME_ROLE = {noun: family for family in _ROLE_FAMILIES for noun in family}
 ROLE_IN_TEXT = {
-    noun: re.compile(rf"\b(?:{noun}|{_ABBREVIATED_ROLES.get(noun, noun)})", re.I)
+    noun: re.compile(
+        rf"\b(?:{'|'.join(_SAME_ROLE.get(noun, (noun,)))}|{_ABBREVIATED_ROLES.get(noun, noun)})",
+        re.I,
+    )
     for noun in PERSON_NOUNS.split("|")
 }
 _WANT_PATTERNS = [
