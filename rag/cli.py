@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import gc
 import json
 import sys
 from collections.abc import Callable, Iterator
@@ -96,6 +97,17 @@ class _Group(click.Group):
 @click.group(cls=_Group)
 def main() -> None:
     """Ask questions about a folder of news articles; answers cite their sources."""
+
+
+def run() -> None:
+    """The `rag` program: `main`, then an exit that skips sweeping for garbage. The models'
+    libraries hold millions of objects, and the collections the interpreter runs while it
+    shuts down took 0.3 s of every cold `rag ask`. A command has written and closed all it
+    writes when it returns, so nothing is lost by not collecting."""
+    try:
+        main()
+    finally:
+        gc.freeze()
 
 
 @main.command()

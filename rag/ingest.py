@@ -16,7 +16,7 @@ from rag.clean import articles_from_text
 from rag.config import Settings
 from rag.manifest import FileEntry
 from rag.read import read_source, stamp, unreadable
-from rag.sentences import split_keeping_text
+from rag.sentences import sentence_spans, split_keeping_text
 from rag.types import Article, Chunk, ParsedFile, Skipped, SourceFile
 
 if TYPE_CHECKING:
@@ -225,6 +225,7 @@ class Chunker:
                         end=start + len(piece),
                         text=piece,
                         date_estimated=article.date_evidence is not None,
+                        sentences=tuple(sentence_spans(piece)),
                     )
                 )
         return chunks

@@ -55,9 +55,10 @@ def split_keeping_text(text: str) -> list[str]:
 
 def split_sentences(hit_number: int, chunk: Chunk) -> list[Sentence]:
     """The sentences of a chunk, with file offsets."""
+    spans = sentence_spans(chunk.text) if chunk.sentences is None else chunk.sentences
     return [
         Sentence(hit_number, chunk, chunk.start + a, chunk.start + b, chunk.text[a:b])
-        for a, b in sentence_spans(chunk.text)
+        for a, b in spans
     ]
 
 

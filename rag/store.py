@@ -294,6 +294,8 @@ def chunk_metadata(chunk: Chunk) -> dict[str, str | int | bool]:
     """Chunk fields as Chroma metadata (which cannot hold None)."""
     values = {name: getattr(chunk, name) for name in _METADATA_FIELDS}
     values["date"] = chunk.date.isoformat() if chunk.date else None
+    if chunk.sentences is not None:
+        values["sentences"] = " ".join(f"{start}-{end}" for start, end in chunk.sentences)
     return {name: "" if value is None else value for name, value in values.items()}
 
 
@@ -311,7 +313,14 @@ def chunk_from_record(chunk_id: str, text: str, metadata: Mapping[str, Any]) -> 
         text=text,
         # Stores written before estimated dates have no such field: their dates are stated.
         date_estimated=bool(metadata.get("date_estimated", False)),
+        sentences=_spans(metadata["sentences"]) if "sentences" in metadata else None,
     )
+
+
+def _spans(written: str) -> tuple[tuple[int, int], ...]:
+    """Sentence spans as `chunk_metadata` writes them: "0-120 121-300"."""
+    pairs = (span.split("-") for span in written.split())
+    return tuple((int(start), int(end)) for start, end in pairs)
 
 
 def _chunks(got: Mapping[str, Any]) -> Iterator[Chunk]:

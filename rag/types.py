@@ -180,6 +180,9 @@ class Chunk:
     end: int
     text: str
     date_estimated: bool = False  # the article states no date; `date` is estimated
+    # (start, end) of each sentence in `text`, found once at ingest so that answering never
+    # loads the sentence splitter; None for chunks stored before they were recorded.
+    sentences: tuple[tuple[int, int], ...] | None = None
 
     @property
     def heading(self) -> str:

@@ -275,13 +275,15 @@ def test_python_dash_m_rag_runs_as_a_real_process(env: dict[str, str]) -> None:
     assert "Rashid Fleih" in json.loads(done.stdout)["answer"]
 
 
-def ingest_in_a_process(env: dict[str, str], modules: list[str]) -> tuple[str, list[str]]:
-    """`rag ingest` in a fresh process: what it printed, and which of `modules` it loaded."""
+def in_a_process(
+    env: dict[str, str], modules: list[str], args: tuple[str, ...] = ("ingest",)
+) -> tuple[str, list[str]]:
+    """`rag ARGS` in a fresh process: what it printed, and which of `modules` it loaded."""
     script = (
         "import json, sys\n"
         "from rag.cli import main\n"
         "try:\n"
-        "    main(['ingest'])\n"
+        f"    main({list(args)!r})\n"
         "except SystemExit:\n"
         "    pass\n"
         f"print(json.dumps([m for m in {modules!r} if m in sys.modules]))\n"
@@ -298,10 +300,22 @@ def ingest_in_a_process(env: dict[str, str], modules: list[str]) -> tuple[str, l
 def test_an_unchanged_ingest_loads_no_answering_code(env: dict[str, str]) -> None:
     # Start-up is most of an unchanged ingest: the answerer, Ollama's client and Chroma
     # are for questions and changes only.
-    printed, loaded = ingest_in_a_process(
+    printed, loaded = in_a_process(
         env, ["rag.answer.extractive", "rag.answer.generate", "ollama", "chromadb"]
     )
     assert "0 chunks embedded" in printed
+    assert loaded == []
+
+
+def test_a_question_is_answered_without_loading_the_sentence_splitter(
+    env: dict[str, str],
+) -> None:
+    # Sentence boundaries are stored with each chunk at ingest: nltk's import is a fifth of
+    # a cold `rag ask`, and llama-index's more than a second.
+    printed, loaded = in_a_process(
+        env, ["nltk", "llama_index"], ("ask", "When did US troops drop to 2,500?")
+    )
+    assert "late 2020" in printed
     assert loaded == []
 
 
@@ -327,7 +341,7 @@ def test_a_file_that_needs_no_splitting_is_ingested_without_loading_the_splitter
     (corpus / name).write_text(text)
     env = {"RAG_CORPUS_DIR": str(corpus), "RAG_INDEX_DIR": str(tmp_path / "index"),
            "RAG_CACHE_DIR": str(model_cache)}  # fmt: skip
-    printed, loaded = ingest_in_a_process(env, ["llama_index"])
+    printed, loaded = in_a_process(env, ["llama_index"])
     assert said in printed
     assert loaded == []
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 import pytest
 
 from rag.answer.prompts import CANNOT_ANSWER
 from rag.pipeline import Pipeline
+from rag.sentences import sentence_spans, split_sentences
+from rag.store import chunk_from_record
 from rag.types import UserError
 from tests.conftest import CORPUS, TROOPS_FILE, WIRE_COPIES
 
@@ -29,6 +32,20 @@ def test_every_stored_chunk_is_an_exact_span_of_its_file(indexed: Pipeline) -> N
     assert len(stored["ids"]) == 55
     for text, meta in zip(stored["documents"], stored["metadatas"], strict=True):
         assert file_text(meta["file"])[meta["start"] : meta["end"]] == text
+
+
+def test_every_stored_chunk_keeps_its_sentences_as_the_splitter_finds_them(
+    indexed: Pipeline,
+) -> None:
+    stored = indexed.index.collection.get(include=["documents", "metadatas"])
+    for record in zip(stored["ids"], stored["documents"], stored["metadatas"], strict=True):
+        chunk = chunk_from_record(*record)
+        assert chunk.sentences == tuple(sentence_spans(chunk.text))
+        # A store written before sentences were kept is read with the splitter: the same.
+        older = replace(chunk, sentences=None)
+        assert split_sentences(0, older) == [
+            replace(s, chunk=older) for s in split_sentences(0, chunk)
+        ]
 
 
 def test_troop_question_is_answered_with_a_checkable_citation(indexed: Pipeline) -> None:
