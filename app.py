@@ -384,9 +384,11 @@ def render(
     then ways to take it away (`key` tells its widgets from other answers'). What the status
     line `said` about the mode is not repeated."""
     badge, took = st.columns([3, 1])
-    if answer.model:
-        # As st.badge writes its label: only brackets would end the badge early.
-        model = answer.model.replace("[", "(").replace("]", ")")
+    # As st.badge writes its label: only brackets would end the badge early.
+    model = (answer.model or "").replace("[", "(").replace("]", ")")
+    if answer.fallback_reason:
+        made = f":gray-badge[:material/format_quote: extractive, {model}'s answer set aside]"
+    elif answer.model:
         made = f":violet-badge[:material/smart_toy: Ollama · {model}]"
     else:
         made = ":gray-badge[:material/format_quote: offline extractive]"

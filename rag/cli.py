@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import gc
 import json
+import shutil
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -246,7 +247,14 @@ def _stream_answer(pipeline: Pipeline, question: str, history: list[str], when: 
         click.echo(piece, nl=False)
     click.echo()
     answer = stream.answer
-    if "".join(streamed).strip() != answer.answer:
+    if answer.fallback_reason:
+        # The model's text must not stay beside the answer that replaces it: on a terminal
+        # it is wiped; written to a file or pipe, the replacement follows under its label.
+        if sys.stdout.isatty():
+            click.echo(_erase(f"[{label}] {''.join(streamed)}"), nl=False)
+        click.secho(f"[{answer.mode}, instead of {answer.model}'s answer] ", fg="cyan", nl=False)
+        click.echo(answer.answer)
+    elif "".join(streamed).strip() != answer.answer:
         click.secho("checked: ", fg="cyan", nl=False)
         click.echo(answer.answer)
     for citation in answer.citations:
@@ -266,6 +274,14 @@ def _stream_answer(pipeline: Pipeline, question: str, history: list[str], when: 
             click.echo(f"  - {hit.chunk.file} - {hit.chunk.title}: \"{opening}\"")
     if answer.notice:
         click.secho(answer.notice, dim=True)
+
+
+def _erase(printed: str) -> str:
+    """The terminal codes that move the cursor back to where `printed` (followed by a line
+    break) began, and clear from there down."""
+    width = max(shutil.get_terminal_size().columns, 1)
+    rows = sum(max(1, -(-len(line) // width)) for line in printed.split("\n"))
+    return f"\x1b[{rows}F\x1b[J"
 
 
 # What `rag ask` says of an answer's confidence, after its sources.

@@ -152,6 +152,12 @@ class Settings(BaseSettings):
     ollama_max_output: int = Field(
         512, ge=16, description="Most tokens the model may write in one answer (num_predict)."
     )
+    answer_time_limit: float = Field(
+        60.0,
+        gt=0,
+        description="Seconds the model may spend writing one answer; it is stopped there, and "
+        "what it wrote by then is checked like any answer.",
+    )
     ollama_max_context: int = Field(
         32768,
         ge=2048,

@@ -297,7 +297,13 @@ class Pipeline:
         query = asked if searched_for == asked.searched_for else read_question(searched_for)
         hits = self.search(query, scope)
         retrieved = time.perf_counter()
-        relevance = extractive.extract(query, hits, self.index.bm25(), self.settings.min_support)
+        bm25, min_support = self.index.bm25(), self.settings.min_support
+        relevance = extractive.extract(query, hits, bm25, min_support)
+
+        def fallback(notice: str) -> Answer:
+            read = self.read_depth(query)
+            return extractive.answer(query, hits, bm25, min_support, notice, read=read)
+
         answer = yield from generate(
             question,
             searched_for,
@@ -306,6 +312,8 @@ class Pipeline:
             self.generator,
             self.embedder.embed,
             self.settings.claim_min_similarity,
+            fallback,
+            self.settings.answer_time_limit,
             timeline=query.timeline,
         )
         return _timed(answer, started, retrieved)

@@ -343,6 +343,9 @@ class Answer:
     # How far to trust it, and the reading's evidence that says so (none for a decline).
     confidence: Confidence = Confidence.LOW
     evidence: Evidence | None = None
+    # Why the model's answer was replaced by the extractive one (None: it was not); `claims`
+    # then still holds what the model wrote.
+    fallback_reason: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form printed by `rag ask --json` and stored by `rag eval --out`."""
@@ -360,6 +363,7 @@ class Answer:
             "closest": [_hit_json(hit) for hit in self.closest],
             "confidence": str(self.confidence),
             "evidence": None if self.evidence is None else self.evidence.features(),
+            "fallback_reason": self.fallback_reason,
             "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
             "as_of": self.as_of.isoformat() if self.as_of else None,
             "timeline": [entry.to_dict() for entry in self.timeline],

@@ -10,12 +10,13 @@ from typing import Any
 
 import pytest
 
+from rag.answer.generate import MAX_ANSWER_CHARS
 from rag.answer.ollama import PROBE_TIMEOUT_S, OllamaClient
 from rag.answer.prompts import CANNOT_ANSWER
 from rag.answer.query import read_question
 from rag.config import Settings
 from rag.pipeline import EXTRACTIVE, OLLAMA, Pipeline
-from rag.types import Answer, DateBasis, OllamaError
+from rag.types import Answer, DateBasis, Mode, OllamaError
 from tests.conftest import CORPUS, TROOPS_FILE, WIRE_COPIES
 from tests.ollama_stub import OllamaStub, Reply
 
@@ -101,14 +102,44 @@ def test_a_citation_outside_the_context_is_dropped(generating: MakePipeline) -> 
 def test_an_unsupported_sentence_is_marked_not_cited(
     generating: MakePipeline, reply: str, problem: str
 ) -> None:
-    with OllamaStub([Reply(reply)]) as stub:
+    with OllamaStub([Reply(f"{GOOD} {reply}")]) as stub:
         answer = generating(stub).ask(TROOPS)
-    (claim,) = answer.claims
+    good, claim = answer.claims
+    assert good.supported
     assert not claim.supported and claim.problem is not None and problem in claim.problem
-    assert answer.answer.endswith(" [unsupported].") and "[1]" not in answer.answer
-    assert answer.citations == (), "nothing is presented as a cited fact"
-    assert not answer.abstained
-    assert "1 of 1 sentences marked [unsupported]" in notice(answer)
+    assert answer.answer.startswith(GOOD)
+    rest = answer.answer.removeprefix(GOOD)
+    assert rest.endswith(" [unsupported].") and "[1]" not in rest and "[6]" not in rest
+    assert [c.n for c in answer.citations] == [1], "only the supported sentence cites"
+    assert not answer.abstained and answer.fallback_reason is None
+    assert "1 of 2 sentences marked [unsupported]" in notice(answer)
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "US troop levels fell to 9,000 in late 2020 [1].",
+        "The troops were welcomed home with a parade [1]. They fell to 2,500 in 2020 [1]. "
+        "Then 9,000 came back in 2022 [1].",
+    ],
+    ids=["none-supported", "one-of-three"],
+)
+def test_a_mostly_unsupported_reply_gives_way_to_the_cited_extractive_answer(
+    generating: MakePipeline, reply: str
+) -> None:
+    with OllamaStub([Reply(reply)]) as stub:
+        stream = generating(stub).stream(TROOPS)
+        streamed = "".join(stream)
+        answer = stream.answer
+    assert streamed == reply, "the model's pieces were streamed as they came"
+    assert answer.fallback_reason is not None and "answer was set aside" in answer.fallback_reason
+    assert answer.mode is Mode.EXTRACTIVE and answer.model == MODEL
+    assert "late 2020" in answer.answer and "9,000" not in answer.answer
+    assert answer.citations[0].file == TROOPS_FILE
+    # What the model wrote is kept, checked, for whoever wants to see it.
+    assert [c.supported for c in answer.claims].count(True) * 2 < len(answer.claims)
+    assert answer.fallback_reason in notice(answer)
+    assert answer.to_dict()["fallback_reason"] == answer.fallback_reason
 
 
 @pytest.mark.parametrize(
@@ -175,13 +206,37 @@ def test_a_stream_cut_off_keeps_what_came_and_says_so(
     with OllamaStub([reply]) as stub:
         stream = generating(stub).stream(TROOPS)
         pieces, answer = list(stream), stream.answer
-    assert answer.mode == OLLAMA
     assert said in notice(answer)
     if reply.cut_after:
         assert "".join(pieces) == "US troop levels fell to 2,500"
-        # The half sentence cites nothing: it is not shown as a cited fact.
-        assert answer.answer == "US troop levels fell to 2,500 [unsupported]"
-        assert answer.citations == ()
+        # The half sentence cites nothing: it gives way to the articles' own words.
+        assert answer.fallback_reason and answer.mode is Mode.EXTRACTIVE
+        assert "late 2020" in answer.answer and answer.citations[0].file == TROOPS_FILE
+    else:
+        assert answer.mode == OLLAMA and answer.answer == GOOD
+
+
+@pytest.mark.parametrize(
+    ("reply", "overrides", "said"),
+    [
+        (Reply("".join(f"{n}. In 2021 [1].\n" for n in range(1, 60))), {}, "repeating itself"),
+        (Reply("Troops " * 400), {}, "stopped at 2,000 characters"),
+        (Reply(GOOD + " " + "More words follow here. " * 20, delay=0.05),
+         {"answer_time_limit": 0.5}, "stopped after 0.5 s of writing"),
+    ],  # fmt: skip
+    ids=["repeating", "too-long", "too-slow"],
+)
+def test_a_runaway_reply_is_stopped_and_says_why(
+    generating: MakePipeline, reply: Reply, overrides: dict[str, Any], said: str
+) -> None:
+    with OllamaStub([reply]) as stub:
+        stream = generating(stub, **overrides).stream(TROOPS)
+        streamed = "".join(stream)
+        answer = stream.answer
+    assert len(streamed) < len(reply.text), "the rest of the reply was not read"
+    assert len(streamed) <= MAX_ANSWER_CHARS + 10
+    assert said in notice(answer)
+    assert len(answer.answer) <= MAX_ANSWER_CHARS
 
 
 def test_the_length_limit_is_reported(generating: MakePipeline) -> None:
@@ -346,8 +401,8 @@ def test_a_malformed_line_in_the_stream_ends_in_a_message_not_a_crash(
         pieces, answer = list(stream), stream.answer
     assert time.monotonic() - started < FEW_SECONDS
     assert "".join(pieces) == "US troop levels fell to 2,500"
-    assert answer.mode == OLLAMA and answer.notice
-    assert answer.citations == ()  # the half sentence is not presented as a cited fact
+    assert answer.notice and answer.fallback_reason  # the half sentence is set aside
+    assert "late 2020" in answer.answer and answer.citations[0].file == TROOPS_FILE
 
 
 def test_a_malformed_first_line_falls_back_to_quoting(generating: MakePipeline) -> None:
@@ -369,7 +424,7 @@ def test_as_of_gives_the_model_only_what_was_published_by_then(generating: MakeP
     prompt = chat["messages"][-1]["content"]
     assert "5,000" in prompt
     assert "2,500" not in prompt
-    assert answer.mode == OLLAMA
+    assert answer.model == MODEL
     assert answer.as_of == date(2019, 6, 30)
     assert "undated articles left out by the date range" in notice(answer)
 

@@ -3,7 +3,10 @@ every sentence of it is checked against the passages it cites before it is shown
 
 from __future__ import annotations
 
-from collections.abc import Generator, Sequence
+import re
+import time
+from collections.abc import Callable, Generator, Iterable, Sequence
+from dataclasses import replace
 
 from rag.answer.confidence import CALIBRATOR
 from rag.answer.context import numbered_context
@@ -14,6 +17,21 @@ from rag.answer.query import MAX_QUESTION_CHARS
 from rag.answer.verify import Embed, check_answer, check_timeline
 from rag.types import Answer, Claim, Confidence, Hit, Mode, OllamaError
 
+# A reply is cut here: answers are a few sentences, and a small model left to run on writes
+# pages of lists. The cut text is still checked like any other.
+MAX_ANSWER_CHARS = 2000
+# A reply whose same line (list numbers aside) comes this many times is stopped: the model
+# is looping, and the rest would be more of the same.
+REPEATS_TO_STOP = 3
+# Fewer than this share of a reply's sentences supported by the passages they cite, and the
+# reply is set aside for the extractive answer: a reader would be left to find the few
+# sound sentences among the rest.
+MIN_SUPPORTED_SHARE = 0.5
+
+# The extractive answer from the same passages, told the line that says why it replaces the
+# model's (Pipeline makes it: it holds the keyword index the reader needs).
+Fallback = Callable[[str], Answer]
+
 
 def generate(
     question: str,
@@ -23,6 +41,8 @@ def generate(
     client: OllamaClient,
     embed: Embed,
     min_similarity: float,
+    fallback: Fallback,
+    time_limit: float,
     timeline: bool = False,
 ) -> Generator[str, None, Answer]:
     """Stream the model's answer to `searched_for` from `hits`, then return it checked.
@@ -33,7 +53,9 @@ def generate(
     `relevance` is the extractive answerer's judgement of the passages: when nothing
     retrieved is about the question, the model is not asked, so it cannot answer from its
     own knowledge. Raises OllamaError only before the first piece; a reply that breaks off
-    later ends as an answer that says so.
+    later ends as an answer that says so. The reply is stopped after `time_limit` seconds,
+    at MAX_ANSWER_CHARS or when it repeats itself; one that the passages mostly do not
+    support is replaced by `fallback`'s answer (the streamed pieces then give way to it).
     """
     model = client.model
     if relevance.off_topic:
@@ -54,9 +76,11 @@ def generate(
     pieces: list[str] = []
     broke_off = ""
     try:
-        for piece in client.stream(prompt, system=render("system")):
+        stream = bounded(client.stream(prompt, system=render("system")), time_limit)
+        for piece in stream:
             pieces.append(piece)
             yield piece
+        broke_off = stream.stopped
     except OllamaError as error:
         if not pieces:
             raise
@@ -66,6 +90,10 @@ def generate(
         checked, entries = check_timeline(reply, hits, embed, min_similarity)
     else:
         checked, entries = check_answer(reply, hits, embed, min_similarity), ()
+    reason = set_aside(checked.abstained, checked.claims, model)
+    if reason:
+        instead = fallback(" ".join(filter(None, [broke_off, reason])))
+        return replace(instead, model=model, claims=tuple(checked.claims), fallback_reason=reason)
     notice = " ".join(filter(None, [broke_off, checked.note(len(hits))]))
     return Answer(
         question=question, answer=checked.text, abstained=checked.abstained, mode=Mode.OLLAMA,
@@ -73,6 +101,68 @@ def generate(
         notice=notice or None, model=model, claims=tuple(checked.claims), timeline=entries,
         confidence=confidence(checked.abstained, checked.claims, relevance),
     )  # fmt: skip
+
+
+class bounded:  # noqa: N801 - used like the generator it wraps
+    """The model's pieces until `time_limit` seconds have passed, the reply reaches
+    MAX_ANSWER_CHARS or a line of it comes REPEATS_TO_STOP times; `stopped` then says which
+    ("" when the model finished by itself). Stopping closes the request."""
+
+    def __init__(self, pieces: Iterable[str], time_limit: float) -> None:
+        self._pieces = iter(pieces)
+        self._deadline = time.monotonic() + time_limit
+        self._time_limit = time_limit
+        self._reply = ""
+        self.stopped = ""
+
+    def __iter__(self) -> bounded:
+        return self
+
+    def __next__(self) -> str:
+        if self.stopped:
+            raise StopIteration
+        piece = next(self._pieces)
+        self._reply += piece
+        if time.monotonic() > self._deadline:
+            self.stopped = f"The model was stopped after {self._time_limit:g} s of writing."
+        elif len(self._reply) > MAX_ANSWER_CHARS:
+            self.stopped = f"The model was stopped at {MAX_ANSWER_CHARS:,} characters."
+        elif piece.count("\n") and _repeats(self._reply):
+            self.stopped = "The model was stopped: it was repeating itself."
+        if self.stopped:
+            close = getattr(self._pieces, "close", None)
+            if close:
+                close()
+        return piece
+
+
+# A list item's number or bullet, left out when comparing lines.
+_LIST_MARK = re.compile(r"^\s*(?:\d+[.)]|[-*•])\s*")
+
+
+def _repeats(reply: str) -> bool:
+    """Whether one finished line of `reply` (list numbers aside) comes REPEATS_TO_STOP times."""
+    lines = [_LIST_MARK.sub("", line).strip().lower() for line in reply.split("\n")[:-1]]
+    counts: dict[str, int] = {}
+    for line in filter(None, lines):
+        counts[line] = counts.get(line, 0) + 1
+        if counts[line] >= REPEATS_TO_STOP:
+            return True
+    return False
+
+
+def set_aside(abstained: bool, claims: Sequence[Claim], model: str) -> str | None:
+    """Why a checked reply must not be shown as the answer: fewer than MIN_SUPPORTED_SHARE
+    of its sentences are supported by the passages they cite (None: it may be shown)."""
+    if abstained or not claims:
+        return None
+    supported = sum(claim.supported for claim in claims)
+    if supported >= MIN_SUPPORTED_SHARE * len(claims):
+        return None
+    return (
+        f"{model}'s answer was set aside: {supported} of its {len(claims)} sentences are "
+        "supported by the passages they cite. The articles' own words instead:"
+    )
 
 
 def confidence(abstained: bool, claims: Sequence[Claim], relevance: Extract) -> Confidence:
