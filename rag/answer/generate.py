@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Generator, Iterable, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import replace
 
 from rag.answer.confidence import CALIBRATOR
@@ -76,7 +76,8 @@ def generate(
     pieces: list[str] = []
     broke_off = ""
     try:
-        stream = bounded(client.stream(prompt, system=render("system")), time_limit)
+        written = without_thinking(client.stream(prompt, system=render("system")))
+        stream = bounded(written, time_limit)
         for piece in stream:
             pieces.append(piece)
             yield piece
@@ -136,6 +137,56 @@ class bounded:  # noqa: N801 - used like the generator it wraps
         return piece
 
 
+# A reasoning model's thinking, written before its answer (qwen3, deepseek-r1 and others).
+_THINK_OPEN, _THINK_CLOSE = "<think>", "</think>"
+
+
+def without_thinking(pieces: Iterable[str]) -> Iterator[str]:
+    """The reply's pieces without its <think>...</think> part: the thinking is neither shown
+    as answer text nor checked as claims. Closing this closes `pieces`."""
+    held, thinking, thought = "", False, False
+    try:
+        for piece in pieces:
+            held += piece
+            if thought and not thinking:  # the answer starts after the blank lines that follow
+                held = held.lstrip()
+            shown = []
+            while True:
+                if thinking:
+                    end = held.find(_THINK_CLOSE)
+                    if end < 0:  # keep what could be the start of the closing tag
+                        held = held[-len(_THINK_CLOSE) :]
+                        break
+                    held, thinking, thought = held[end + len(_THINK_CLOSE) :].lstrip(), False, True
+                    continue
+                start = held.find(_THINK_OPEN)
+                if start >= 0:
+                    shown.append(held[:start])
+                    held, thinking = held[start + len(_THINK_OPEN) :], True
+                    continue
+                keep = _open_tag_begun(held)
+                shown.append(held[: len(held) - keep])
+                held = held[len(held) - keep :]
+                break
+            if "".join(shown):
+                thought = False
+                yield "".join(shown)
+        if held and not thinking:
+            yield held
+    finally:
+        close = getattr(pieces, "close", None)
+        if close:
+            close()
+
+
+def _open_tag_begun(text: str) -> int:
+    """How many of `text`'s last characters could begin an opening think tag."""
+    for size in range(min(len(text), len(_THINK_OPEN) - 1), 0, -1):
+        if _THINK_OPEN.startswith(text[-size:]):
+            return size
+    return 0
+
+
 # A list item's number or bullet, left out when comparing lines.
 _LIST_MARK = re.compile(r"^\s*(?:\d+[.)]|[-*•])\s*")
 
@@ -160,8 +211,8 @@ def set_aside(abstained: bool, claims: Sequence[Claim], model: str) -> str | Non
     if supported >= MIN_SUPPORTED_SHARE * len(claims):
         return None
     return (
-        f"{model}'s answer was set aside: {supported} of its {len(claims)} sentences are "
-        "supported by the passages they cite. The articles' own words instead:"
+        f"{model}'s answer was set aside ({supported} of its {len(claims)} sentences are "
+        "supported by the passages they cite); the answer quotes the articles instead."
     )
 
 
