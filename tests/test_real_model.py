@@ -15,11 +15,13 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from streamlit.testing.v1 import AppTest
 
 from rag.answer.generate import MAX_ANSWER_CHARS, MIN_SUPPORTED_SHARE
 from rag.cli import main
+from rag.markdown import escape
 from rag.pipeline import Pipeline
-from tests.conftest import TROOPS_FILE
+from tests.conftest import REPO, TROOPS_FILE
 from tests.ollama_stub import OllamaStub
 from tests.real_model import MAX_TOKENS, SmallModel
 
@@ -92,3 +94,26 @@ def test_an_off_topic_question_is_declined_before_the_model_is_asked(
     assert answer["abstained"] and answer["hits"] == []
     # The three questions about the articles went to the model, as Ollama chat calls.
     assert served.paths().count("/api/chat") == model.calls == 3
+
+
+def test_the_app_shows_a_sound_answer_to_the_troop_question(
+    indexed: Pipeline, served: OllamaStub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in {
+        "RAG_CORPUS_DIR": str(indexed.settings.corpus_dir),
+        "RAG_INDEX_DIR": str(indexed.settings.index_path),
+        "RAG_CACHE_DIR": str(indexed.settings.cache_dir),
+        "RAG_LLM": "ollama",
+        "OLLAMA_HOST": served.url,
+        "RAG_OLLAMA_MAX_OUTPUT": str(MAX_TOKENS),
+    }.items():
+        monkeypatch.setenv(name, value)
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120).run()
+    at.chat_input[0].set_value(TROOPS).run()
+    assert not at.exception and not at.error
+    (badge, answer, *_) = (m.value for m in at.chat_message[1].markdown)
+    assert "2020" in answer and len(answer) <= MAX_ANSWER_CHARS
+    # The model's own answer, or the quoted one in its place: either way the badge says which.
+    assert "Ollama · llama3.2:3b" in badge or "answer set aside" in badge
+    page = [*at.markdown, *at.caption, *at.subheader, *at.info, *at.warning]
+    assert escape(TROOPS_FILE) in "\n".join(element.value for element in page)
