@@ -49,6 +49,7 @@ class Reply:
     done_reason: str = "stop"
     delay: float = 0.0  # seconds between streamed tokens
     hang: bool = False  # accept the request, never answer it
+    thinking: str = ""  # streamed first, in Ollama's separate `thinking` field
 
 
 @dataclass(frozen=True)
@@ -202,6 +203,8 @@ def _handler(stub: OllamaStub) -> type[BaseHTTPRequestHandler]:
                 self.close_connection = True
 
         def _stream(self, model: str, reply: Reply) -> None:
+            for piece in tokens(reply.thinking):
+                self._chunk(_chat_line(model, "", done=False, thinking=piece))
             for n, piece in enumerate(tokens(reply.text)):
                 if reply.garbage_after is not None and n == reply.garbage_after:
                     self._raw_chunk(b'{"model": "broken", "message": {"content": \n')
@@ -253,11 +256,16 @@ def _model(name: str) -> dict[str, Any]:
     }
 
 
-def _chat_line(model: str, content: str, done: bool, reason: str = "stop") -> dict[str, Any]:
+def _chat_line(
+    model: str, content: str, done: bool, reason: str = "stop", thinking: str = ""
+) -> dict[str, Any]:
+    message = {"role": "assistant", "content": content}
+    if thinking:
+        message["thinking"] = thinking
     line: dict[str, Any] = {
         "model": model,
         "created_at": "2025-01-01T00:00:00Z",
-        "message": {"role": "assistant", "content": content},
+        "message": message,
         "done": done,
     }
     if done:

@@ -244,8 +244,9 @@ def test_a_runaway_reply_is_stopped_and_says_why(
     [
         Reply(f"<think>They ask for a date. Maybe 2019 [3]? No.</think>\n\n{GOOD}"),
         Reply(f"<think>\nHmm, 9,000 troops [2].\n</think>{GOOD}", delay=0.0),
+        Reply(GOOD, thinking="They ask when. Perhaps 9,000 troops in 2019 [2]?"),
     ],
-    ids=["thinking-then-answer", "thinking-on-its-own-lines"],
+    ids=["thinking-then-answer", "thinking-on-its-own-lines", "ollama-thinking-field"],
 )
 def test_a_thinking_part_is_neither_shown_nor_checked(
     generating: MakePipeline, reply: Reply
