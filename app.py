@@ -29,8 +29,9 @@ from rag.types import Answer, Citation, Confidence, DateRange
 from rag.uploads import UploadError, save_upload
 
 MODES = {
-    "auto": "Auto: Ollama when reachable",
+    "auto": "Auto: a model when one answers",
     "ollama": "Ollama",
+    "openai": "OpenAI-compatible server",
     "extractive": "Offline extractive",
 }
 MAX_TOP_K = 20
@@ -64,16 +65,28 @@ def settings_panel() -> None:
         "Answers", modes, index=modes.index(base.llm), format_func=MODES.__getitem__,
         key=ui.OVERRIDES["llm"],
     )  # fmt: skip
-    offline = st.session_state[ui.OVERRIDES["llm"]] == "extractive"
+    chosen = st.session_state[ui.OVERRIDES["llm"]]
     st.text_input(
         "Ollama model", base.ollama_model, key=ui.OVERRIDES["ollama_model"],
         help=f"A model on the Ollama server at {base.ollama_host} (`ollama pull` it first).",
-        disabled=offline,
+        disabled=chosen in ("extractive", "openai"),
     )  # fmt: skip
-    if not offline:
+    if chosen == "openai" or (chosen == "auto" and base.openai_base_url):
+        st.text_input(
+            "OpenAI-compatible server", base.openai_base_url, key=ui.OVERRIDES["openai_base_url"],
+            placeholder="http://127.0.0.1:8080/v1",
+            help="llama.cpp's llama-server, LM Studio, vLLM or LocalAI; its API key, if it "
+            "needs one, is set with RAG_OPENAI_API_KEY.",
+        )  # fmt: skip
+        st.text_input(
+            "Its model", base.openai_model, key=ui.OVERRIDES["openai_model"],
+            placeholder="the first it lists",
+        )  # fmt: skip
+    if chosen != "extractive":
         # The probe is cached with the pipeline for a few seconds, and the answer needs it too.
-        if models := ui.pipeline(ui.settings()).generator.health().models:
-            st.caption(escape(f"On the server: {', '.join(models)}"))
+        generator = ui.pipeline(ui.settings()).generator
+        if models := generator.health().models:
+            st.caption(escape(f"On the {generator.mode.server} server: {', '.join(models)}"))
     st.slider(
         "Passages per answer", 1, MAX_TOP_K, min(base.top_k, MAX_TOP_K),
         key=ui.OVERRIDES["top_k"],
@@ -363,12 +376,13 @@ def status_line(settings: Settings) -> str | None:
     if settings.llm == "extractive":
         st.caption(escape(EXTRACTIVE_NOTICE))
         return EXTRACTIVE_NOTICE
-    health = pipeline.generator.health()
+    generator = pipeline.generator
+    health = generator.health()
     if health.ready:
-        st.caption(escape(f"Ollama · {settings.ollama_model} writes the answers; every "
-                          "sentence is checked against the passages it cites."))  # fmt: skip
+        st.caption(escape(f"{generator.label} writes the answers; every sentence is checked "
+                          "against the passages it cites."))  # fmt: skip
         return None
-    if settings.llm == "ollama":
+    if settings.llm != "auto":
         st.error(message(f"{health.problem} Or switch Answers to Auto in the sidebar to quote "
                          "the articles meanwhile."), icon=":material/error:")  # fmt: skip
         return None
@@ -389,7 +403,7 @@ def render(
     if answer.fallback_reason:
         made = f":gray-badge[:material/format_quote: extractive, {model}'s answer set aside]"
     elif answer.model:
-        made = f":violet-badge[:material/smart_toy: Ollama · {model}]"
+        made = f":violet-badge[:material/smart_toy: {answer.mode.server} · {model}]"
     else:
         made = ":gray-badge[:material/format_quote: offline extractive]"
     # One line: how it was made, and how far to trust it (a low one looks different).

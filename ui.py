@@ -22,7 +22,13 @@ from rag.types import UserError
 
 log = logging.getLogger("newsdesk.app")
 # Session-state keys of the sidebar settings widgets, by the Settings field they override.
-OVERRIDES = {"llm": "setting_llm", "ollama_model": "setting_model", "top_k": "setting_top_k"}
+OVERRIDES = {
+    "llm": "setting_llm",
+    "ollama_model": "setting_model",
+    "openai_base_url": "setting_openai_url",
+    "openai_model": "setting_openai_model",
+    "top_k": "setting_top_k",
+}
 INGEST_STAGES = {Stage.READING: "Reading files", Stage.EMBEDDING: "Embedding passages"}
 # Warm pipelines kept at once; each holds an embedding model session.
 MAX_PIPELINES = 4

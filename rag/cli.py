@@ -231,13 +231,13 @@ def _status_record(state: Status) -> dict[str, Any]:
 def _stream_answer(pipeline: Pipeline, question: str, history: list[str], when: _When) -> None:
     """Print the answer as it is produced, then the checked text if the checks changed it,
     its sources and notes."""
-    from rag.pipeline import OLLAMA
+    from rag.pipeline import EXTRACTIVE
 
     # An empty or overlong question and a damaged index are refused here, in one line, before
     # the answer's label is printed.
     stream = pipeline.stream(question, history, when.dates, when.as_of)
     mode = pipeline.mode()
-    label = f"{mode} {pipeline.settings.ollama_model}" if mode == OLLAMA else mode
+    label = mode if mode == EXTRACTIVE else f"{mode} {pipeline.generator.model}"
     if when.as_of:
         label += f", as of {when.as_of.isoformat()}"
     click.secho(f"[{label}] ", fg="cyan", nl=False)

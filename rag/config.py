@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -125,10 +125,11 @@ class Settings(BaseSettings):
         description="Share of the question's idf-weighted terms a passage must contain for the "
         "extractive answerer to answer; below it, it abstains.",
     )
-    llm: Literal["auto", "ollama", "extractive"] = Field(
+    llm: Literal["auto", "ollama", "openai", "extractive"] = Field(
         "auto",
-        description="`extractive` quotes the passages; `ollama` generates with Ollama; `auto` "
-        "generates when Ollama is reachable and quotes otherwise.",
+        description="`extractive` quotes the passages; `ollama` generates with Ollama; `openai` "
+        "with the OpenAI-compatible server at openai_base_url; `auto` with Ollama when it "
+        "answers, else with that server when one is set and answers, and quotes otherwise.",
     )
     # Read from OLLAMA_HOST, the variable Ollama's own tools use, not RAG_OLLAMA_HOST.
     ollama_host: str = Field(
@@ -142,15 +143,35 @@ class Settings(BaseSettings):
         min_length=1,
         description="Ollama model that writes the answers (`ollama pull` it first).",
     )
+    openai_base_url: str = Field(
+        "",
+        description="An OpenAI-compatible server (llama.cpp's llama-server, LM Studio, vLLM, "
+        "LocalAI), e.g. `http://127.0.0.1:8080/v1`; `/v1` is added to an address without a "
+        "path.",
+    )
+    openai_model: str = Field(
+        "",
+        description="The model the OpenAI-compatible server answers with; empty: the first "
+        "it lists.",
+    )
+    openai_api_key: SecretStr = Field(
+        SecretStr(""),
+        description="API key for the OpenAI-compatible server, if it asks for one (sent as "
+        "`Authorization: Bearer`; never shown or written to results).",
+    )
     ollama_timeout: float = Field(
         120.0,
         gt=0,
-        description="Seconds Ollama may take to start answering, or stay silent mid-answer, "
+        description="Seconds the LLM server (Ollama or OpenAI-compatible) may take to start "
+        "answering, or stay silent mid-answer, "
         "before the request is given up (a small model on a laptop CPU needs tens of seconds "
         "to read the passages).",
     )
     ollama_max_output: int = Field(
-        512, ge=16, description="Most tokens the model may write in one answer (num_predict)."
+        512,
+        ge=16,
+        description="Most tokens the model may write in one answer (Ollama's num_predict, an "
+        "OpenAI-compatible server's max_tokens).",
     )
     answer_time_limit: float = Field(
         60.0,
@@ -165,7 +186,10 @@ class Settings(BaseSettings):
         "to each prompt; a prompt that would not fit is refused rather than cut.",
     )
     ollama_temperature: float = Field(
-        0.1, ge=0, le=2, description="Sampling temperature: low keeps the model to the passages."
+        0.1,
+        ge=0,
+        le=2,
+        description="Sampling temperature (both servers): low keeps the model to the passages.",
     )
     claim_min_similarity: float = Field(
         0.4,
@@ -219,6 +243,21 @@ class Settings(BaseSettings):
         if port is None and default_port:
             url = urlunsplit(parts._replace(netloc=f"{parts.netloc}:{default_port}"))
         return url
+
+    @field_validator("openai_base_url")
+    @classmethod
+    def _openai_url(cls, value: str) -> str:
+        url = value.strip().rstrip("/")
+        if not url:
+            return ""
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(
+                f"RAG_OPENAI_BASE_URL {value!r} is not a server address; e.g. "
+                "http://127.0.0.1:8080/v1"
+            )
+        # Such servers answer under /v1; an address given without a path means that.
+        return url if parts.path else f"{url}/v1"
 
     @model_validator(mode="after")
     def _overlap_below_size(self) -> Settings:

@@ -391,7 +391,7 @@ class OllamaEmbedder:
         import httpx
         import ollama
 
-        from rag.answer.ollama import PROBE_TIMEOUT_S
+        from rag.answer.llm import PROBE_TIMEOUT_S
 
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")

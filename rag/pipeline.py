@@ -18,18 +18,18 @@ from rag.config import CONVERSATIONS_FILE, MINILM_INT8, OLLAMA_EMBED_PREFIX, Set
 from rag.index import Index, OnStored, Scope, SyncReport
 from rag.ingest import Progress, read_corpus
 from rag.retrieve import Retriever
-from rag.types import ANY_DATE, Answer, AnswerStream, DateRange, Hit, Mode, OllamaError, UserError
+from rag.types import ANY_DATE, Answer, AnswerStream, DateRange, Hit, LLMError, Mode, UserError
 
 # What writing a file on a full disk (or past a file size limit or quota) raises.
 DISK_FULL = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}
 
 if TYPE_CHECKING:  # onnxruntime and tokenizers load only when a chunk or question is embedded
-    from rag.answer.ollama import OllamaClient
+    from rag.answer.llm import LLMServer
     from rag.answer.query import Query
     from rag.embed import MiniLMEmbedder, OllamaEmbedder
 
 EXTRACTIVE = Mode.EXTRACTIVE
-OLLAMA = Mode.OLLAMA
+AUTO = "auto"
 EXTRACTIVE_NOTICE = "Offline extractive mode: answers quote the articles word for word."
 # A question about how something changed reads this many times more passages.
 _HISTORY_DEPTH = 3
@@ -71,11 +71,17 @@ class Pipeline:
         return embedder
 
     @cached_property
-    def generator(self) -> OllamaClient:
-        """The Ollama LLM, with its health probe cached for a few seconds."""
-        from rag.answer.ollama import OllamaClient
+    def servers(self) -> list[LLMServer]:
+        """The LLM servers RAG_LLM lets write answers, in the order `auto` tries them."""
+        from rag.answer.llm import servers
 
-        return OllamaClient(self.settings)
+        return servers(self.settings)
+
+    @property
+    def generator(self) -> LLMServer:
+        """The server that writes the answers now: the first of `servers` that answers (each
+        probe is cached for a few seconds), else the first, whose problem is then told."""
+        return next((s for s in self.servers if s.health().ready), self.servers[0])
 
     @cached_property
     def retriever(self) -> Retriever:
@@ -164,15 +170,16 @@ class Pipeline:
         return self.stream(question, history, dates, as_of).answer
 
     def mode(self) -> Mode:
-        """How the next answer will be made: "ollama" or "extractive" (probes Ollama, cached).
+        """How the next answer will be made: "ollama", "openai" or "extractive" (probes the
+        servers, cached).
 
-        Raises OllamaError when RAG_LLM=ollama and Ollama cannot answer.
+        Raises LLMError when RAG_LLM names a server and it cannot answer.
         """
-        return OLLAMA if self.offline_reason() is None else EXTRACTIVE
+        return self.generator.mode if self.offline_reason() is None else EXTRACTIVE
 
     def standalone(self, question: str, history: Sequence[str] = ()) -> str:
-        """What to search for: with Ollama, a follow-up rewritten by the model into a question
-        that stands alone; offline, the question joined to the earlier ones it refers to."""
+        """What to search for: with a model, a follow-up rewritten by it into a question that
+        stands alone; offline, the question joined to the earlier ones it refers to."""
         from rag.answer.query import check_question, read_question
 
         return self._standalone(read_question(check_question(question), history), history)
@@ -182,14 +189,14 @@ class Pipeline:
         from rag.answer.generate import condense
 
         question, offline = query.question, query.searched_for
-        if not history or self.mode() != OLLAMA:
+        if not history or self.mode() == EXTRACTIVE:
             return offline
         key = (question, tuple(history))
         if key not in self._rewritten:
             try:
                 rewritten = condense(self.generator, question, history)
-            except OllamaError:
-                if self.settings.llm == OLLAMA:
+            except LLMError:
+                if self.settings.llm != AUTO:
                     raise
                 return offline  # the answer will most likely fall back too, saying why
             if len(self._rewritten) >= _STANDALONE_CACHE:
@@ -233,7 +240,7 @@ class Pipeline:
         with ThreadPoolExecutor(max_workers=2) as pool:
             loading = pool.submit(lambda: self.embedder)
             if self.settings.llm != EXTRACTIVE:
-                pool.submit(lambda: self.generator.health())
+                pool.submit(lambda: [server.health() for server in self.servers])
             self.index.check()
             loading.result()
 
@@ -254,8 +261,8 @@ class Pipeline:
                 answer = yield from self._generate(query, history, scope, started)
                 notice = f"{answer.notice or ''}{left_out}".strip() or None
                 return replace(answer, as_of=as_of, notice=notice)
-            except OllamaError as error:
-                if self.settings.llm == OLLAMA:
+            except LLMError as error:
+                if self.settings.llm != AUTO:
                     raise
                 notice = f"{error} Answered extractively instead."
         hits = self.search(query, scope)
@@ -273,20 +280,24 @@ class Pipeline:
         return self.settings.top_k if query.timeline else None
 
     def offline_reason(self) -> str | None:
-        """Why answers are extractive now, or None when Ollama writes them."""
+        """Why answers are extractive now, or None when a model writes them."""
         if self.settings.llm == EXTRACTIVE:
             return EXTRACTIVE_NOTICE
-        health = self.generator.health()
-        if health.ready:
-            return None
-        if self.settings.llm == OLLAMA:
-            raise OllamaError(f"{health.problem} (RAG_LLM=auto quotes the articles meanwhile.)")
-        return f"{health.problem} Until then answers quote the articles word for word."
+        problems = []
+        for server in self.servers:
+            health = server.health()
+            if health.ready:
+                return None
+            problems.append(health.problem or "")
+        said = " ".join(problems)
+        if self.settings.llm != AUTO:
+            raise LLMError(f"{said} (RAG_LLM=auto quotes the articles meanwhile.)")
+        return f"{said} Until then answers quote the articles word for word."
 
     def _generate(
         self, asked: Query, history: Sequence[str], scope: Scope | None, started: float
     ) -> Generator[str, None, Answer]:
-        """The Ollama path: condense, retrieve, stream the model's answer, check its citations."""
+        """The model's path: condense, retrieve, stream its answer, check its citations."""
         from rag.answer import extractive
         from rag.answer.generate import generate
         from rag.answer.query import read_question

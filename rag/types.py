@@ -17,8 +17,9 @@ class UserError(Exception):
     """A problem the user can fix; its message is shown as is and says what to do."""
 
 
-class OllamaError(UserError):
-    """Ollama could not write the answer; the message says why and what to do."""
+class LLMError(UserError):
+    """The LLM server (Ollama or an OpenAI-compatible one) could not write the answer; the
+    message says why and what to do."""
 
 
 class IndexUnavailable(UserError):
@@ -26,10 +27,21 @@ class IndexUnavailable(UserError):
 
 
 class Mode(StrEnum):
-    """How an answer was made: quoted from the passages, or written by Ollama's model."""
+    """How an answer was made: quoted from the passages, or written by a model that Ollama
+    or an OpenAI-compatible server runs."""
 
     EXTRACTIVE = "extractive"
     OLLAMA = "ollama"
+    OPENAI = "openai"
+
+    @property
+    def server(self) -> str:
+        """The kind of server behind the mode, as the app and the CLI name it."""
+        return _SERVERS[self]
+
+
+_SERVERS = {Mode.EXTRACTIVE: "offline extractive", Mode.OLLAMA: "Ollama",
+            Mode.OPENAI: "OpenAI-compatible"}  # fmt: skip
 
 
 class Confidence(StrEnum):

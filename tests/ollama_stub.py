@@ -2,8 +2,10 @@
 
 It listens on 127.0.0.1 (a free port), runs in a thread, speaks the parts of Ollama's HTTP API
 that the `ollama` client and llama-index's Ollama integration use (`/`, `/api/version`,
-`/api/tags`, `/api/show`, `/api/chat` streamed as NDJSON or not, `/api/embed`), answers each
-chat request with the next scripted `Reply`, and records every request it gets.
+`/api/tags`, `/api/show`, `/api/chat` streamed as NDJSON or not, `/api/embed`) and of the
+OpenAI chat API that OpenAI-compatible servers offer (`/v1/models`, `/v1/chat/completions`
+streamed as server-sent events or not), answers each chat request with the next scripted
+`Reply`, and records every request it gets.
 
     with OllamaStub([Reply("US troop levels fell to 2,500 in late 2020 [1].")]) as stub:
         settings = Settings(ollama_host=stub.url, ...)
@@ -31,6 +33,8 @@ import numpy as np
 
 _HOST = "127.0.0.1"
 DEFAULT_MODELS = ("llama3.2:3b", "nomic-embed-text:latest")
+OLLAMA_CHAT, OPENAI_CHAT = "/api/chat", "/v1/chat/completions"
+CHAT_PATHS = (OLLAMA_CHAT, OPENAI_CHAT)
 EMBED_DIM = 64
 # Roughly how an LLM's tokens split text: a word with the space before it; brackets alone.
 _TOKEN = re.compile(r"\s*(?:\[|\]|[^\s\[\]]+)|\s+")
@@ -49,7 +53,9 @@ class Reply:
     done_reason: str = "stop"
     delay: float = 0.0  # seconds between streamed tokens
     hang: bool = False  # accept the request, never answer it
-    thinking: str = ""  # streamed first, in Ollama's separate `thinking` field
+    # Streamed first, in Ollama's separate `thinking` field or the OpenAI-style delta's
+    # `reasoning_content`, as llama-server and vLLM send a reasoning model's thinking.
+    thinking: str = ""
 
 
 @dataclass(frozen=True)
@@ -59,6 +65,7 @@ class Request:
     method: str
     path: str
     body: dict[str, Any]
+    authorization: str | None = None  # the Authorization header, when one was sent
 
 
 def tokens(text: str) -> list[str]:
@@ -84,6 +91,7 @@ class OllamaStub:
         models: Iterable[str] = DEFAULT_MODELS,
         hang: bool = False,
         tags_status: int = 200,
+        api_key: str | None = None,
         writer: Callable[[dict[str, Any]], Reply] | None = None,
     ) -> None:
         self.replies = deque(replies)
@@ -93,6 +101,8 @@ class OllamaStub:
         self.models = list(models)
         self.hang = hang  # accept every connection, never answer
         self.tags_status = tags_status
+        # With a key, the OpenAI API answers only requests that carry it, as `vllm --api-key`.
+        self.api_key = api_key
         self.requests: list[Request] = []
         self._stop = threading.Event()
         self._server = ThreadingHTTPServer((_HOST, 0), _handler(self))
@@ -109,8 +119,13 @@ class OllamaStub:
         return [request.path for request in self.requests]
 
     def chats(self) -> list[dict[str, Any]]:
-        """The bodies of the /api/chat requests so far."""
-        return [r.body for r in self.requests if r.path == "/api/chat"]
+        """The bodies of the chat requests so far, of either API."""
+        return [r.body for r in self.requests if r.path in CHAT_PATHS]
+
+    @property
+    def openai_url(self) -> str:
+        """The address to give as RAG_OPENAI_BASE_URL."""
+        return f"{self.url}/v1"
 
     def __enter__(self) -> OllamaStub:
         self._thread.start()
@@ -141,7 +156,8 @@ def _handler(stub: OllamaStub) -> type[BaseHTTPRequestHandler]:
             self._serve(json.loads(raw) if raw else {})
 
         def _serve(self, body: dict[str, Any]) -> None:
-            stub.requests.append(Request(self.command, self.path, body))
+            authorization = self.headers.get("Authorization")
+            stub.requests.append(Request(self.command, self.path, body, authorization))
             if stub.hang:
                 stub._stop.wait()
                 return
@@ -158,7 +174,14 @@ def _handler(stub: OllamaStub) -> type[BaseHTTPRequestHandler]:
                 self._json(200, {"modelinfo": {"llama.context_length": 131072}, "details": {}})
             elif self.path == "/api/embed":
                 self._embed(body)
-            elif self.path == "/api/chat":
+            elif self.path.startswith("/v1/") and stub.api_key and (
+                authorization != f"Bearer {stub.api_key}"
+            ):
+                error = {"message": "Invalid API key", "type": "authentication_error"}
+                self._json(401, {"error": error})
+            elif self.path == "/v1/models":
+                self._json(200, {"object": "list", "data": [_listed(n) for n in stub.models]})
+            elif self.path in CHAT_PATHS:
                 self._chat(body)
             else:
                 self._json(404, {"error": f"stub: no route {self.path}"})
@@ -185,29 +208,33 @@ def _handler(stub: OllamaStub) -> type[BaseHTTPRequestHandler]:
             if reply.hang:
                 stub._stop.wait()
                 return
+            openai = self.path == OPENAI_CHAT
             if reply.status != 200:
-                self._json(reply.status, {"error": reply.error})
+                error = {"message": reply.error, "type": "server_error"} if openai else reply.error
+                self._json(reply.status, {"error": error})
                 return
-            model = body.get("model", "")
-            if body.get("stream") is False:
-                self._json(200, _chat_line(model, reply.text, done=True, reason=reply.done_reason))
+            line = _Lines(body.get("model", ""), openai)
+            # Ollama streams unless told not to; the OpenAI API only when asked to.
+            if not body.get("stream", not openai):
+                self._json(200, line.whole(reply.text, reply.done_reason))
                 return
             self.send_response(200)
-            self.send_header("Content-Type", "application/x-ndjson")
+            kind = "text/event-stream" if openai else "application/x-ndjson"
+            self.send_header("Content-Type", kind)
             self.send_header("Transfer-Encoding", "chunked")
             self.end_headers()
             try:
-                self._stream(model, reply)
+                self._stream(line, reply)
             except (BrokenPipeError, ConnectionResetError):
                 # The client stopped reading (it stops a runaway reply): not an error.
                 self.close_connection = True
 
-        def _stream(self, model: str, reply: Reply) -> None:
+        def _stream(self, line: _Lines, reply: Reply) -> None:
             for piece in tokens(reply.thinking):
-                self._chunk(_chat_line(model, "", done=False, thinking=piece))
+                self._raw_chunk(line.piece("", thinking=piece))
             for n, piece in enumerate(tokens(reply.text)):
                 if reply.garbage_after is not None and n == reply.garbage_after:
-                    self._raw_chunk(b'{"model": "broken", "message": {"content": \n')
+                    self._raw_chunk(line.frame(b'{"model": "broken", "message": {"content": \n'))
                     self._raw_chunk(b"")  # end the body: the client has given up on it
                     self.close_connection = True
                     return
@@ -217,15 +244,13 @@ def _handler(stub: OllamaStub) -> type[BaseHTTPRequestHandler]:
                     self.connection.shutdown(socket.SHUT_RDWR)
                     self.close_connection = True
                     return
-                self._chunk(_chat_line(model, piece, done=False))
+                self._raw_chunk(line.piece(piece))
                 time.sleep(reply.delay)
             if not reply.no_done:
-                self._chunk(_chat_line(model, "", done=True, reason=reply.done_reason))
+                for end in line.end(reply.done_reason):
+                    self._raw_chunk(end)
             self.wfile.write(b"0\r\n\r\n")
             self.wfile.flush()
-
-        def _chunk(self, record: dict[str, Any]) -> None:
-            self._raw_chunk(json.dumps(record).encode() + b"\n")
 
         def _raw_chunk(self, data: bytes) -> None:
             self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
@@ -254,6 +279,57 @@ def _model(name: str) -> dict[str, Any]:
         "digest": hashlib.sha256(name.encode()).hexdigest(),
         "details": {"format": "gguf", "family": "llama", "parameter_size": "3B"},
     }
+
+
+def _listed(name: str) -> dict[str, Any]:
+    return {"id": name, "object": "model", "created": 0, "owned_by": "stub"}
+
+
+@dataclass(frozen=True)
+class _Lines:
+    """What a chat reply is made of in one API: Ollama's NDJSON lines, or the OpenAI API's
+    chunks as server-sent events (and each one's whole-reply form)."""
+
+    model: str
+    openai: bool
+
+    def frame(self, data: bytes) -> bytes:
+        """One line of the stream, as sent."""
+        return b"data: " + data + b"\n\n" if self.openai else data + b"\n"
+
+    def piece(self, content: str, thinking: str = "") -> bytes:
+        """A piece of the reply, of its answer or of its thinking."""
+        if not self.openai:
+            return self._send(_chat_line(self.model, content, False, thinking=thinking))
+        delta = {"reasoning_content": thinking} if thinking else {"content": content}
+        return self._send(self._chunk(delta, None))
+
+    def end(self, reason: str) -> list[bytes]:
+        """The lines that say the reply is done."""
+        if not self.openai:
+            return [self._send(_chat_line(self.model, "", True, reason))]
+        return [self._send(self._chunk({}, reason)), self.frame(b"[DONE]")]
+
+    def _send(self, record: dict[str, Any]) -> bytes:
+        return self.frame(json.dumps(record).encode())
+
+    def whole(self, text: str, reason: str) -> dict[str, Any]:
+        """The reply in one piece, for a request that did not ask for a stream."""
+        if not self.openai:
+            return _chat_line(self.model, text, done=True, reason=reason)
+        message = {"role": "assistant", "content": text}
+        return {
+            "id": "chatcmpl-stub", "object": "chat.completion", "created": 0, "model": self.model,
+            "choices": [{"index": 0, "message": message, "finish_reason": reason}],
+            "usage": {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120},
+        }  # fmt: skip
+
+    def _chunk(self, delta: dict[str, Any], reason: str | None) -> dict[str, Any]:
+        return {
+            "id": "chatcmpl-stub", "object": "chat.completion.chunk", "created": 0,
+            "model": self.model,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": reason}],
+        }  # fmt: skip
 
 
 def _chat_line(

@@ -15,7 +15,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from tests.ollama_stub import Reply
+from tests.ollama_stub import OllamaStub, Reply
 
 MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 # Enough for the answer prompt with five passages; short replies keep the tests quick.
@@ -57,8 +57,22 @@ class SmallModel:
         return str(out["choices"][0]["message"]["content"])
 
     def reply(self, body: dict[str, Any]) -> Reply:
-        """What the stand-in sends back for an /api/chat request: the model's own text."""
-        options = body.get("options") or {}
-        max_tokens = min(int(options.get("num_predict", MAX_TOKENS)), MAX_TOKENS)
+        """What the stand-in sends back for a chat request, of Ollama's API (the limits in
+        `options`) or the OpenAI one: the model's own text."""
+        options = body.get("options") or body
+        asked = options.get("num_predict", options.get("max_tokens", MAX_TOKENS))
+        max_tokens = min(int(asked), MAX_TOKENS)
         text = self.complete(body["messages"], max_tokens, float(options.get("temperature", 0.1)))
         return Reply(text)
+
+
+if __name__ == "__main__":
+    # Serves the model by hand, for `rag eval` against it (the README's floor figures):
+    # `python -m tests.real_model` prints the addresses to export, then serves until Ctrl-C.
+    with OllamaStub(writer=SmallModel().reply) as running:
+        print(f"export OLLAMA_HOST={running.url} RAG_OPENAI_BASE_URL={running.openai_url}")
+        print(f"export RAG_OLLAMA_MAX_OUTPUT={MAX_TOKENS}", flush=True)
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            pass

@@ -349,13 +349,37 @@ def test_the_sidebar_lists_the_models_ollama_has(
         monkeypatch.setenv("RAG_LLM", "auto")
         monkeypatch.setenv("OLLAMA_HOST", stub.url)
         at = start()
-        listed = [c.value for c in at.sidebar.caption if c.value.startswith("On the server")]
-        assert listed == [escape("On the server: llama3.2:3b, qwen2.5:7b")]
+        listed = [c.value for c in at.sidebar.caption if c.value.startswith("On the")]
+        assert listed == [escape("On the Ollama server: llama3.2:3b, qwen2.5:7b")]
         # Offline mode does not ask the server.
         asked = len(stub.paths())
         at.sidebar.selectbox(key="setting_llm").set_value("extractive").run()
-        assert not [c for c in at.sidebar.caption if c.value.startswith("On the server")]
+        assert not [c for c in at.sidebar.caption if c.value.startswith("On the")]
         assert len(stub.paths()) == asked
+
+
+def test_an_openai_compatible_server_is_chosen_and_named_in_the_sidebar(
+    shared: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with OllamaStub([Reply("US troop levels fell to 2,500 in late 2020 [1].")]) as stub:
+        monkeypatch.setenv("RAG_LLM", "auto")
+        monkeypatch.setenv("OLLAMA_HOST", f"http://127.0.0.1:{free_port()}")
+        at = start()
+        # Auto with no address set: nothing about such a server.
+        assert "setting_openai_url" not in {field.key for field in at.sidebar.text_input}
+        at.sidebar.selectbox(key="setting_llm").set_value("openai").run()
+        at.sidebar.text_input(key="setting_openai_url").set_value(stub.openai_url).run()
+        status = [c.value for c in at.caption if "writes the answers" in c.value]
+        assert status == [escape("OpenAI-compatible · llama3.2:3b writes the answers; every "
+                                 "sentence is checked against the passages it cites.")]  # fmt: skip
+        listed = [c.value for c in at.sidebar.caption if c.value.startswith("On the")]
+        assert listed == [escape("On the OpenAI-compatible server: llama3.2:3b, "
+                                 "nomic-embed-text:latest")]  # fmt: skip
+        at.chat_input[0].set_value("When did US troop levels in Iraq drop to 2,500?").run()
+        assert not at.exception
+        badge = at.chat_message[1].markdown[0].value
+        assert "OpenAI-compatible · llama3.2:3b" in badge
+        assert "/v1/chat/completions" in stub.paths() and "/api/chat" not in stub.paths()
 
 
 def test_an_unexpected_failure_is_a_short_message_and_a_logged_traceback(

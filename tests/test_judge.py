@@ -13,7 +13,7 @@ from rag.eval.judge import Judge
 from rag.eval.metrics import summarize
 from rag.eval.run import evaluate, run
 from rag.pipeline import Pipeline
-from rag.types import OllamaError
+from rag.types import LLMError
 from tests.conftest import TROOPS_FILE
 from tests.ollama_stub import OllamaStub, Reply
 
@@ -66,7 +66,7 @@ def test_an_unreachable_judge_stops_before_any_question(indexed: Pipeline, tmp_p
     pipeline.embedder = indexed.embedder
     gold = tmp_path / "gold.jsonl"
     gold.write_text(TROOPS_LINE)
-    with pytest.raises(OllamaError, match="The judge cannot run: Ollama is not reachable"):
+    with pytest.raises(LLMError, match="The judge cannot run: Ollama is not reachable"):
         run(gold, pipeline, results_dir=tmp_path / "results", judge_model="judge:7b")
     assert not (tmp_path / "results").exists()
 

@@ -103,6 +103,24 @@ def test_summary_figures(records) -> None:
     assert summary["first_text_p50_ms"] == 5.0
 
 
+def test_the_share_of_model_answers_set_aside(records) -> None:
+    assert (summarize(records)["model_answers"], summarize(records)["set_aside_rate"]) == (0, 0.0)
+    troops, spokesman, chief, two_pms, world_cup = records
+    by_model = {"model": "llama3.2:3b"}
+    set_aside = {**by_model, "mode": Mode.EXTRACTIVE, "fallback_reason": "set aside"}
+    # Written by the model: troops and spokesman shown; two_pms set aside; chief set aside
+    # and the quoted answer then declined; the world cup declined before the model was asked.
+    changed = [
+        replace(troops, answer=replace(troops.answer, mode=Mode.OLLAMA, **by_model)),
+        replace(spokesman, answer=replace(spokesman.answer, mode=Mode.OPENAI, **by_model)),
+        replace(chief, answer=replace(chief.answer, **set_aside)),
+        replace(two_pms, answer=replace(two_pms.answer, **set_aside)),
+        replace(world_cup, answer=replace(world_cup.answer, mode=Mode.OLLAMA, **by_model)),
+    ]
+    summary = summarize(changed)
+    assert (summary["model_answers"], summary["set_aside_rate"]) == (4, 0.5)
+
+
 def test_answer_f1(records) -> None:
     # "In late 2020 troops fell to 2,500." vs "late 2020": 2 common tokens of 7 predicted
     # (in late 2020 troops fell to 2500) and 2 gold -> P 2/7, R 1, F1 = 2*(2/7)/(9/7) = 4/9.

@@ -11,12 +11,13 @@ from typing import Any
 import pytest
 
 from rag.answer.generate import MAX_ANSWER_CHARS, without_thinking
-from rag.answer.ollama import PROBE_TIMEOUT_S, OllamaClient
+from rag.answer.llm import PROBE_TIMEOUT_S
+from rag.answer.ollama import OllamaClient
 from rag.answer.prompts import CANNOT_ANSWER
 from rag.answer.query import read_question
 from rag.config import Settings
-from rag.pipeline import EXTRACTIVE, OLLAMA, Pipeline
-from rag.types import Answer, DateBasis, Mode, OllamaError
+from rag.pipeline import EXTRACTIVE, Pipeline
+from rag.types import Answer, DateBasis, LLMError, Mode
 from tests.conftest import CORPUS, TROOPS_FILE, WIRE_COPIES
 from tests.ollama_stub import OllamaStub, Reply
 
@@ -59,7 +60,7 @@ def file_text(name: str) -> str:
 def test_a_valid_citation_maps_to_its_file_and_exact_quote(generating: MakePipeline) -> None:
     with OllamaStub([Reply(GOOD)]) as stub:
         answer = generating(stub).ask(TROOPS)
-    assert (answer.mode, answer.model, answer.abstained) == (OLLAMA, MODEL, False)
+    assert (answer.mode, answer.model, answer.abstained) == (Mode.OLLAMA, MODEL, False)
     assert answer.answer == GOOD
     assert answer.notice is None
     (citation,) = answer.citations
@@ -148,7 +149,7 @@ def test_a_mostly_unsupported_reply_gives_way_to_the_cited_extractive_answer(
 def test_the_cannot_answer_reply_abstains(generating: MakePipeline, reply: str) -> None:
     with OllamaStub([Reply(reply)]) as stub:
         answer = generating(stub).ask(TROOPS)
-    assert answer.abstained and answer.mode == OLLAMA
+    assert answer.abstained and answer.mode == Mode.OLLAMA
     assert (answer.answer, answer.citations, answer.claims) == (CANNOT_ANSWER, (), ())
 
 
@@ -157,7 +158,7 @@ def test_an_off_topic_question_never_reaches_the_model(generating: MakePipeline)
         answer = generating(stub).ask("Who won the 2018 FIFA World Cup?")
         assert "/api/chat" not in stub.paths()
     assert answer.abstained and answer.answer == CANNOT_ANSWER
-    assert (answer.mode, answer.model) == (OLLAMA, MODEL)
+    assert (answer.mode, answer.model) == (Mode.OLLAMA, MODEL)
     assert notice(answer).startswith(f"Not asking {MODEL}: ")
     assert (answer.hits, answer.closest) == ((), ()), "no passage is about it: none is shown"
 
@@ -213,7 +214,7 @@ def test_a_stream_cut_off_keeps_what_came_and_says_so(
         assert answer.fallback_reason and answer.mode is Mode.EXTRACTIVE
         assert "late 2020" in answer.answer and answer.citations[0].file == TROOPS_FILE
     else:
-        assert answer.mode == OLLAMA and answer.answer == GOOD
+        assert answer.mode == Mode.OLLAMA and answer.answer == GOOD
 
 
 @pytest.mark.parametrize(
@@ -299,14 +300,14 @@ def test_a_failed_request_falls_back_to_quoting_in_auto_mode(
 
 def test_a_failed_request_is_a_user_error_in_ollama_mode(generating: MakePipeline) -> None:
     with OllamaStub([Reply(status=500, error="out of memory")]) as stub:
-        with pytest.raises(OllamaError, match="HTTP 500: out of memory"):
+        with pytest.raises(LLMError, match="HTTP 500: out of memory"):
             generating(stub, llm="ollama").ask(TROOPS)
 
 
 def test_a_model_not_pulled_gives_the_pull_command(generating: MakePipeline) -> None:
     with OllamaStub([Reply(GOOD)], models=["qwen2.5:0.5b"]) as stub:
         answer = generating(stub).ask(TROOPS)
-        with pytest.raises(OllamaError, match=f"run `ollama pull {MODEL}`"):
+        with pytest.raises(LLMError, match=f"run `ollama pull {MODEL}`"):
             generating(stub, llm="ollama").ask(TROOPS)
         assert "/api/chat" not in stub.paths()
     assert answer.mode == EXTRACTIVE
@@ -372,7 +373,7 @@ def test_the_window_grows_with_the_prompt_up_to_the_largest_allowed(indexed: Pip
     assert generator.context_window("x" * 3000) == 2048  # Ollama's default is the floor
     assert generator.context_window("x" * 6000) == 3072
     small = OllamaClient(indexed.settings.model_copy(update={"ollama_max_context": 2048}))
-    with pytest.raises(OllamaError, match="about 3,072 tokens, more than RAG_OLLAMA_MAX_CONTEXT"):
+    with pytest.raises(LLMError, match="about 3,072 tokens, more than RAG_OLLAMA_MAX_CONTEXT"):
         small.context_window("x" * 6000)
 
 

@@ -15,8 +15,8 @@ import re
 import pytest
 
 from rag.config import Settings
-from rag.pipeline import OLLAMA, Pipeline
-from rag.types import Answer
+from rag.pipeline import Pipeline
+from rag.types import Answer, Mode
 from tests.conftest import CORPUS
 
 HOST = os.environ.get("RAG_TEST_OLLAMA_HOST")
@@ -39,7 +39,7 @@ def test_a_real_model_streams_a_cited_answer(live: Pipeline) -> None:
     stream = live.stream("When did US troop levels in Iraq drop to 2,500?")
     pieces, answer = list(stream), stream.answer
     assert isinstance(answer, Answer) and len(pieces) > 1
-    assert (answer.mode, answer.model) == (OLLAMA, live.settings.ollama_model)
+    assert (answer.mode, answer.model) == (Mode.OLLAMA, live.settings.ollama_model)
     assert not answer.abstained, answer.answer
     assert "2020" in answer.answer
     assert answer.citations, answer.to_dict()

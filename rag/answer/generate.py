@@ -1,4 +1,4 @@
-"""The Ollama path: the model writes the answer from the numbered passages, streamed, and
+"""The model's path: the model writes the answer from the numbered passages, streamed, and
 every sentence of it is checked against the passages it cites before it is shown."""
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ from dataclasses import replace
 from rag.answer.confidence import CALIBRATOR
 from rag.answer.context import numbered_context
 from rag.answer.extractive import Extract, closest_passages
-from rag.answer.ollama import OllamaClient
+from rag.answer.llm import LLMServer
 from rag.answer.prompts import CANNOT_ANSWER, render
 from rag.answer.query import MAX_QUESTION_CHARS
 from rag.answer.verify import Embed, check_answer, check_timeline
-from rag.types import Answer, Claim, Confidence, Hit, Mode, OllamaError
+from rag.types import Answer, Claim, Confidence, Hit, LLMError
 
 # A reply is cut here: answers are a few sentences, and a small model left to run on writes
 # pages of lists. The cut text is still checked like any other.
@@ -38,7 +38,7 @@ def generate(
     searched_for: str,
     hits: Sequence[Hit],
     relevance: Extract,
-    client: OllamaClient,
+    client: LLMServer,
     embed: Embed,
     min_similarity: float,
     fallback: Fallback,
@@ -52,7 +52,7 @@ def generate(
 
     `relevance` is the extractive answerer's judgement of the passages: when nothing
     retrieved is about the question, the model is not asked, so it cannot answer from its
-    own knowledge. Raises OllamaError only before the first piece; a reply that breaks off
+    own knowledge. Raises LLMError only before the first piece; a reply that breaks off
     later ends as an answer that says so. The reply is stopped after `time_limit` seconds,
     at MAX_ANSWER_CHARS or when it repeats itself; one that the passages mostly do not
     support is replaced by `fallback`'s answer (the streamed pieces then give way to it).
@@ -61,7 +61,7 @@ def generate(
     if relevance.off_topic:
         shown = () if relevance.unrelated else tuple(hits)
         answer = Answer(
-            question=question, answer=CANNOT_ANSWER, abstained=True, mode=Mode.OLLAMA,
+            question=question, answer=CANNOT_ANSWER, abstained=True, mode=client.mode,
             citations=(), hits=shown, searched_for=searched_for,
             notice=f"Not asking {model}: {relevance.reason}.", model=model,
             closest=closest_passages(shown),
@@ -82,7 +82,7 @@ def generate(
             pieces.append(piece)
             yield piece
         broke_off = stream.stopped
-    except OllamaError as error:
+    except LLMError as error:
         if not pieces:
             raise
         broke_off = str(error)
@@ -97,7 +97,7 @@ def generate(
         return replace(instead, model=model, claims=tuple(checked.claims), fallback_reason=reason)
     notice = " ".join(filter(None, [broke_off, checked.note(len(hits))]))
     return Answer(
-        question=question, answer=checked.text, abstained=checked.abstained, mode=Mode.OLLAMA,
+        question=question, answer=checked.text, abstained=checked.abstained, mode=client.mode,
         citations=tuple(checked.citations), hits=tuple(hits), searched_for=searched_for,
         notice=notice or None, model=model, claims=tuple(checked.claims), timeline=entries,
         confidence=confidence(checked.abstained, checked.claims, relevance),
@@ -239,9 +239,9 @@ def hint(relevance: Extract) -> str:
     )
 
 
-def condense(client: OllamaClient, question: str, history: Sequence[str]) -> str | None:
+def condense(client: LLMServer, question: str, history: Sequence[str]) -> str | None:
     """A follow-up rewritten by the model into a question that stands alone, or None when
-    the reply is empty or too long to be one. Raises OllamaError."""
+    the reply is empty or too long to be one. Raises LLMError."""
     reply = client.complete(render("condense", history="\n".join(history), question=question))
     # Small models sometimes repeat the label, quote the question or explain after it.
     lines = (

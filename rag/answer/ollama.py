@@ -1,34 +1,24 @@
-"""The Ollama client: answers streamed through llama-index's Ollama integration.
-
-Also the health probe that decides, within a few seconds, whether Ollama can answer at all:
-an unreachable host or a model that is not pulled must turn into a one-line reason with the
-command that fixes it, never into a hang or a stack trace.
-"""
+"""The Ollama client: answers streamed through llama-index's Ollama integration, and the
+probe of Ollama's models (`GET /api/tags`)."""
 
 from __future__ import annotations
 
 import json
 import math
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import httpx
 import ollama
 import pydantic
 
+from rag.answer.llm import PROBE_TIMEOUT_S, Health, LLMServer, messages
 from rag.config import Settings
-from rag.types import OllamaError
+from rag.types import LLMError, Mode
 
 if TYPE_CHECKING:  # llama-index is slow to import; only generation needs it
-    from llama_index.core.base.llms.types import ChatMessage
     from llama_index.llms.ollama import Ollama
 
-# An unreachable or silent host is given up after this long, on the probe and on connecting.
-PROBE_TIMEOUT_S = 2.0
-# A probe result is reused this long, so a chat does not probe before every question.
-HEALTH_TTL_S = 30.0
 # Prompt size estimate for sizing num_ctx. Llama-family tokenizers average about four
 # characters of English per token; three errs towards a window too large, never too small.
 CHARS_PER_TOKEN = 3
@@ -47,21 +37,15 @@ REQUEST_ERRORS = (
 )
 
 
-@dataclass(frozen=True)
-class Health:
-    """Whether Ollama can answer now, and if not why, with the command that fixes it."""
+class OllamaClient(LLMServer):
+    """Ollama, behind `RAG_LLM=ollama|auto`."""
 
-    ready: bool
-    problem: str | None = None
-    models: tuple[str, ...] = ()  # the models the server has, when it answered
-
-
-class OllamaClient:
-    """The LLM behind `RAG_LLM=ollama|auto`: health probe, streamed answers, short completions."""
+    mode = Mode.OLLAMA
 
     def __init__(self, settings: Settings) -> None:
+        super().__init__()
         self.host = settings.ollama_host
-        self.model = settings.ollama_model
+        self._model = settings.ollama_model
         self.timeout = settings.ollama_timeout
         self.max_output = settings.ollama_max_output
         self.max_context = settings.ollama_max_context
@@ -70,17 +54,12 @@ class OllamaClient:
         self._client = ollama.Client(
             host=self.host, timeout=httpx.Timeout(self.timeout, connect=PROBE_TIMEOUT_S)
         )
-        self._health: tuple[float, Health] | None = None
 
-    def health(self) -> Health:
-        """The probe's result, reused for HEALTH_TTL_S seconds."""
-        now = time.monotonic()
-        if self._health is None or now - self._health[0] > HEALTH_TTL_S:
-            self._health = (now, self.probe())
-        return self._health[1]
+    @property
+    def model(self) -> str:
+        return self._model
 
     def probe(self) -> Health:
-        """Ask Ollama for its models (GET /api/tags), giving up after PROBE_TIMEOUT_S."""
         client = ollama.Client(host=self.host, timeout=PROBE_TIMEOUT_S)
         try:
             models = client.list().models
@@ -92,36 +71,30 @@ class OllamaClient:
         return Health(False, not_pulled(self.host, self.model), names)
 
     def stream(self, prompt: str, system: str | None = None) -> Iterator[str]:
-        """The model's answer to `prompt`, piece by piece as Ollama sends it.
-
-        Raises OllamaError when the request fails or the answer ends before Ollama says it
-        is done (the caller may already hold the pieces sent until then).
-        """
         llm = self._llm(prompt, system)
         last: dict[str, Any] | None = None
         try:
-            for response in llm.stream_chat(_messages(prompt, system)):
+            for response in llm.stream_chat(messages(prompt, system)):
                 last = response.raw
                 if response.delta:
                     yield response.delta
         except REQUEST_ERRORS as error:
             raise self._fail(error) from None
         if not last or not last.get("done"):
-            self._health = None
-            raise OllamaError(
+            self.forget_health()
+            raise LLMError(
                 f"Ollama at {self.host} closed the answer before finishing it; the answer may "
                 "be incomplete. Check that the server is still running (`ollama ps`)."
             )
         if last.get("done_reason") == "length":
-            raise OllamaError(
+            raise LLMError(
                 f"The answer reached the {self.max_output}-token limit and stops there; raise "
                 "RAG_OLLAMA_MAX_OUTPUT for longer answers."
             )
 
     def complete(self, prompt: str, system: str | None = None) -> str:
-        """The model's whole reply to `prompt`, in one piece (not streamed)."""
         try:
-            response = self._llm(prompt, system).chat(_messages(prompt, system))
+            response = self._llm(prompt, system).chat(messages(prompt, system))
         except REQUEST_ERRORS as error:
             raise self._fail(error) from None
         return response.message.content or ""
@@ -133,7 +106,7 @@ class OllamaClient:
         needed = math.ceil(chars / CHARS_PER_TOKEN) + self.max_output
         window = max(MIN_CONTEXT, math.ceil(needed / CONTEXT_STEP) * CONTEXT_STEP)
         if window > self.max_context:
-            raise OllamaError(
+            raise LLMError(
                 f"The question and passages need a context window of about {window:,} tokens, "
                 f"more than RAG_OLLAMA_MAX_CONTEXT={self.max_context:,}; raise it (if the model "
                 "and memory allow) or lower RAG_TOP_K or RAG_CHUNK_SIZE."
@@ -154,10 +127,10 @@ class OllamaClient:
             client=self._client,
         )
 
-    def _fail(self, error: Exception) -> OllamaError:
+    def _fail(self, error: Exception) -> LLMError:
         """The error as a user sees it; the next question probes the server again."""
-        self._health = None
-        return OllamaError(explain(error, self.host, self.model, self.timeout))
+        self.forget_health()
+        return LLMError(explain(error, self.host, self.model, self.timeout))
 
 
 def explain(error: Exception, host: str, model: str, timeout: float) -> str:
@@ -195,12 +168,3 @@ def explain(error: Exception, host: str, model: str, timeout: float) -> str:
 def not_pulled(host: str, model: str) -> str:
     """The fix for a model Ollama does not have."""
     return f"Ollama at {host} does not have the model {model}: run `ollama pull {model}`."
-
-
-def _messages(prompt: str, system: str | None) -> list[ChatMessage]:
-    from llama_index.core.base.llms.types import ChatMessage, MessageRole
-
-    messages = [ChatMessage(role=MessageRole.USER, content=prompt)]
-    if system:
-        messages.insert(0, ChatMessage(role=MessageRole.SYSTEM, content=system))
-    return messages

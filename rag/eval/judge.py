@@ -13,7 +13,7 @@ from rag.answer.ollama import OllamaClient
 from rag.answer.prompts import render
 from rag.config import Settings
 from rag.eval.gold import GoldItem
-from rag.types import Answer, Claim, OllamaError
+from rag.types import Answer, Claim, LLMError
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ class Judge:
         """Fail at once, with the fixing command, when the judge model cannot answer."""
         health = self._generator.health()
         if not health.ready:
-            raise OllamaError(f"The judge cannot run: {health.problem}")
+            raise LLMError(f"The judge cannot run: {health.problem}")
 
     def verdict(self, item: GoldItem, answer: Answer) -> Verdict:
         """Faithfulness of the answer's claims and its correctness against the gold answer."""

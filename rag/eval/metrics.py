@@ -157,6 +157,7 @@ def summarize(records: Sequence[EvalRecord], k: int = DEFAULT_K) -> dict[str, fl
         **_citations(answerable),
         **_abstention(records),
         **_confidence(records, answerable),
+        **_generation(records),
         **_latency(records),
         **_judged(records),
     }
@@ -217,6 +218,19 @@ def _confidence(
         "high_confidence_coverage": _mean(
             [r.answer.confidence is Confidence.HIGH for r in answerable]
         ),
+    }
+
+
+def _generation(records: Sequence[EvalRecord]) -> dict[str, float]:
+    """How many answers a model wrote (shown, or set aside for the quoted answer because the
+    passages did not support it), and the share set aside; none offline."""
+    written = [
+        r for r in records
+        if r.answer.model and (r.answer.fallback_reason or not r.answer.abstained)
+    ]  # fmt: skip
+    return {
+        "model_answers": len(written),
+        "set_aside_rate": _mean([r.answer.fallback_reason is not None for r in written]),
     }
 
 
