@@ -92,6 +92,7 @@ class OllamaStub:
         hang: bool = False,
         tags_status: int = 200,
         api_key: str | None = None,
+        thinking_models: Iterable[str] = (),
         writer: Callable[[dict[str, Any]], Reply] | None = None,
     ) -> None:
         self.replies = deque(replies)
@@ -103,6 +104,8 @@ class OllamaStub:
         self.tags_status = tags_status
         # With a key, the OpenAI API answers only requests that carry it, as `vllm --api-key`.
         self.api_key = api_key
+        # Models /api/show says can think, as Ollama 0.9 and later say of reasoning models.
+        self.thinking_models = set(thinking_models)
         self.requests: list[Request] = []
         self._stop = threading.Event()
         self._server = ThreadingHTTPServer((_HOST, 0), _handler(self))
@@ -171,7 +174,9 @@ def _handler(stub: OllamaStub) -> type[BaseHTTPRequestHandler]:
                 else:
                     self._json(200, {"models": [_model(name) for name in stub.models]})
             elif self.path == "/api/show":
-                self._json(200, {"modelinfo": {"llama.context_length": 131072}, "details": {}})
+                can = ["completion", *["thinking"] * (body.get("model") in stub.thinking_models)]
+                self._json(200, {"model_info": {"llama.context_length": 131072}, "details": {},
+                                 "capabilities": can})  # fmt: skip
             elif self.path == "/api/embed":
                 self._embed(body)
             elif self.path.startswith("/v1/") and stub.api_key and (

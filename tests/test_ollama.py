@@ -261,6 +261,19 @@ def test_a_thinking_part_is_neither_shown_nor_checked(
     assert answer.fallback_reason is None
 
 
+@pytest.mark.parametrize(("thinks", "sent"), [(True, False), (False, None)])
+def test_a_model_that_can_think_is_asked_not_to(
+    generating: MakePipeline, thinks: bool, sent: bool | None
+) -> None:
+    with OllamaStub([Reply(GOOD)], thinking_models=[MODEL] if thinks else []) as stub:
+        answer = generating(stub).ask(TROOPS)
+    assert answer.answer == GOOD
+    (chat,) = stub.chats()
+    # Only a model Ollama says can think is sent `think` (an older Ollama, or a model
+    # that cannot, would refuse it).
+    assert chat.get("think") is sent
+
+
 @pytest.mark.parametrize(
     ("pieces", "shown"),
     [
@@ -350,7 +363,9 @@ def test_the_prompt_numbers_the_passages_and_sizes_the_context(generating: MakeP
         pipeline.ask(TROOPS)
         (chat, _) = stub.chats()
         assert stub.paths().count("/api/tags") == 1, "the health probe is cached"
-        assert "/api/show" not in stub.paths(), "context_window is set, so it is never looked up"
+        # Once, by the probe, for the model's capabilities; context_window is set, so the
+        # integration never looks it up before an answer.
+        assert stub.paths().count("/api/show") == 1
     system, user = chat["messages"]
     assert system["role"] == "system" and CANNOT_ANSWER in system["content"]
     prompt = user["content"]
