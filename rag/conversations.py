@@ -1,7 +1,7 @@
 """Conversations kept across reloads and restarts: each question, its answer with citations
 and evidence, and the hashes of the files the answer was made from, in one SQLite file.
 
-The app has no login, so this is one history shared by everyone who can open it (README,
+The app has no login, so this is one history shared by everyone who can open it (docs/team.md,
 "Exposing the app"). Answers are stored whole (as JSON, by pydantic from the same dataclasses
 the pipeline returns), so a reopened conversation shows exactly what was answered then.
 """

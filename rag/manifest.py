@@ -14,7 +14,7 @@ and decoding them was most of loading the JSON manifest.
 A JSON manifest written by an earlier version is moved into SQLite the first time it is
 loaded, then deleted: 3 s of CPU once at 93,405 files. Rebuilding the index instead would
 re-read, re-chunk and re-embed the whole corpus to recreate a record this module can still
-read: 98,000 chunks take 15 to 24 minutes at the 69 to 112 chunks/s of the README's 10k
+read: 98,000 chunks take 15 to 24 minutes at the 69 to 112 chunks/s of docs/speed.md's 10k
 benchmark ingest (float and int8 model).
 """
 

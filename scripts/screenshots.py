@@ -1,4 +1,4 @@
-"""Take the README's screenshots of the real app in headless Chromium.
+"""Take the documentation's screenshots of the real app in headless Chromium.
 
     python -m scripts.screenshots        (from the repository, with the dev extras installed)
 

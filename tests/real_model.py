@@ -67,8 +67,9 @@ class SmallModel:
 
 
 if __name__ == "__main__":
-    # Serves the model by hand, for `rag eval` against it (the README's floor figures):
-    # `python -m tests.real_model` prints the addresses to export, then serves until Ctrl-C.
+    # Serves the model by hand, for `rag eval` against it (docs/llm-servers.md, the floor
+    # figures): `python -m tests.real_model` prints the addresses to export, then serves
+    # until Ctrl-C.
     with OllamaStub(writer=SmallModel().reply) as running:
         print(f"export OLLAMA_HOST={running.url} RAG_OPENAI_BASE_URL={running.openai_url}")
         print(f"export RAG_OLLAMA_MAX_OUTPUT={MAX_TOKENS}", flush=True)

@@ -1,7 +1,7 @@
 """Readers' verdicts on answers, written as candidate gold items for a person to review.
 
-Each item is a valid line of the gold format (README, "Gold file format"), so the reviewed
-file runs with `rag eval` as it is:
+Each item is a valid line of the gold format (docs/evaluation.md, "Gold file format"), so
+the reviewed file runs with `rag eval` as it is:
 - an answer marked good: the answer's own words are the expected answer, its cited files
   the sources (an abstention marked good: an unanswerable item);
 - an answer marked wrong with a correction: the correction is the expected answer;

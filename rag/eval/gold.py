@@ -1,4 +1,4 @@
-"""Gold files (format in the README, "Gold file format") and their dev/test split files.
+"""Gold files (format in docs/evaluation.md, "Gold file format") and their dev/test split files.
 
 Each line of a gold file is validated into a `GoldItem`; a bad line stops the load with
 `file:line: problem`, every problem of that line named at once.
@@ -31,8 +31,8 @@ from rag.types import UserError
 
 # Where `rag eval GOLD --split PART` looks for the split when no --split-file is given.
 SPLIT_FILE = "split.json"
-# Beside a gold file: the same questions worded as people type them, run with it (README,
-# "Rewordings").
+# Beside a gold file: the same questions worded as people type them, run with it
+# (docs/evaluation.md, "Rewordings").
 REWORDINGS_FILE = "rewordings.jsonl"
 Part = Literal["dev", "test"]
 
@@ -67,7 +67,7 @@ _FIELD_PROBLEMS = {
 
 
 class GoldItem(BaseModel):
-    """One line of a gold file (see README, "Gold file format")."""
+    """One line of a gold file (see docs/evaluation.md, "Gold file format")."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 

@@ -1,5 +1,5 @@
-"""How one answer is scored against its gold item, and the figures over many (README,
-"Metrics")."""
+"""How one answer is scored against its gold item, and the figures over many
+(docs/evaluation.md, "Metrics")."""
 
 from __future__ import annotations
 
@@ -16,16 +16,16 @@ from rag.types import Answer, Citation, Confidence, TimelineEntry
 DEFAULT_K = 5
 # Items of this kind are right only when answered with a timeline in date order.
 TIMELINE_KIND = "timeline"
-# A rewordings file's kinds (README, "Rewordings"): a question asked after an unrelated one,
-# right only when searched on its own; a question about nothing in the articles, right only
-# when declined with no passages shown.
+# A rewordings file's kinds (docs/evaluation.md, "Rewordings"): a question asked after an
+# unrelated one, right only when searched on its own; a question about nothing in the
+# articles, right only when declined with no passages shown.
 TOPIC_SWITCH_KIND = "topic_switch"
 OFF_TOPIC_KIND = "off_topic"
 
 
 @dataclass(frozen=True)
 class EvalRecord:
-    """How the system did on one gold item (metric definitions in the README)."""
+    """How the system did on one gold item (metrics defined in docs/evaluation.md)."""
 
     item: GoldItem
     answer: Answer
