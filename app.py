@@ -306,13 +306,14 @@ def open_conversation(kept: Conversations) -> list[tuple[str, Answer]]:
     state = st.session_state
     wanted = st.query_params.get(CONVERSATION)
     if TURNS not in state or state.get(CONVERSATION) != wanted:
-        state[CONVERSATION], state[TURNS] = wanted, []
         if wanted and not kept.exists(wanted):
-            st.warning("That conversation was deleted, or the link is incomplete: this is a "
-                       "new one.")  # fmt: skip
-            show_conversation(None)
-        elif wanted:
-            state[TURNS] = [(turn.question, turn.answer) for turn in kept.turns(wanted)]
+            # Said once, on this run: the link no longer names it, so the next run is quiet.
+            st.info("That conversation was deleted, or the link is incomplete: this is a new "
+                    "one.", icon=":material/link_off:")  # fmt: skip
+            st.query_params.pop(CONVERSATION, None)
+            wanted = None
+        state[CONVERSATION] = wanted
+        state[TURNS] = [(t.question, t.answer) for t in kept.turns(wanted)] if wanted else []
     turns: list[tuple[str, Answer]] = state[TURNS]
     return turns
 

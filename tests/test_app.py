@@ -459,6 +459,13 @@ def test_deleting_a_conversation_asks_first(shared: Settings) -> None:
     gone.query_params["c"] = conversation
     gone.run()
     assert "That conversation was deleted" in shown(gone)
+    # One line, and the chat goes on as a new conversation.
+    assert not gone.exception and not gone.error
+    assert "c" not in gone.query_params
+    again = ask(gone, TROOPS)
+    assert not again.exception and not again.error
+    assert "That conversation was deleted" not in shown(again)
+    assert again.query_params["c"] != conversation
 
 
 def test_a_source_edited_since_the_answer_says_so_instead_of_marking_wrong_text(

@@ -159,6 +159,25 @@ def test_a_conversation_survives_a_reload_and_a_server_restart(
         page.screenshot(path=ARTIFACTS / "browser-kept.png")
 
 
+def test_a_link_to_no_conversation_says_so_and_leaves_the_chat_usable(app_url: str) -> None:
+    log = ARTIFACTS / "browser-test-server.log"
+    logged = log.stat().st_size
+    with browser_page() as page:
+        page.goto(app_url + "/?c=0000deadbeef0000")
+        page.get_by_text("That conversation was deleted").wait_for(timeout=ANSWER_TIMEOUT_MS)
+        page.get_by_test_id("stChatInput").wait_for(timeout=ANSWER_TIMEOUT_MS)
+        assert page.get_by_text("Something went wrong").count() == 0
+        assert page.get_by_test_id("stException").count() == 0
+        ask(page, TROOPS)
+        answer = page.get_by_test_id("stChatMessage").nth(1)
+        answer.get_by_text(TROOPS_FILE).first.wait_for(timeout=ANSWER_TIMEOUT_MS)
+        page.screenshot(path=ARTIFACTS / "browser-unknown-conversation.png")
+        assert "0000deadbeef0000" not in page.url, "the answer starts a conversation of its own"
+    with open(log, encoding="utf-8", errors="replace") as server_log:
+        server_log.seek(logged)
+        assert "Traceback" not in server_log.read()
+
+
 def test_opening_the_evaluation_page_first_keeps_the_sidebar(
     indexed: Pipeline, tmp_path: Path
 ) -> None:
