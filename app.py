@@ -17,6 +17,7 @@ import streamlit as st
 import ui
 from rag import export
 from rag.answer.citations import strip_markers
+from rag.answer.query import MAX_QUESTION_CHARS
 from rag.config import Settings
 from rag.conversations import Conversations
 from rag.evidence import Segment, gather, mark, passage_of, split_at_passage, unsupported_marks
@@ -35,6 +36,8 @@ MODES = {
     "extractive": "Offline extractive",
 }
 MAX_TOP_K = 20
+# How much of a question too long to answer is shown back.
+_ECHOED_CHARS = 200
 CLOSEST_PASSAGES = 3
 # The link's query parameter naming the open conversation; session keys of the chat.
 CONVERSATION, TURNS, CONFIRM_DELETE = "c", "turns", "confirm_delete"
@@ -248,7 +251,7 @@ def chat() -> None:
     alone = st.session_state.pop(ASK_ALONE, None)
     if asked := typed or alone:
         with st.chat_message("user"):
-            st.markdown(escape(asked))
+            st.markdown(escape(echoed(asked)))
         with st.chat_message("assistant"), ui.guard("answering"):
             answer = stream(asked, [] if alone and not typed else [q for q, _ in turns], settings)
             turns.append((asked, answer))
@@ -298,6 +301,14 @@ def answer_done(answer: Answer) -> None:
     # A JSON string is a JavaScript string; "</" is escaped so it cannot close the script.
     text = json.dumps(f"Answer ready. {said}").replace("</", "<\\/")
     st.html(_ANSWER_DONE.replace("ANNOUNCEMENT", text), unsafe_allow_javascript=True)
+
+
+def echoed(question: str) -> str:
+    """A question as the chat shows it back: one too long to be answered (it is refused in
+    a line below it) by its start and its length, not as a wall of text."""
+    if len(question) <= MAX_QUESTION_CHARS:
+        return question
+    return f"{question[:_ECHOED_CHARS].rstrip()} … ({len(question):,} characters)"
 
 
 def open_conversation(kept: Conversations) -> list[tuple[str, Answer]]:

@@ -189,6 +189,15 @@ def test_an_off_topic_question_is_declined_with_no_passages(shared: Settings) ->
     assert not [e for e in at.expander if e.label == "Closest passages"]
 
 
+def test_a_question_too_long_is_shown_back_by_its_start_then_refused(shared: Settings) -> None:
+    question = "How many troops were in Iraq? " * 400  # 12,000 characters
+    at = ask(start(), question)
+    (echo,) = at.chat_message[0].markdown
+    assert len(echo.value) < 600 and escape("(12,000 characters)") in echo.value
+    (refused,) = at.error
+    assert escape("2,000") in refused.value
+
+
 def test_passages_per_answer_comes_from_the_sidebar(shared: Settings) -> None:
     at = start()
     assert at.sidebar.slider[0].value == shared.top_k
