@@ -23,7 +23,7 @@ from pydantic_settings import (
 
 # Bump when cleaning or chunking code changes what ends up in the index, so old indexes are
 # never silently reused (the fingerprint below includes it).
-PIPELINE_VERSION = 7
+PIPELINE_VERSION = 8
 
 INDEX_FOLDER_NAME = ".newsdesk"
 # The app's conversations, in the data folder (the index folder unless RAG_DATA_DIR is set).

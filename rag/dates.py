@@ -46,19 +46,26 @@ def dates_in(text: str) -> list[tuple[date, str]]:
     return [(parsed, words) for _, parsed, words in sorted(found, key=lambda item: item[0])]
 
 
-# What separates a date stamp from the text it opens: "Nov 12, 2020 ... The", "May 2 - ".
-_STAMP_END = re.compile(r"\s*(?:\.\.\.|…|—|–|-|\|)\s+")
+# What separates a date stamp from the text it opens: "Nov 12, 2020 ... The", "May 2 - ",
+# with the agency a wire dateline may name before it ("14 March 2024 (Reuters) - ").
+_STAMP_END = re.compile(r"(?:\s*\([^()\n]{1,30}\))?\s*(?:\.\.\.|…|—|–|-|\|)\s+")
+# A wire dateline's place before its date, in capitals as wire copy sets it, up to the
+# comma: "LONDON, ", "NEW YORK (AP), ". ("In London, May 2, 2022 - ..." is a sentence.)
+_PLACE = re.compile(r"[A-Z][A-Z.'’-]+(?: [A-Z][A-Z.'’-]+){0,3}(?:\s*\([^()\n]{1,30}\))?,\s+")
 
 
 def leading_date(text: str) -> tuple[date, str] | None:
     """The date stamp that opens `text`, set off from what follows ("Nov 12, 2020 ...
-    Season 17 ..." as search results and some wire copy print it), with the stamp's words."""
-    for pattern in _DATE_PATTERNS:
-        match = pattern.match(text)
-        if match and _STAMP_END.match(text, match.end()):
-            parsed = _to_date(match)
-            if parsed is not None:
-                return parsed, match.group(0)
+    Season 17 ..." as search results and some wire copy print it, "LONDON, 14 March 2024
+    (Reuters) - Shares ..." as a dateline does), with the stamp's words."""
+    place = _PLACE.match(text)
+    for start in (0, place.end()) if place else (0,):
+        for pattern in _DATE_PATTERNS:
+            match = pattern.match(text, start)
+            if match and _STAMP_END.match(text, match.end()):
+                parsed = _to_date(match)
+                if parsed is not None:
+                    return parsed, match.group(0)
     return None
 
 

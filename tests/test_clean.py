@@ -527,6 +527,11 @@ def test_read_source_skips_html_with_no_visible_text(tmp_path: Path) -> None:
          date(2020, 11, 12)),
         ("12 May 2019 - Ministers met in Basra to agree the new port budget on Sunday.",
          date(2019, 5, 12)),
+        # A wire dateline: the place, the date, the agency.
+        ("LONDON, 14 March 2024 (Reuters) - Shares in the lender rose after it cut jobs.",
+         date(2024, 3, 14)),
+        ("NEW YORK (AP), March 14, 2024 — The city council approved the budget on Thursday.",
+         date(2024, 3, 14)),
     ],
 )  # fmt: skip
 def test_a_file_without_a_headline_keeps_its_text(text: str, day: date | None) -> None:
@@ -538,3 +543,15 @@ def test_a_file_without_a_headline_keeps_its_text(text: str, day: date | None) -
 def test_a_date_inside_the_first_sentence_is_not_a_stamp() -> None:
     (article,) = articles_from_text("a.txt", "May 2, 2022 was the day the long strike ended.\n")
     assert article.date is None
+    sentence = "In London, May 2, 2022 - the day it ended - was wet.\n"
+    (article,) = articles_from_text("b.txt", sentence)
+    assert article.date is None, "a phrase before the date is not a dateline's place"
+
+
+def test_a_headed_article_takes_its_dateline_date_as_stated() -> None:
+    text = (
+        "Lender cuts jobs\n\nLONDON, 14 March 2024 (Reuters) - Shares in the lender rose "
+        "after it said it would cut 2,000 jobs. It said on 1 March 2024 that it would.\n"
+    )
+    (article,) = articles_from_text("upload.txt", text)
+    assert (article.date, article.date_evidence) == (date(2024, 3, 14), None), "stated"
