@@ -19,7 +19,7 @@ from rag import export
 from rag.answer.citations import strip_markers
 from rag.answer.query import MAX_QUESTION_CHARS
 from rag.config import Settings
-from rag.conversations import Conversations
+from rag.conversations import Conversations, Summary
 from rag.evidence import Segment, gather, mark, passage_of, split_at_passage, unsupported_marks
 from rag.index import Health, Status, Verdict
 from rag.manifest import FileEntry, Manifest
@@ -36,6 +36,8 @@ MODES = {
     "extractive": "Offline extractive",
 }
 MAX_TOP_K = 20
+# Conversations listed before their list scrolls in a box of this height (pixels).
+SHOWN_CONVERSATIONS, CONVERSATIONS_HEIGHT = 6, 260
 # How much of a question too long to answer is shown back.
 _ECHOED_CHARS = 200
 CLOSEST_PASSAGES = 3
@@ -102,13 +104,28 @@ def conversations_panel() -> None:
     if not recent:
         return
     st.subheader("Conversations")
-    for kept in recent:
-        label = kept.title if len(kept.title) <= TITLE_CHARS else kept.title[:TITLE_CHARS] + "…"
-        opened = kept.id == st.query_params.get(CONVERSATION)
-        about = f"{kept.turns} question(s), started {kept.started:%Y-%m-%d %H:%M} UTC"
-        if st.button(label, key=f"open_{kept.id}", type="tertiary", disabled=opened, help=about):
-            show_conversation(kept.id)
-            st.rerun()
+    # A box of its own that scrolls: however many there are, Settings and the rest stay in
+    # view below it.
+    tall = len(recent) > SHOWN_CONVERSATIONS
+    with st.container(height=CONVERSATIONS_HEIGHT if tall else "content", key="conversations"):
+        labels = [_listed(kept, "%b %d, %H:%M") for kept in recent]
+        for kept, label in zip(recent, labels, strict=True):
+            if labels.count(label) > 1:  # started in the same minute too
+                label = _listed(kept, "%b %d, %H:%M:%S")
+            opened = kept.id == st.query_params.get(CONVERSATION)
+            about = f"{kept.turns} question(s), started {kept.started:%Y-%m-%d %H:%M} UTC"
+            # The open one is marked as such, not greyed out as if it could not be used.
+            kind = "secondary" if opened else "tertiary"
+            if st.button(label, key=f"open_{kept.id}", type=kind, help=about, width="stretch"):
+                show_conversation(kept.id)
+                st.rerun()
+
+
+def _listed(kept: Summary, when: str) -> str:
+    """A conversation's label in the list: its first question, and when it was started, which
+    tells apart conversations that began with the same question."""
+    title = kept.title if len(kept.title) <= TITLE_CHARS else kept.title[:TITLE_CHARS] + "…"
+    return f"{title} · {kept.started.strftime(when)}"
 
 
 def dates_panel() -> None:
@@ -579,7 +596,7 @@ def card(
     and the whole article; its heading is the `anchor` the answer's `[n]` links to."""
     evidence = gather(cited, answer.hits, entry, settings)
     first = cited[0]
-    with st.container(border=True):
+    with st.container(border=True, key=f"card-{anchor}"):
         badges = " ".join(f":blue-badge[\\[{c.n}\\]]" for c in cited)
         st.subheader(f"{badges} {escape(evidence.article_title)}", anchor=anchor)
         also = f" · also in {', '.join(first.also_in)}" if first.also_in else ""
@@ -614,7 +631,16 @@ st.set_page_config(page_title="newsdesk", page_icon="📰", layout="centered")
 # told apart by more than its colour.
 st.html(
     "<style>.stMarkdownColoredBackground strong "
-    "{text-decoration: underline; text-underline-offset: 3px}</style>"
+    "{text-decoration: underline; text-underline-offset: 3px}"
+    # The conversation list's labels start at the left, whether on one line or wrapped.
+    ".st-key-conversations button, .st-key-conversations button * "
+    "{justify-content: flex-start; text-align: left}"
+    ".st-key-conversations button > div {width: 100%}"
+    # The same inset for every label, the open one (which has a border) and the others.
+    ".st-key-conversations button {padding: 4px 12px}"
+    # A source card's title a little above the answer's text, not a page heading; its [n]
+    # badges, which scale with it, then read at the size of the answer's own markers.
+    "[class*='st-key-card-'] h3 {font-size: 1.15rem; line-height: 1.4}</style>"
 )
 page = st.navigation(
     [
@@ -624,9 +650,13 @@ page = st.navigation(
     ]
 )
 with st.sidebar, ui.guard("showing the sidebar"):
-    conversations_panel()
+    # Filled after the page has run: a question asked on it may have started a conversation,
+    # which is then listed at once, not after the next page load.
+    listing = st.empty()
     settings_panel()
     dates_panel()
     corpus_panel()
 with ui.guard("showing the page"):
     page.run()
+with listing.container(), ui.guard("showing the conversations"):
+    conversations_panel()

@@ -448,9 +448,36 @@ def test_a_conversation_is_kept_and_reopened_by_its_link(shared: Settings) -> No
     page = shown(reopened)
     assert "late 2020" in page and "Kareem Nuri" in page
     listed = reopened.sidebar.button(key=f"open_{conversation}")
-    assert listed.label == TROOPS and listed.disabled  # the open one
+    assert listed.label.startswith(f"{TROOPS} · ")
+    # The open one is marked, not greyed out as if it could not be used.
+    assert listed.proto.type == "secondary" and not listed.disabled
     follow_up = ask(reopened, "Which ministry does it run?")
     assert len([m for m in follow_up.chat_message if m.name == "user"]) == 3
+
+
+def test_the_conversation_list_is_current_bounded_and_tells_twins_apart(
+    shared: Settings, conversations_apart: Path
+) -> None:
+    at = ask(start(), TROOPS)
+    first = at.query_params["c"]
+    # Listed on the same run that started it, not after the next page load.
+    assert at.sidebar.button(key=f"open_{first}").label.startswith(TROOPS)
+    at.button(key="new_chat").click().run()
+    at = ask(at, TROOPS)
+    second = at.query_params["c"]
+    labels = {at.sidebar.button(key=f"open_{c}").label for c in (first, second)}
+    assert len(labels) == 2, "two conversations that began alike are told apart"
+    for _ in range(6):
+        at.button(key="new_chat").click().run()
+        at = ask(at, "Who is Basra's police chief?")
+    # Eight conversations: listed in a box of bounded height that scrolls, above Settings.
+    listing = at.sidebar.children[0]
+    boxes = listing.children.values()
+    (box,) = [b for b in boxes if getattr(b.proto, "id", "").endswith("-conversations")]
+    assert 0 < box.proto.height_config.pixel_height <= 400
+    assert len(box.children) == 8
+    assert at.sidebar.subheader[0].value == "Conversations"
+    assert at.sidebar.subheader[1].value == "Settings"
 
 
 def test_deleting_a_conversation_asks_first(shared: Settings) -> None:

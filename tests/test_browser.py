@@ -178,6 +178,35 @@ def test_a_link_to_no_conversation_says_so_and_leaves_the_chat_usable(app_url: s
         assert "Traceback" not in server_log.read()
 
 
+def test_conversation_labels_start_at_the_left_wrapped_or_not(
+    indexed: Pipeline, tmp_path: Path
+) -> None:
+    need_chromium()
+    env = app_env(indexed, tmp_path / "data")
+    long = "Who is the spokesman of the Badr Organization, and what did he say about the US?"
+    with streamlit_server(env, ARTIFACTS / "browser-list.log") as url, browser_page() as page:
+        page.goto(url)
+        for n, question in enumerate(("Badr spokesman?", long)):
+            if n:
+                page.get_by_role("button", name="New chat").click()
+                expect(page.get_by_test_id("stChatMessage")).to_have_count(0)
+            ask(page, question)
+            page.get_by_test_id("stChatMessage").nth(1).get_by_text(
+                "Copy or export").wait_for(timeout=ANSWER_TIMEOUT_MS)  # fmt: skip
+        listing = page.locator(".st-key-conversations")
+        listing.get_by_role("button").nth(1).wait_for(timeout=ANSWER_TIMEOUT_MS)
+        page.screenshot(path=ARTIFACTS / "browser-conversations.png")
+        buttons = listing.get_by_role("button")
+        lefts, heights = [], []
+        for i in range(buttons.count()):
+            box, text = buttons.nth(i).bounding_box(), buttons.nth(i).locator("p").bounding_box()
+            assert box is not None and text is not None
+            lefts.append(text["x"] - box["x"])
+            heights.append(text["height"])
+        assert max(heights) > 1.5 * min(heights), "one label wraps, the other does not"
+        assert max(lefts) - min(lefts) < 2 and max(lefts) < 20, f"label offsets {lefts}"
+
+
 def test_opening_the_evaluation_page_first_keeps_the_sidebar(
     indexed: Pipeline, tmp_path: Path
 ) -> None:
@@ -313,6 +342,21 @@ def test_after_an_answer_the_view_shows_its_start_and_it_is_announced(page: Any)
     expect(announced).to_have_text(
         re.compile(r"^Answer ready\. (?:From “[^”]+”[^:]*: )?In late 2020, .*2,500[^\[]*$")
     )
+
+
+def test_a_source_cards_title_and_badges_are_sized_like_the_answer(page: Any) -> None:
+    ask(page, TROOPS)
+    answer = page.get_by_test_id("stChatMessage").nth(1)
+    title = answer.locator("[class*='st-key-card-'] h3").first
+    title.wait_for(timeout=ANSWER_TIMEOUT_MS)
+
+    def size(element: Any) -> float:
+        return float(element.evaluate("e => parseFloat(getComputedStyle(e).fontSize)"))
+
+    text = size(answer.get_by_test_id("stMarkdownContainer").nth(1).locator("p").first)
+    badge = size(title.get_by_text("[1]").first)
+    assert size(title) <= 1.25 * text, "a card's title is not a page heading"
+    assert badge >= 0.8 * text, "its [n] badges can be read"
 
 
 def test_captions_are_readable(page: Any) -> None:
