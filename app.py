@@ -115,8 +115,8 @@ def conversations_panel() -> None:
             opened = kept.id == st.query_params.get(CONVERSATION)
             about = f"{kept.turns} question(s), started {kept.started:%Y-%m-%d %H:%M} UTC"
             # The open one is marked as such, not greyed out as if it could not be used.
-            kind = "secondary" if opened else "tertiary"
-            if st.button(label, key=f"open_{kept.id}", type=kind, help=about, width="stretch"):
+            if st.button(label, key=f"open_{kept.id}", type="secondary" if opened else "tertiary",
+                         help=about, width="stretch"):  # fmt: skip
                 show_conversation(kept.id)
                 st.rerun()
 
