@@ -21,6 +21,10 @@ _INDENT = re.compile(r"\n[ \t]+")
 # `code` in messages: Markdown shows a code span's characters as they are.
 _CODE = re.compile(r"(`[^`\n]+`)")
 HARD_BREAK = "  \n"
+# Streamlit's Markdown turns "--" into a dash even when each hyphen is escaped; an invisible
+# word joiner between them keeps them two hyphens, as the article wrote them.
+WORD_JOINER = "\u2060"
+_DOUBLE_HYPHEN = re.compile(r"-(?=-)")
 # A citation's card: its anchor on the page, and what hovering its marker shows.
 Source = tuple[str, str]
 STYLES = {
@@ -32,6 +36,7 @@ STYLES = {
 
 def escape(text: str) -> str:
     """Markdown that renders as `text`, keeping its line breaks."""
+    text = _DOUBLE_HYPHEN.sub("-" + WORD_JOINER, text)
     return _PUNCTUATION.sub(r"\\\1", _INDENT.sub("\n", text)).replace("\n", HARD_BREAK)
 
 

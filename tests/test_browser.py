@@ -359,6 +359,15 @@ def test_a_source_cards_title_and_badges_are_sized_like_the_answer(page: Any) ->
     assert badge >= 0.8 * text, "its [n] badges can be read"
 
 
+def test_two_hyphens_are_shown_as_two_hyphens(page: Any) -> None:
+    question = "Who said US forces -- some 5,000 -- should go?"
+    ask(page, question)
+    echo = page.get_by_test_id("stChatMessage").nth(0)
+    echo.get_by_text("Who said").wait_for(timeout=ANSWER_TIMEOUT_MS)
+    shown = echo.inner_text().replace("\u2060", "")  # the word joiner is invisible
+    assert "forces -- some 5,000 --" in shown and "—" not in shown
+
+
 def test_captions_are_readable(page: Any) -> None:
     # WCAG AA: at least 4.5:1 for a source card's file, date and offsets. Streamlit draws
     # captions in the text colour inside a container at 60% opacity: both count.

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rag.evidence import Level, Segment
-from rag.markdown import answer_markdown, escape, highlight, message, with_markers
+from rag.markdown import WORD_JOINER, answer_markdown, escape, highlight, message, with_markers
 
 PLAIN, PASSAGE, QUOTE, UNSUPPORTED = Level.PLAIN, Level.PASSAGE, Level.QUOTE, Level.UNSUPPORTED
 
@@ -32,6 +32,8 @@ _UNESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
         ("line one\nline two", "line one  \nline two"),
         ("para\n\n    not code", "para  \n  \nnot code"),
         ("Iraq’s “militias” — 2,500", r"Iraq’s “militias” — 2\,500"),
+        # Two hyphens stay two hyphens, not a dash (an invisible word joiner between them).
+        ("a -- b", "a \\-\u2060\\- b"),
     ],
 )
 def test_escape(text: str, markdown: str) -> None:
@@ -43,7 +45,8 @@ def test_escaped_text_reads_back_as_the_text_and_leaves_no_markup(text: str) -> 
     markdown = escape(text)
     assert re.search(r"(?<!\\)[!-/:-@\[-`{-~]", _UNESCAPE.sub("", markdown)) is None
     expected = re.sub(r"\n[ \t]+", "\n", text)
-    assert _UNESCAPE.sub(r"\1", markdown).replace("  \n", "\n") == expected
+    shown = _UNESCAPE.sub(r"\1", markdown).replace("  \n", "\n").replace(WORD_JOINER, "")
+    assert shown == expected
 
 
 @pytest.mark.parametrize(
