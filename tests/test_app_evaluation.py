@@ -91,11 +91,14 @@ def test_the_latest_report_is_shown_as_tables_and_a_chart(workdir: Path) -> None
     folder = write_report(workdir / "eval" / "results")
     at = open_page()
     assert any(escape(folder.name) in c.value and "mode extractive" in c.value for c in at.caption)
-    metrics, questions = at.main.dataframe
+    metrics, by_kind, questions = at.main.dataframe
     table = metrics.value
-    assert list(table.columns) == ["all", "date", "person", "unanswerable"]
-    assert table.loc["answer_accuracy", "all"] == 0.5
-    assert table.loc["citation_precision", "person"] == 0.5, "metrics beyond the contract too"
+    assert list(table.columns) == ["all questions"]
+    assert table.loc["answer_accuracy", "all questions"] == 0.5
+    assert "citation_precision" in table.index, "metrics beyond the contract too"
+    kinds = by_kind.value
+    assert list(kinds.index) == ["date", "person", "unanswerable"], "a kind to a row"
+    assert "answer_accuracy" in kinds.columns and "items" in kinds.columns
     assert at.get("vega_lite_chart"), "the bar chart"
     rows = questions.value
     assert list(rows["passed"]) == [True, False, True]
@@ -103,7 +106,7 @@ def test_the_latest_report_is_shown_as_tables_and_a_chart(workdir: Path) -> None
     assert rows["answer"][0] == "In late 2020 [1]"
 
     at.toggle[0].set_value(True).run()
-    assert list(at.main.dataframe[1].value["id"]) == ["q2"]
+    assert list(at.main.dataframe[2].value["id"]) == ["q2"]
 
 
 def test_the_page_reads_the_results_dir_setting(
@@ -126,8 +129,8 @@ def test_the_gold_set_runs_from_the_page(workdir: Path) -> None:
     assert not at.exception and not at.error
     latest = json.loads((workdir / "eval" / "results" / "latest.json").read_text())["path"]
     assert Path(latest).name != "20260101-000000-abc-extractive", "a new run folder"
-    metrics, questions = at.main.dataframe
-    assert metrics.value.loc["items", "all"] == 2
+    metrics, _, questions = at.main.dataframe
+    assert metrics.value.loc["items", "all questions"] == 2
     assert list(questions.value["id"]) == ["g1", "g2"]
     assert list(questions.value["passed"]) == [True, True]
 

@@ -17,13 +17,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from playwright.sync_api import expect
 
+from rag.cli import main
 from rag.config import Settings
 from rag.pipeline import Pipeline
 from tests.browser import ask, browser_page, chromium_missing, streamlit_server
 from tests.conftest import CORPUS as REPO_CORPUS
-from tests.conftest import TROOPS_FILE
+from tests.conftest import REPO, TROOPS_FILE
 from tests.ollama_stub import OllamaStub, Reply
 
 # Screenshots for a person to look at after a run; outside the checkout, which tests never
@@ -205,6 +207,26 @@ def test_conversation_labels_start_at_the_left_wrapped_or_not(
             heights.append(text["height"])
         assert max(heights) > 1.5 * min(heights), "one label wraps, the other does not"
         assert max(lefts) - min(lefts) < 2 and max(lefts) < 20, f"label offsets {lefts}"
+
+
+def test_tables_fit_the_page(indexed: Pipeline, tmp_path: Path) -> None:
+    # A table wider than the page scrolls sideways, and its last columns read as cut off.
+    need_chromium()
+    env = {**app_env(indexed, tmp_path / "data"), "RAG_RESULTS_DIR": str(tmp_path / "results")}
+    done = CliRunner().invoke(main, ["eval", str(REPO / "eval" / "gold.jsonl"), "--limit", "6"],
+                              env=env)  # fmt: skip
+    assert done.exit_code == 0, done.output
+    with streamlit_server(env, ARTIFACTS / "browser-tables.log") as url, browser_page() as page:
+        for path, tables in (("/articles", 1), ("/evaluation", 3)):
+            page.goto(url + path)
+            grids = page.get_by_test_id("stMain").get_by_test_id("stDataFrame")
+            expect(grids).to_have_count(tables, timeout=ANSWER_TIMEOUT_MS)
+            for n in range(tables):
+                scroller = grids.nth(n).locator(".dvn-scroller").first
+                scroller.wait_for(timeout=ANSWER_TIMEOUT_MS)
+                wide, shown = scroller.evaluate("e => [e.scrollWidth, e.clientWidth]")
+                assert wide <= shown + 1, f"table {n} of {path}: {wide} px wide in {shown}"
+            page.screenshot(path=ARTIFACTS / f"browser-tables{path.replace('/', '-')}.png")
 
 
 def test_opening_the_evaluation_page_first_keeps_the_sidebar(

@@ -71,7 +71,17 @@ with ui.guard("listing the articles"):
     query = st.text_input("Search titles", key="title_search", placeholder="e.g. troops")
     rows = articles_table(listed, query)
     if rows:
-        st.dataframe(rows, hide_index=True)
+        # As wide as the page, the title given the room and the file shown whole: a column
+        # past the page's edge reads as cut off.
+        st.dataframe(
+            rows, hide_index=True, width="stretch",
+            column_config={
+                "Title": st.column_config.TextColumn(width=290),
+                "Date": st.column_config.TextColumn(width=140),
+                "File": st.column_config.TextColumn(width=190),
+                "Passages in file": st.column_config.NumberColumn("Passages", width=80),
+            },
+        )  # fmt: skip
     else:
         st.info(escape(f"No article title holds {query!r}.") if query else "No articles yet.")
     remove_panel(listed)

@@ -18,6 +18,9 @@ from rag.markdown import escape
 GOLD_FILE = Path("eval/gold.jsonl")
 # The CI minimums of the shipped gold set, marked on the chart when it is the run's.
 THRESHOLDS_FILE = Path("eval/thresholds.json")
+# The figures shown for each kind of question.
+BY_KIND = ["items", "answer_accuracy", "cited_accuracy", "hit_at_1", "false_abstention_rate",
+           "high_confidence_accuracy"]  # fmt: skip
 # Where `rag eval` writes its runs by default (setting results_dir, env RAG_RESULTS_DIR).
 RESULTS_DIR = ui.settings().results_dir
 
@@ -71,8 +74,12 @@ st.caption(
 )
 
 st.subheader("Metrics")
-metrics = pd.DataFrame({"all": overall, **report["by_kind"]})
-st.dataframe(metrics.round(3), width="stretch")
+# Every figure over all questions, then the main ones by kind of question, a kind to a row:
+# one column per kind would run past the page's edge.
+st.dataframe(pd.DataFrame({"all questions": overall}).round(3), width="stretch")
+by_kind = pd.DataFrame(report["by_kind"]).T
+shown_by_kind = [name for name in BY_KIND if name in by_kind.columns]
+st.dataframe(by_kind[shown_by_kind].round(3), width="stretch")
 
 
 def label(metric: str) -> str:
@@ -146,5 +153,14 @@ st.dataframe(
     ),
     hide_index=True,
     width="stretch",
-    column_config={"passed": st.column_config.CheckboxColumn(width="small")},
+    # Long texts cut at the cell's edge (each reads whole on hover or by widening its column),
+    # so the table fits the page.
+    column_config={
+        "passed": st.column_config.CheckboxColumn(width=60),
+        "id": st.column_config.TextColumn(width=70),
+        "kind": st.column_config.TextColumn(width=90),
+        "question": st.column_config.TextColumn(width=230),
+        "answer": st.column_config.TextColumn(width=230),
+        "citations": st.column_config.TextColumn(width=120),
+    },
 )
