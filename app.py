@@ -38,6 +38,8 @@ MODES = {
 MAX_TOP_K = 20
 # Conversations listed before their list scrolls in a box of this height (pixels).
 SHOWN_CONVERSATIONS, CONVERSATIONS_HEIGHT = 6, 260
+# What a reader's thumb says, shown beside it once given.
+_VERDICTS = {1: "You marked this answer right.", 0: "You marked this answer wrong."}
 # How much of a question too long to answer is shown back.
 _ECHOED_CHARS = 200
 CLOSEST_PASSAGES = 3
@@ -525,7 +527,12 @@ def verdict(n: int) -> None:
                 conversation, n, given == 1, st.session_state.get(correction, "")
             )
 
-    st.feedback("thumbs", key=thumbs, on_change=keep_verdict)
+    given, said = st.columns([1, 5], vertical_alignment="center")
+    with given:
+        st.feedback("thumbs", key=thumbs, on_change=keep_verdict)
+    # The chosen thumb is only a little darker than the other: the choice is said in words.
+    if (chosen := st.session_state.get(thumbs)) is not None:
+        said.caption(_VERDICTS[chosen])
     if st.session_state.get(thumbs) == 0:
         st.text_input("What should the answer say? (optional)", key=correction,
                       on_change=keep_verdict)  # fmt: skip

@@ -577,6 +577,7 @@ def test_a_verdict_and_correction_are_kept_and_exported(
     at = ask(start(), TROOPS)
     conversation = at.query_params["c"]
     at.feedback(key=f"thumbs_{conversation}_0").set_value(0).run()  # thumbs down
+    assert "You marked this answer wrong." in [c.value for c in at.chat_message[1].caption]
     at.text_input(key=f"correction_{conversation}_0").set_value("In late 2020.").run()
     result = CliRunner().invoke(main, ["feedback", "export"],
                                 env={"RAG_DATA_DIR": str(conversations_apart)})  # fmt: skip
