@@ -283,6 +283,9 @@ class DateBasis(StrEnum):
     STATED = "stated"  # the sentence writes it ("on April 7, 2021", "in late 2020")
     RELATIVE = "resolved relative date"  # "on Monday", against the article's date
     ARTICLE = "article date"  # the date the article was published
+    # An undated copy of a wire story, dated by another copy: the card of the undated file
+    # it quotes says "undated", and the row says whose date it is.
+    COPY = "date of a copy of the article"
     ESTIMATED = "estimated article date"  # undated article, dated from its own text
 
 

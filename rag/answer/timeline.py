@@ -67,6 +67,8 @@ def date_of(sentence: Sentence, hit: Hit) -> Dated | None:
                 basis = DateBasis.ESTIMATED if estimated else DateBasis.RELATIVE
                 return Dated(relative.day, format_day(relative.day), "day", basis)
         basis = DateBasis.ESTIMATED if estimated else DateBasis.ARTICLE
+        if sentence.chunk.date is None:
+            basis = DateBasis.COPY
         return Dated(published, format_day(published), "day", basis)
     if year := _STATED_YEAR.search(text):
         return _in_year(year)
