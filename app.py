@@ -111,9 +111,15 @@ def conversations_panel() -> None:
     tall = len(recent) > SHOWN_CONVERSATIONS
     with st.container(height=CONVERSATIONS_HEIGHT if tall else "content", key="conversations"):
         labels = [_listed(kept, "%b %d, %H:%M") for kept in recent]
+        # Started in the same minute too: to the second, and numbered if even that is shared.
+        labels = [
+            _listed(kept, "%b %d, %H:%M:%S") if labels.count(label) > 1 else label
+            for kept, label in zip(recent, labels, strict=True)
+        ]
+        twins = {label: labels.count(label) for label in labels}
         for kept, label in zip(recent, labels, strict=True):
-            if labels.count(label) > 1:  # started in the same minute too
-                label = _listed(kept, "%b %d, %H:%M:%S")
+            if twins[label] > 1:
+                label, twins[label] = f"{label} ({twins[label]})", twins[label] - 1
             opened = kept.id == st.query_params.get(CONVERSATION)
             about = f"{kept.turns} question(s), started {kept.started:%Y-%m-%d %H:%M} UTC"
             # The open one is marked as such, not greyed out as if it could not be used.
