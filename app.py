@@ -19,7 +19,7 @@ from rag import export
 from rag.answer.citations import strip_markers
 from rag.answer.query import MAX_QUESTION_CHARS
 from rag.config import Settings
-from rag.conversations import Conversations, Summary
+from rag.conversations import Conversations, labels
 from rag.evidence import Segment, gather, mark, passage_of, split_at_passage, unsupported_marks
 from rag.index import Health, Status, Verdict
 from rag.manifest import FileEntry, Manifest
@@ -110,16 +110,7 @@ def conversations_panel() -> None:
     # view below it.
     tall = len(recent) > SHOWN_CONVERSATIONS
     with st.container(height=CONVERSATIONS_HEIGHT if tall else "content", key="conversations"):
-        labels = [_listed(kept, "%b %d, %H:%M") for kept in recent]
-        # Started in the same minute too: to the second, and numbered if even that is shared.
-        labels = [
-            _listed(kept, "%b %d, %H:%M:%S") if labels.count(label) > 1 else label
-            for kept, label in zip(recent, labels, strict=True)
-        ]
-        twins = {label: labels.count(label) for label in labels}
-        for kept, label in zip(recent, labels, strict=True):
-            if twins[label] > 1:
-                label, twins[label] = f"{label} ({twins[label]})", twins[label] - 1
+        for kept, label in zip(recent, labels(recent, TITLE_CHARS), strict=True):
             opened = kept.id == st.query_params.get(CONVERSATION)
             about = f"{kept.turns} question(s), started {kept.started:%Y-%m-%d %H:%M} UTC"
             # The open one is marked as such, not greyed out as if it could not be used.
@@ -127,13 +118,6 @@ def conversations_panel() -> None:
                          help=about, width="stretch"):  # fmt: skip
                 show_conversation(kept.id)
                 st.rerun()
-
-
-def _listed(kept: Summary, when: str) -> str:
-    """A conversation's label in the list: its first question, and when it was started, which
-    tells apart conversations that began with the same question."""
-    title = kept.title if len(kept.title) <= TITLE_CHARS else kept.title[:TITLE_CHARS] + "…"
-    return f"{title} · {kept.started.strftime(when)}"
 
 
 def dates_panel() -> None:

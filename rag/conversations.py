@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import secrets
 import sqlite3
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -81,6 +81,30 @@ class Summary:
     title: str  # its first question
     started: datetime
     turns: int
+
+
+def labels(recent: Sequence[Summary], title_chars: int) -> list[str]:
+    """Each conversation's label in the list: its first question (cut at `title_chars`) and
+    when it was started, which tells apart conversations that began with the same question:
+    to the minute, to the second when that is shared, then numbered (newest first)."""
+
+    def listed(kept: Summary, when: str) -> str:
+        title = kept.title if len(kept.title) <= title_chars else kept.title[:title_chars] + "…"
+        return f"{title} · {kept.started.strftime(when)}"
+
+    found = [listed(kept, "%b %d, %H:%M") for kept in recent]
+    found = [
+        listed(kept, "%b %d, %H:%M:%S") if found.count(label) > 1 else label
+        for kept, label in zip(recent, found, strict=True)
+    ]
+    left = {label: found.count(label) for label in found}
+    numbered = []
+    for label in found:
+        if found.count(label) > 1:
+            left[label] -= 1
+            label = f"{label} ({left[label] + 1})"
+        numbered.append(label)
+    return numbered
 
 
 class Conversations:

@@ -4,12 +4,13 @@ deleted with their turns, and carried over when the index is rebuilt."""
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from rag.config import CONVERSATIONS_FILE
-from rag.conversations import Conversations
+from rag.conversations import Conversations, Summary, labels
 from rag.eval.feedback import candidate_items
 from rag.eval.gold import load_gold
 from rag.pipeline import Pipeline
@@ -122,3 +123,21 @@ def test_a_verdict_given_again_replaces_the_first(indexed: Pipeline, tmp_path: P
     assert (verdict.good, verdict.correction) == (False, "In late 2020.")
     kept.delete(conversation)
     assert kept.feedback() == []
+
+
+def test_every_label_in_the_list_differs_however_alike_they_began() -> None:
+    at = datetime(2026, 12, 5, 7, 29, 15, tzinfo=UTC)
+    recent = [
+        Summary("c4", "When did troops drop?", at, 1),
+        Summary("c3", "When did troops drop?", at, 2),  # the same question, the same second
+        Summary("c2", "When did troops drop?", at.replace(second=2), 1),  # same minute
+        Summary("c1", "Who is the spokesman?", at, 1),
+        Summary("c0", "x" * 60, at.replace(minute=3), 1),
+    ]
+    assert labels(recent, 48) == [
+        "When did troops drop? · Dec 05, 07:29:15 (2)",
+        "When did troops drop? · Dec 05, 07:29:15 (1)",
+        "When did troops drop? · Dec 05, 07:29:02",
+        "Who is the spokesman? · Dec 05, 07:29",
+        "x" * 48 + "… · Dec 05, 07:03",
+    ]
