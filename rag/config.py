@@ -26,7 +26,9 @@ from pydantic_settings import (
 PIPELINE_VERSION = 8
 
 INDEX_FOLDER_NAME = ".newsdesk"
-# The app's conversations, in the data folder (the index folder unless RAG_DATA_DIR is set).
+# The app's conversations and the accounts, in the data folder (the index folder unless
+# RAG_DATA_DIR is set). One file: `rag ingest --rebuild` carries it over into the new index
+# folder, and accounts kept in a file of their own would be dropped there, opening the app.
 CONVERSATIONS_FILE = "conversations.sqlite3"
 OLLAMA_EMBED_PREFIX = "ollama:"
 MINILM_INT8 = "minilm-int8"
@@ -54,8 +56,14 @@ class Settings(BaseSettings):
     )
     data_dir: Path | None = Field(
         None,
-        description="Where the app keeps conversations (conversations.sqlite3); default: the "
-        "index folder.",
+        description="Where the app keeps conversations and accounts (conversations.sqlite3); "
+        "default: the index folder.",
+    )
+    session_hours: float = Field(
+        12,
+        gt=0,
+        description="Hours a login to the app lasts before its user must log in again (API "
+        "tokens last until `rag users revoke`).",
     )
     results_dir: Path = Field(
         Path("eval/results"),
@@ -275,7 +283,7 @@ class Settings(BaseSettings):
 
     @property
     def data_path(self) -> Path:
-        """The folder holding the app's conversations."""
+        """The folder holding the app's conversations and accounts."""
         return self.data_dir or self.index_path
 
     @property

@@ -1,9 +1,12 @@
 """Conversations kept across reloads and restarts: each question, its answer with citations
 and evidence, and the hashes of the files the answer was made from, in one SQLite file.
 
-The app has no login, so this is one history shared by everyone who can open it (docs/team.md,
-"Exposing the app"). Answers are stored whole (as JSON, by pydantic from the same dataclasses
-the pipeline returns), so a reopened conversation shows exactly what was answered then.
+Each conversation has an owner: the account that began it, or '' when it was begun with no
+accounts (then it is one history shared by everyone who can open the app; docs/team.md). An
+owner may share one read-only: the share token is apart from the conversation's id, so
+sharing can be stopped without changing the owner's own link. Answers are stored whole (as
+JSON, by pydantic from the same dataclasses the pipeline returns), so a reopened conversation
+shows exactly what was answered then.
 """
 
 from __future__ import annotations
@@ -11,14 +14,14 @@ from __future__ import annotations
 import secrets
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from pydantic import TypeAdapter
 
-from rag.config import CONVERSATIONS_FILE
+from rag.datafile import connect, open_file
 from rag.types import Answer, UserError
 
 # Conversations listed, newest first.
@@ -28,7 +31,8 @@ _FILES = TypeAdapter(dict[str, str])
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS conversations (
     id TEXT PRIMARY KEY,
-    started TEXT NOT NULL
+    started TEXT NOT NULL,
+    owner TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS turns (
     conversation TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
@@ -47,6 +51,10 @@ CREATE TABLE IF NOT EXISTS feedback (
     given TEXT NOT NULL,
     PRIMARY KEY (conversation, n),
     FOREIGN KEY (conversation, n) REFERENCES turns(conversation, n) ON DELETE CASCADE
+);
+CREATE TABLE IF NOT EXISTS shares (
+    token TEXT PRIMARY KEY,
+    conversation TEXT NOT NULL UNIQUE REFERENCES conversations(id) ON DELETE CASCADE
 );
 """
 
@@ -111,26 +119,67 @@ class Conversations:
     """The conversations kept in `folder`/conversations.sqlite3."""
 
     def __init__(self, folder: Path) -> None:
-        self.path = folder / CONVERSATIONS_FILE
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            with self._connection():
-                pass
-        except (OSError, sqlite3.Error) as error:
-            raise UserError(
-                f"Conversations cannot be kept in {self.path} ({error}): set RAG_DATA_DIR to "
-                "a folder the app can write."
-            ) from None
+        self.path = open_file(folder, _SCHEMA, "Conversations")
+        with self._connection() as db:
+            _add_owners(db)
 
-    def start(self) -> str:
-        """A new, empty conversation's id (hard to guess: it is the link that opens it)."""
+    def start(self, owner: str = "") -> str:
+        """A new, empty conversation's id (hard to guess: it is the link that opens it),
+        belonging to `owner` ('' with no accounts)."""
         conversation = secrets.token_urlsafe(9)
         with self._connection() as db:
             db.execute(
-                "INSERT INTO conversations (id, started) VALUES (?, ?)",
-                (conversation, _now().isoformat()),
+                "INSERT INTO conversations (id, started, owner) VALUES (?, ?, ?)",
+                (conversation, _now().isoformat(), owner),
             )
         return conversation
+
+    def owner(self, conversation: str) -> str | None:
+        """The account the conversation belongs to ('' if begun with no accounts), or None
+        for an unknown id."""
+        with self._connection() as db:
+            row = db.execute(
+                "SELECT owner FROM conversations WHERE id = ?", (conversation,)
+            ).fetchone()
+        return row[0] if row else None
+
+    def share(self, conversation: str) -> str:
+        """The token of the conversation's read-only share link, made on first asking."""
+        with self._connection() as db:
+            try:
+                db.execute(
+                    "INSERT OR IGNORE INTO shares VALUES (?, ?)",
+                    (secrets.token_urlsafe(12), conversation),
+                )
+            except sqlite3.IntegrityError:  # no such conversation
+                raise UserError(
+                    f"There is no conversation {conversation!r} to share: open one of yours."
+                ) from None
+            (token,) = db.execute(
+                "SELECT token FROM shares WHERE conversation = ?", (conversation,)
+            ).fetchone()
+        return str(token)
+
+    def share_token(self, conversation: str) -> str | None:
+        """The token of the conversation's share link, or None while it is not shared."""
+        with self._connection() as db:
+            row = db.execute(
+                "SELECT token FROM shares WHERE conversation = ?", (conversation,)
+            ).fetchone()
+        return row[0] if row else None
+
+    def unshare(self, conversation: str) -> None:
+        """Stop sharing the conversation: its old share link opens nothing."""
+        with self._connection() as db:
+            db.execute("DELETE FROM shares WHERE conversation = ?", (conversation,))
+
+    def shared(self, token: str) -> str | None:
+        """The id of the conversation a share token opens read-only, or None."""
+        with self._connection() as db:
+            row = db.execute(
+                "SELECT conversation FROM shares WHERE token = ?", (token,)
+            ).fetchone()
+        return row[0] if row else None
 
     def add(
         self, conversation: str, question: str, answer: Answer, files: Mapping[str, str]
@@ -167,15 +216,17 @@ class Conversations:
             for question, answer, files, asked in rows
         ]  # fmt: skip
 
-    def recent(self, limit: int = RECENT) -> list[Summary]:
-        """The latest conversations that have a question, newest first."""
+    def recent(self, limit: int = RECENT, owner: str | None = None) -> list[Summary]:
+        """The latest conversations that have a question, newest first: everyone's, or only
+        `owner`'s when given."""
         with self._connection() as db:
             rows = db.execute(
                 "SELECT c.id, c.started, t.question, "
                 "(SELECT COUNT(*) FROM turns WHERE conversation = c.id) "
                 "FROM conversations c JOIN turns t ON t.conversation = c.id AND t.n = 0 "
+                "WHERE ? IS NULL OR c.owner = ? "
                 "ORDER BY c.started DESC LIMIT ?",
-                (limit,),
+                (owner, owner, limit),
             ).fetchall()
         return [
             Summary(conversation, question, datetime.fromisoformat(started), turns)
@@ -219,13 +270,17 @@ class Conversations:
 
     @contextmanager
     def _connection(self) -> Iterator[sqlite3.Connection]:
-        """A connection for one operation, committed when it succeeds (sessions run in
-        threads of their own, so none is shared). The tables are made when missing: a file
-        deleted while the app runs starts an empty history instead of failing."""
-        with closing(sqlite3.connect(self.path, timeout=10)) as db, db:
-            db.execute("PRAGMA foreign_keys = ON")
-            db.executescript(_SCHEMA)
+        with connect(self.path, _SCHEMA) as db:
             yield db
+
+
+def _add_owners(db: sqlite3.Connection) -> None:
+    """Give a file made before conversations had owners its `owner` column (every kept
+    conversation then belongs to no account)."""
+    db.execute("BEGIN IMMEDIATE")  # two processes opening one old file add it once
+    columns = {row[1] for row in db.execute("PRAGMA table_info(conversations)")}
+    if "owner" not in columns:
+        db.execute("ALTER TABLE conversations ADD COLUMN owner TEXT NOT NULL DEFAULT ''")
 
 
 def _now() -> datetime:

@@ -1,20 +1,24 @@
-"""Kept conversations: answers stored whole and read back equal, listed newest first,
-deleted with their turns, and carried over when the index is rebuilt."""
+"""Kept conversations: answers stored whole and read back equal, listed newest first (all, or
+one owner's), shared read-only, deleted with their turns, carried over when the index is
+rebuilt, and kept when a file from before owners is opened."""
 
 from __future__ import annotations
 
 import os
+import sqlite3
+from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from pydantic import TypeAdapter
 
 from rag.config import CONVERSATIONS_FILE
 from rag.conversations import Conversations, Summary, labels
 from rag.eval.feedback import candidate_items
 from rag.eval.gold import load_gold
 from rag.pipeline import Pipeline
-from rag.types import UserError
+from rag.types import Answer, UserError
 from tests.conftest import TROOPS_FILE, copy_corpus
 
 TROOPS = "When did US troop levels in Iraq drop to 2,500?"
@@ -141,3 +145,69 @@ def test_every_label_in_the_list_differs_however_alike_they_began() -> None:
         "Who is the spokesman? · Dec 05, 07:29",
         "x" * 48 + "… · Dec 05, 07:03",
     ]
+
+
+def test_each_owner_lists_only_their_own(indexed: Pipeline, tmp_path: Path) -> None:
+    kept = Conversations(tmp_path)
+    answer = indexed.ask(TROOPS)
+    mine, theirs, nobodys = kept.start("alice"), kept.start("bob"), kept.start()
+    for conversation in (mine, theirs, nobodys):
+        kept.add(conversation, TROOPS, answer, {})
+    assert [c.id for c in kept.recent(owner="alice")] == [mine]
+    assert [c.id for c in kept.recent(owner="")] == [nobodys]
+    assert {c.id for c in kept.recent()} == {mine, theirs, nobodys}  # with no accounts: all
+    assert (kept.owner(mine), kept.owner(nobodys), kept.owner("unknown")) == ("alice", "", None)
+
+
+def test_a_share_link_opens_one_conversation_until_sharing_stops(tmp_path: Path) -> None:
+    kept = Conversations(tmp_path)
+    conversation, other = kept.start("alice"), kept.start("alice")
+    assert kept.share_token(conversation) is None
+    token = kept.share(conversation)
+    assert kept.share(conversation) == token == kept.share_token(conversation)  # one link
+    assert token != conversation  # the owner's own link is not the shared one
+    assert kept.shared(token) == conversation
+    assert kept.shared(kept.share(other)) == other
+    kept.unshare(conversation)
+    assert kept.shared(token) is None
+    assert kept.share(conversation) != token  # sharing again makes a new link
+    kept.delete(other)
+    assert kept.share_token(other) is None
+    with pytest.raises(UserError, match="There is no conversation 'unknown' to share"):
+        kept.share("unknown")
+
+
+# conversations.sqlite3 as it was made before conversations had owners.
+_OLD_SCHEMA = """
+CREATE TABLE conversations (id TEXT PRIMARY KEY, started TEXT NOT NULL);
+CREATE TABLE turns (
+    conversation TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+    n INTEGER NOT NULL, asked TEXT NOT NULL, question TEXT NOT NULL, answer TEXT NOT NULL,
+    files TEXT NOT NULL, PRIMARY KEY (conversation, n)
+);
+CREATE TABLE feedback (
+    conversation TEXT NOT NULL, n INTEGER NOT NULL, good INTEGER NOT NULL,
+    correction TEXT NOT NULL DEFAULT '', given TEXT NOT NULL, PRIMARY KEY (conversation, n),
+    FOREIGN KEY (conversation, n) REFERENCES turns(conversation, n) ON DELETE CASCADE
+);
+"""
+
+
+def test_a_file_from_before_owners_keeps_its_conversations(
+    indexed: Pipeline, tmp_path: Path
+) -> None:
+    answer = indexed.ask(TROOPS)
+    with closing(sqlite3.connect(tmp_path / CONVERSATIONS_FILE)) as db, db:
+        db.executescript(_OLD_SCHEMA)
+        db.execute("INSERT INTO conversations VALUES ('old', '2026-01-02T03:04:05+00:00')")
+        db.execute(
+            "INSERT INTO turns VALUES ('old', 0, '2026-01-02T03:04:06+00:00', ?, ?, '{}')",
+            (TROOPS, TypeAdapter(Answer).dump_json(answer).decode()),
+        )
+    kept = Conversations(tmp_path)
+    assert kept.owner("old") == ""
+    assert [(c.id, c.title) for c in kept.recent(owner="")] == [("old", TROOPS)]
+    assert [turn.answer for turn in kept.turns("old")] == [answer]
+    new = kept.start("alice")
+    kept.add(new, TROOPS, answer, {})
+    assert [c.id for c in Conversations(tmp_path).recent(owner="alice")] == [new]  # opened again
