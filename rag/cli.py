@@ -1,4 +1,4 @@
-"""The `rag` command: ingest, ask, chat, status, eval."""
+"""The `rag` command: ingest, ask, chat, status, eval, users."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import click
 
+from rag.accounts import Accounts, Role
 from rag.config import Settings
 from rag.eval.sets import SETS
 from rag.export import answer_json
@@ -316,6 +317,94 @@ def export_feedback(out: Path | None, corpus: Path | None, index: Path | None) -
     else:
         out.write_text(text, encoding="utf-8")
         click.echo(f"{len(lines)} candidate gold items written to {out}.", err=True)
+
+
+@main.group()
+def users() -> None:
+    """Accounts of the app and the API; with none, both are open to whoever reaches them."""
+
+
+def _accounts(corpus: Path | None, index: Path | None) -> Accounts:
+    settings = _settings(corpus, index)
+    return Accounts(settings.data_path, settings.session_hours)
+
+
+_ROLES = click.Choice([role.value for role in Role])
+
+
+@users.command(name="add")
+@click.argument("name")
+@click.option("--role", type=_ROLES, required=True,
+              help="reader: asks; editor: also uploads and re-indexes; admin: also removes "
+                   "files through the API and manages accounts.")  # fmt: skip
+@click.option("--password-stdin", is_flag=True,
+              help="Read the password from the first line of standard input instead of "
+                   "asking for it.")  # fmt: skip
+@_corpus_options
+def add_user(
+    name: str, role: str, password_stdin: bool, corpus: Path | None, index: Path | None
+) -> None:
+    """Add the account NAME. The first must be an admin; the password is asked twice."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    user = _accounts(corpus, index).add(name, password, Role(role))
+    click.echo(f"Added {user.name}, {user.role}.")
+
+
+@users.command(name="list")
+@_corpus_options
+def list_users(corpus: Path | None, index: Path | None) -> None:
+    """List the accounts, their roles and when each was made."""
+    found = _accounts(corpus, index).users()
+    if not found:
+        click.echo(
+            "No accounts: the app and the API are open to whoever can reach them. "
+            "Add one with `rag users add NAME --role admin`."
+        )
+    width = max((len(user.name) for user in found), default=0)
+    for user in found:
+        click.echo(f"{user.name:<{width}}  {user.role:<6}  {user.created:%Y-%m-%d %H:%M} UTC")
+
+
+@users.command(name="remove")
+@click.argument("name")
+@_corpus_options
+def remove_user(name: str, corpus: Path | None, index: Path | None) -> None:
+    """Remove the account NAME. Its sessions and tokens end; its conversations stay."""
+    _accounts(corpus, index).remove(name)
+    click.echo(f"Removed {name}.")
+
+
+@users.command(name="role")
+@click.argument("name")
+@click.argument("role", type=_ROLES)
+@_corpus_options
+def set_role(name: str, role: str, corpus: Path | None, index: Path | None) -> None:
+    """Give the account NAME the role ROLE. Its sessions and tokens carry it at once."""
+    _accounts(corpus, index).set_role(name, Role(role))
+    click.echo(f"{name} is now {role}.")
+
+
+@users.command(name="token")
+@click.argument("name")
+@_corpus_options
+def new_token(name: str, corpus: Path | None, index: Path | None) -> None:
+    """Print a new API token for NAME. It is the last line, shown this once, and works
+    until `rag users revoke NAME`."""
+    token = _accounts(corpus, index).new_token(name)
+    click.echo(f"A new API token for {name}; it is not kept, so copy it now:", err=True)
+    click.echo(token)
+
+
+@users.command(name="revoke")
+@click.argument("name")
+@_corpus_options
+def revoke(name: str, corpus: Path | None, index: Path | None) -> None:
+    """End every API token and session of NAME. The password still works."""
+    _accounts(corpus, index).revoke(name)
+    click.echo(f"Every API token and session of {name} is ended.")
 
 
 @main.command(name="eval")
