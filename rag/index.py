@@ -20,7 +20,7 @@ import os
 from collections import Counter
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any, Protocol
@@ -137,6 +137,15 @@ class Status:
     last_indexed: str | None
     embed: str  # the embedding model setting the index was built with
     health: Health  # the verdict, and what the store and the keyword index really hold
+
+    def record(self) -> dict[str, Any]:
+        """`rag status --json`: the health as its one-line verdict, beside the real counts."""
+        return {
+            **asdict(self),
+            "health": str(self.health),
+            "store_chunks": self.health.store_chunks,
+            "keyword_chunks": self.health.keyword_chunks,
+        }
 
 
 @dataclass(frozen=True)

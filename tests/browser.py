@@ -46,29 +46,39 @@ def streamlit_server(env: dict[str, str], log: Path, cwd: Path = REPO) -> Iterat
         "--server.address", "127.0.0.1", "--server.port", str(port),
         "--server.headless", "true", "--browser.gatherUsageStats", "false",
     ]  # fmt: skip
+    with server_process(command, port, env, log, cwd) as url:
+        yield url
+
+
+@contextmanager
+def server_process(
+    command: list[str], port: int, env: dict[str, str], log: Path, cwd: Path = REPO
+) -> Iterator[str]:
+    """Run `command`, a server that will listen on loopback `port`, with `env` added to the
+    environment and its output in `log`; yield its URL once it listens, stop it after."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "w") as output:
         server = subprocess.Popen(
             command, cwd=cwd, env={**os.environ, **env}, stdout=output, stderr=subprocess.STDOUT
         )
         try:
-            _wait_for_port(port, server)
+            _wait_for_port(port, server, Path(command[0]).name)
             yield f"http://127.0.0.1:{port}"
         finally:
             server.terminate()
             server.wait(timeout=20)
 
 
-def _wait_for_port(port: int, server: subprocess.Popen[bytes]) -> None:
+def _wait_for_port(port: int, server: subprocess.Popen[bytes], name: str) -> None:
     deadline = time.monotonic() + SERVER_START_SECONDS
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            raise RuntimeError(f"streamlit exited with code {server.returncode}; see its log")
+            raise RuntimeError(f"{name} exited with code {server.returncode}; see its log")
         with socket.socket() as probe:
             if probe.connect_ex(("127.0.0.1", port)) == 0:
                 return
         time.sleep(0.2)
-    raise RuntimeError(f"streamlit did not listen on port {port} within {SERVER_START_SECONDS} s")
+    raise RuntimeError(f"{name} did not listen on port {port} within {SERVER_START_SECONDS} s")
 
 
 def chromium_missing() -> str | None:
