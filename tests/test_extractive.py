@@ -245,3 +245,23 @@ def test_two_stories_quoted_are_each_named_before_their_sentences() -> None:
     assert article_leads([one, two, three]) == [
         "From “Troops cut” (April 7, 2021): ", "", "From “Iraq talks” (April 7, 2021): ",
     ]  # fmt: skip
+
+
+def test_a_photo_credit_beside_the_answer_is_not_quoted() -> None:
+    captioned = (
+        "Troops fire artillery near Mosul\n\n"
+        "US soldiers of the 82nd Airborne Division fire artillery east of Mosul. "
+        "(AP/File photo)\n"
+        "Officials gave no further details on Sunday."
+    )
+    start = captioned.index("\n\n") + 2
+    passage = Chunk("c.txt#0", "c.txt", "sha", 0, "Troops fire artillery near Mosul", None,
+                    start, len(captioned), captioned[start:])  # fmt: skip
+    index = Bm25Index.build(["c", "other"], [passage.indexed_text, "Elections were held."])
+    query = read_question("airborne division firing artillery near mosul")
+    result = answer(query, [Hit(passage, 1.0)], index, 0.5, "offline")
+    assert result.answer.startswith("US soldiers of the 82nd Airborne Division")
+    assert "photo" not in result.answer
+    # Without the rule, the credit (next to the answer, so holding its words by proximity)
+    # is what the answer quotes second.
+    assert [s.text for s in split_sentences(0, passage)][1] == "(AP/File photo)"

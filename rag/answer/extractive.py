@@ -271,11 +271,14 @@ def closest_passages(hits: Sequence[Hit], weights: Weights = WEIGHTS) -> tuple[H
         hit
         for number, hit in enumerate(hits)
         if (hit.similarity or 0.0) >= weights.topic_floor
-        and any(
-            len(s.text.split()) >= _ARTICLE_SENTENCE_WORDS
-            for s in split_sentences(number, hit.chunk)
-        )
+        and any(article_text(s.text) for s in split_sentences(number, hit.chunk))
     )
+
+
+def article_text(sentence: str) -> bool:
+    """Whether `sentence` is long enough to be article text rather than a byline, a dateline
+    or a photo credit."""
+    return len(sentence.split()) >= _ARTICLE_SENTENCE_WORDS
 
 
 def article_leads(sentences: Sequence[Sentence]) -> list[str]:
@@ -633,9 +636,11 @@ def _second(
     answer the question by itself (cover it, and hold what it asks for): a figure from
     one article quoted after another article's sentence reads as that article's figure."""
     total = sum(known.values())
+    # A byline or a photo credit beside the answer ("(AP/File photo)") says nothing of it.
     others = [
         c for c in others
-        if same_story(c.sentence, best.sentence) or (c.has_wanted and c.support >= min_support)
+        if article_text(c.sentence.text)
+        and (same_story(c.sentence, best.sentence) or (c.has_wanted and c.support >= min_support))
     ]  # fmt: skip
     if weights.typed_second and not best.has_wanted:
         typed = (c for c in others if c.has_wanted and not same_text(c.sentence, best.sentence))
