@@ -13,6 +13,7 @@ from datetime import datetime
 from itertools import chain
 
 import streamlit as st
+from streamlit.navigation.page import StreamlitPage
 
 import ui
 from rag import export
@@ -43,8 +44,13 @@ _VERDICTS = {1: "You marked this answer right.", 0: "You marked this answer wron
 # How much of a question too long to answer is shown back.
 _ECHOED_CHARS = 200
 CLOSEST_PASSAGES = 3
-# The link's query parameter naming the open conversation; session keys of the chat.
-CONVERSATION, TURNS, CONFIRM_DELETE = "c", "turns", "confirm_delete"
+# The link's query parameters naming the open conversation: one's own by its id, another's
+# by its read-only share token. Session keys of the chat: the link its turns were read for,
+# and whether they are a share, shown read-only.
+CONVERSATION, SHARE = "c", "share"
+TURNS, CONFIRM_DELETE, OPENED, READ_ONLY = "turns", "confirm_delete", "opened", "read_only"
+# Session key: the note that the app is open (there are no accounts) has been shown.
+OPEN_NOTED = "open_noted"
 # A question to ask again on its own, without the turns before it ("Ask as a new question").
 ASK_ALONE = "ask_alone"
 # What an answer's badge says of its confidence; a decline says nothing. Not orange: the
@@ -100,9 +106,31 @@ def settings_panel() -> None:
     )  # fmt: skip
 
 
-def conversations_panel() -> None:
-    """The latest conversations, by first question and date; one click reopens one."""
-    recent = ui.conversations(ui.settings()).recent()
+def account_panel(allowed: ui.Access) -> None:
+    """Who is logged in, with Log out; with no accounts, once a session, that the app is
+    open to everyone and how to change that."""
+    if allowed.user is None:
+        if not st.session_state.get(OPEN_NOTED):
+            st.session_state[OPEN_NOTED] = True
+            st.info("Anyone who can reach this app can use it: there are no accounts. To ask "
+                    "for a login, add an admin on the server: `rag users add NAME --role "
+                    "admin`.", icon=":material/lock_open:")  # fmt: skip
+        return
+    who, out = st.columns([3, 1], vertical_alignment="center")
+    who.caption(escape(f"Logged in as {allowed.user.name} ({allowed.user.role})"))
+    if out.button("Log out", key="logout", type="tertiary"):
+        ui.accounts(ui.settings()).logout(st.session_state[ui.SESSION])
+        # Nothing of this login stays for the next: its conversation, its settings, its link.
+        st.session_state.clear()
+        st.query_params.clear()
+        st.rerun()
+
+
+def conversations_panel(allowed: ui.Access) -> None:
+    """The latest conversations this session may open, by first question and date; one
+    click reopens one."""
+    mine = allowed.user.name if allowed.user else None  # None: everyone's, with no accounts
+    recent = ui.conversations(ui.settings()).recent(owner=mine, unowned=allowed.sees_all)
     if not recent:
         return
     st.subheader("Conversations")
@@ -133,14 +161,32 @@ def dates_panel() -> None:
     until.date_input("Published until", value=None, key=UNTIL, format="YYYY-MM-DD")
 
 
-def corpus_panel() -> None:
-    """Counts, upload, re-index and the list of indexed files."""
+def corpus_panel(allowed: ui.Access) -> None:
+    """Counts and the list of indexed files; upload and re-index for those who may edit."""
     settings = ui.settings()
     st.subheader("Corpus")
     notes: list[tuple[str, str]] = st.session_state.pop("corpus_notes", [])
     for kind, note in notes:
         getattr(st, kind)(message(note))
     numbers = st.container()
+    if allowed.can_edit:
+        corpus_changes(settings)
+    manifest = ui.manifest(settings)
+    status = ui.status(settings)
+    with numbers:
+        if status.health.verdict == Verdict.DAMAGED:
+            # Unless a failed Re-index has just said what is wrong, in its own words.
+            said = any(kind == "error" for kind, _ in notes)
+            offer_rebuild(settings, status.health, said, allowed.can_edit)
+        index_counts(status, allowed.can_edit)
+    if status.files:
+        st.caption(escape(ui.date_range(manifest)))
+    with st.expander(f"Indexed files ({status.files})"):
+        indexed_files(manifest, status)
+
+
+def corpus_changes(settings: Settings) -> None:
+    """Upload articles into the corpus, and Re-index."""
     uploaded = st.file_uploader(
         "Add articles",
         type=sorted(suffix.lstrip(".") for suffix in SUPPORTED_SUFFIXES),
@@ -155,28 +201,15 @@ def corpus_panel() -> None:
         ui.reindex(settings)
         st.rerun()
 
-    manifest = ui.manifest(settings)
-    status = ui.status(settings)
-    with numbers:
-        if status.health.verdict == Verdict.DAMAGED:
-            # Unless a failed Re-index has just said what is wrong, in its own words.
-            said = any(kind == "error" for kind, _ in notes)
-            offer_rebuild(settings, status.health, said)
-        index_counts(status)
-    if status.files:
-        st.caption(escape(ui.date_range(manifest)))
-    with st.expander(f"Indexed files ({status.files})"):
-        indexed_files(manifest, status)
 
-
-def offer_rebuild(settings: Settings, health: Health, said: bool) -> None:
+def offer_rebuild(settings: Settings, health: Health, said: bool, can_edit: bool) -> None:
     """For a store that cannot be read, which Re-index cannot mend in place: what is wrong,
-    in one line (unless it was just `said`), and the rebuild `rag ingest --rebuild` runs."""
+    in one line (unless it was just `said`), and to those who `can_edit` the rebuild
+    `rag ingest --rebuild` runs."""
     if not said:
         st.error(message(health.problem or str(health)), icon=":material/error:")
-    if settings.chroma_host:
-        return  # a server's collection is restored by Re-index, never rebuilt beside it
-    if st.button(
+    # A server's collection is restored by Re-index, never rebuilt beside it.
+    if can_edit and not settings.chroma_host and st.button(
         "Rebuild index", type="primary", key="rebuild",
         help="Index the corpus from nothing beside the damaged index, and put the new one "
              "in its place once it is complete.",
@@ -185,17 +218,20 @@ def offer_rebuild(settings: Settings, health: Health, said: bool) -> None:
         st.rerun()
 
 
-def index_counts(status: Status) -> None:
-    """Files, articles and passages in the index, and when it was last updated."""
+def index_counts(status: Status, can_edit: bool) -> None:
+    """Files, articles and passages in the index, and when it was last updated; when it is
+    empty, how to fill it (for those who `can_edit`, or whom to ask)."""
     left, middle, right = st.columns(3)
     left.metric("Files", status.files)
     middle.metric("Articles", status.articles)
     right.metric("Passages", status.chunks)
     when = datetime.fromisoformat(status.last_indexed) if status.last_indexed else None
     st.caption(f"Last indexed {when:%Y-%m-%d %H:%M} UTC" if when else "Never indexed")
-    if not status.files:
+    if not status.files and can_edit:
         st.warning("The index is empty: add articles here, or put them in the corpus "
                    "folder and press Re-index.")  # fmt: skip
+    elif not status.files:
+        st.warning("The index is empty: ask an editor or an admin to add articles.")
 
 
 def indexed_files(manifest: Manifest, status: Status) -> None:
@@ -233,10 +269,13 @@ def add_uploads(settings: Settings, files: list[tuple[str, bytes]]) -> None:
 
 
 def chat() -> None:
-    """The chat page: the conversation so far, then a box for the next question."""
+    """The chat page: the conversation so far, then a box for the next question (none under
+    another user's conversation shared read-only)."""
     settings = ui.settings()
+    allowed = ui.visitor()
     kept = ui.conversations(settings)
-    turns = open_conversation(kept)
+    turns = open_conversation(kept, allowed)
+    read_only: bool = st.session_state[READ_ONLY]
     title, delete, new = st.columns([4, 1, 1], vertical_alignment="bottom")
     title.title("newsdesk")
     delete_slot = delete.empty()  # filled last: the first answer may start the conversation
@@ -245,6 +284,11 @@ def chat() -> None:
         st.rerun()
     if st.session_state.get(CONFIRM_DELETE):
         confirm_delete(kept)
+    if read_only:
+        owner = kept.owner(st.session_state[CONVERSATION]) or "Someone"  # '' before accounts
+        st.info(escape(f"{owner} shared this conversation read-only: you can read it, not add "
+                       "to it. New chat starts one of your own."),
+                icon=":material/visibility:")  # fmt: skip
     said = status_line(settings)
     manifest = ui.manifest(settings)
     for i, (question, answer) in enumerate(turns):
@@ -256,7 +300,7 @@ def chat() -> None:
         st.caption("Ask about the articles in the corpus. Every answer cites its sources; "
                    "open a source to see the passage in its article.")  # fmt: skip
     done: Answer | None = None
-    typed = st.chat_input("Ask about the articles")
+    typed = None if read_only else st.chat_input("Ask about the articles")
     alone = st.session_state.pop(ASK_ALONE, None)
     if asked := typed or alone:
         with st.chat_message("user"):
@@ -264,14 +308,18 @@ def chat() -> None:
         with st.chat_message("assistant"), ui.guard("answering"):
             answer = stream(asked, [] if alone and not typed else [q for q, _ in turns], settings)
             turns.append((asked, answer))
-            keep(kept, asked, answer, ui.manifest(settings))
+            keep(kept, asked, answer, ui.manifest(settings), allowed.owner)
             render(answer, ui.manifest(settings).files, settings, str(len(turns) - 1), said)
             done = answer
     if turns:
         export_conversation(turns)
+    # Read on this run's end: the first answer may just have started the conversation.
+    own = None if read_only else st.session_state.get(CONVERSATION)
+    if own and allowed.user:  # with no accounts everyone reads everything: nothing to share
+        share_control(kept, own)
     if done is not None:
         answer_done(done)
-    if st.session_state.get(CONVERSATION) and delete_slot.button("Delete", key="delete_chat"):
+    if own and delete_slot.button("Delete", key="delete_chat"):
         st.session_state[CONFIRM_DELETE] = True
         st.rerun()
 
@@ -320,48 +368,99 @@ def echoed(question: str) -> str:
     return f"{question[:_ECHOED_CHARS].rstrip()} … ({len(question):,} characters)"
 
 
-def open_conversation(kept: Conversations) -> list[tuple[str, Answer]]:
-    """The turns of the conversation the page's link names, read once per session and
-    conversation (a reload or a shared link reopens it)."""
+def open_conversation(kept: Conversations, allowed: ui.Access) -> list[tuple[str, Answer]]:
+    """The turns of the conversation the page's link names, read once per session and link
+    (a reload reopens it): one's own by its id, another's shared read-only by its token."""
     state = st.session_state
-    wanted = st.query_params.get(CONVERSATION)
-    if TURNS not in state or state.get(CONVERSATION) != wanted:
-        if wanted and not kept.exists(wanted):
-            # Said once, on this run: the link no longer names it, so the next run is quiet.
-            st.info("That conversation was deleted, or the link is incomplete: this is a new "
-                    "one.", icon=":material/link_off:")  # fmt: skip
-            st.query_params.pop(CONVERSATION, None)
-            wanted = None
-        state[CONVERSATION] = wanted
+    if TURNS not in state or state.get(OPENED) != linked():
+        token = st.query_params.get(SHARE)
+        wanted = shared_conversation(kept, token) if token else own_conversation(kept, allowed)
+        state[CONVERSATION], state[READ_ONLY] = wanted, bool(token and wanted)
+        state[OPENED] = linked()  # as it is now, less any part just refused
         state[TURNS] = [(t.question, t.answer) for t in kept.turns(wanted)] if wanted else []
     turns: list[tuple[str, Answer]] = state[TURNS]
     return turns
+
+
+def linked() -> tuple[str | None, str | None]:
+    """The conversation the page's link names: by its id, and by a share token."""
+    return st.query_params.get(CONVERSATION), st.query_params.get(SHARE)
+
+
+def own_conversation(kept: Conversations, allowed: ui.Access) -> str | None:
+    """The conversation the link names by its id, if this session may open it; if not, why
+    in one line, and the link no longer names it (so the next run is quiet)."""
+    wanted = st.query_params.get(CONVERSATION)
+    owner = kept.owner(wanted) if wanted else None
+    if wanted is None or (owner is not None and allowed.may_open(owner)):
+        return wanted
+    if owner is None:
+        st.info("That conversation was deleted, or the link is incomplete: this is a new "
+                "one.", icon=":material/link_off:")  # fmt: skip
+    else:
+        st.info("That conversation is another user's: ask them for its read-only link. This "
+                "is a new one.", icon=":material/lock:")  # fmt: skip
+    st.query_params.pop(CONVERSATION, None)
+    return None
+
+
+def shared_conversation(kept: Conversations, token: str) -> str | None:
+    """The conversation a share token opens read-only; for a token that opens none, why in
+    one line, and the link no longer holds it."""
+    if wanted := kept.shared(token):
+        return wanted
+    st.info("That read-only link was stopped by its owner, or it is incomplete: this is a "
+            "new conversation.", icon=":material/link_off:")  # fmt: skip
+    st.query_params.pop(SHARE, None)
+    return None
 
 
 def show_conversation(conversation: str | None) -> None:
     """Make `conversation` the open one (None: a new chat), in the session and the link."""
     st.session_state.pop(CONFIRM_DELETE, None)
     st.session_state.pop(TURNS, None)  # read again from the store by open_conversation
+    st.query_params.pop(SHARE, None)  # one's own, not another's read-only
     if conversation is None:
         st.query_params.pop(CONVERSATION, None)
     else:
         st.query_params[CONVERSATION] = conversation
 
 
-def keep(kept: Conversations, question: str, answer: Answer, manifest: Manifest) -> None:
-    """Store a new turn, starting a conversation (and putting it in the link) if needed;
-    with the hashes of the cited files, to tell later whether they changed."""
+def keep(
+    kept: Conversations, question: str, answer: Answer, manifest: Manifest, owner: str
+) -> None:
+    """Store a new turn, starting a conversation of `owner`'s (and putting it in the link) if
+    needed; with the hashes of the cited files, to tell later whether they changed."""
     state = st.session_state
     if not state.get(CONVERSATION):
-        state[CONVERSATION] = kept.start()
+        state[CONVERSATION] = kept.start(owner)
         st.query_params[CONVERSATION] = state[CONVERSATION]
+        state[OPENED] = linked()
     cited = {c.file for c in answer.citations if c.file in manifest.files}
     kept.add(state[CONVERSATION], question, answer,
              {name: manifest.files[name].sha256 for name in sorted(cited)})  # fmt: skip
 
 
+def share_control(kept: Conversations, conversation: str) -> None:
+    """The owner's read-only link to their open conversation, for other users: made on
+    request, shown while it lasts, stopped on request (their own link stays as it was)."""
+    token = kept.share_token(conversation)
+    if token is None:
+        if st.button("Share read-only link", key="share", icon=":material/share:"):
+            kept.share(conversation)
+            st.rerun()
+        return
+    st.caption("Anyone logged in can read this conversation at this link, but not add to it "
+               "or delete it:")  # fmt: skip
+    # The app's own address as the browser has it, so the link works wherever it was opened.
+    st.code(f"{st.context.url or ''}/?{SHARE}={token}", language=None)
+    if st.button("Stop sharing", key="unshare", icon=":material/link_off:"):
+        kept.unshare(conversation)
+        st.rerun()
+
+
 def confirm_delete(kept: Conversations) -> None:
-    """Ask before deleting the open conversation: the history is shared by everyone."""
+    """Ask before deleting the open conversation: others may have its link."""
     st.warning("Delete this conversation? It is gone for everyone who has its link.")
     yes, no = st.columns(2)
     if yes.button("Delete for good", type="primary", key="delete_confirmed"):
@@ -434,8 +533,11 @@ def render(
     if answer.searched_for != answer.question:
         searched, again = st.columns([4, 1], vertical_alignment="center")
         searched.caption(f"Searched for: {escape(answer.searched_for)}")
-        # Read as a follow-up, it was searched with the turns before; one click asks it alone.
-        if again.button("Ask as a new question", key=f"alone-{key}", type="tertiary"):
+        # Read as a follow-up, it was searched with the turns before; one click asks it alone
+        # (not in a conversation shown read-only, which cannot be added to).
+        if not st.session_state.get(READ_ONLY) and again.button(
+            "Ask as a new question", key=f"alone-{key}", type="tertiary"
+        ):
             st.session_state[ASK_ALONE] = answer.question
             st.rerun()
     if answer.as_of:
@@ -502,7 +604,7 @@ def verdict(n: int) -> None:
     """Thumbs up or down on turn `n` of the open conversation, and after a thumbs down an
     optional correction; kept with the conversation for `rag feedback export`."""
     conversation = st.session_state.get(CONVERSATION)
-    if not conversation:
+    if not conversation or st.session_state.get(READ_ONLY):  # the owner's to give
         return
     thumbs, correction = f"thumbs_{conversation}_{n}", f"correction_{conversation}_{n}"
     state = st.session_state
@@ -621,6 +723,52 @@ def whole_article(article: tuple[Segment, ...], key: str) -> None:
     st.markdown(highlight(before + rest))
 
 
+# -- login -----------------------------------------------------------------------------------
+
+
+def opened() -> ui.Access | None:
+    """What this browser session may do (None: log in first); if the accounts cannot be read,
+    why in one line, and nothing more of the app."""
+    with ui.guard("reading the accounts"):
+        return ui.access(ui.settings())
+    st.stop()
+
+
+def login_form() -> None:
+    """The login form, alone on the page: a user name and a password."""
+    st.title("newsdesk")
+    if st.session_state.pop(ui.SESSION, None):  # a session this browser had has ended
+        st.info("Your login has ended: log in again.", icon=":material/timer_off:")
+    with st.form("login"):
+        name = st.text_input("User name", key="login_name", autocomplete="username")
+        password = st.text_input("Password", type="password", key="login_password",
+                                 autocomplete="current-password")  # fmt: skip
+        submitted = st.form_submit_button("Log in", type="primary", key="log_in")
+    if not submitted:
+        return
+    session = ui.accounts(ui.settings()).login(name.strip(), password)
+    if session is None:
+        # The same words for an unknown name and a wrong password: neither tells the other.
+        st.error("Wrong user name or password.", icon=":material/error:")
+        return
+    # Nothing of an earlier login in this browser (its open conversation) carries over.
+    st.session_state.clear()
+    st.session_state[ui.SESSION] = session
+    st.rerun()
+
+
+def pages(allowed: ui.Access | None) -> list[StreamlitPage]:
+    """The app's pages, and the Users page for those who manage the accounts."""
+    found = [
+        st.Page(chat, title="Chat", icon=":material/chat:", default=True),
+        st.Page("views/articles.py", title="Articles", icon=":material/newspaper:"),
+        st.Page("views/evaluation.py", title="Evaluation", icon=":material/monitoring:"),
+    ]
+    if allowed and allowed.can_manage:
+        found.append(st.Page("views/users.py", title="Users", icon=":material/group:"))
+    return found
+
+
 # -- layout ----------------------------------------------------------------------------------
 
 st.set_page_config(page_title="newsdesk", page_icon="📰", layout="centered")
@@ -639,21 +787,22 @@ st.html(
     # badges, which scale with it, then read at the size of the answer's own markers.
     "[class*='st-key-card-'] h3 {font-size: 1.15rem; line-height: 1.4}</style>"
 )
-page = st.navigation(
-    [
-        st.Page(chat, title="Chat", icon=":material/chat:", default=True),
-        st.Page("views/articles.py", title="Articles", icon=":material/newspaper:"),
-        st.Page("views/evaluation.py", title="Evaluation", icon=":material/monitoring:"),
-    ]
-)
+allowed = opened()
+# Until a login, every page is known (a link to one opens it after the login), none listed.
+page = st.navigation(pages(allowed), position="sidebar" if allowed else "hidden")
+if allowed is None:
+    with ui.guard("logging in"):
+        login_form()
+    st.stop()
 with st.sidebar, ui.guard("showing the sidebar"):
+    account_panel(allowed)
     # Filled after the page has run: a question asked on it may have started a conversation,
     # which is then listed at once, not after the next page load.
     listing = st.empty()
     settings_panel()
     dates_panel()
-    corpus_panel()
+    corpus_panel(allowed)
 with ui.guard("showing the page"):
     page.run()
 with listing.container(), ui.guard("showing the conversations"):
-    conversations_panel()
+    conversations_panel(allowed)

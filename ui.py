@@ -6,11 +6,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import streamlit as st
 
+from rag.accounts import Accounts, User
 from rag.config import Settings
 from rag.conversations import Conversations
 from rag.index import Index, Status
@@ -32,6 +34,43 @@ OVERRIDES = {
 INGEST_STAGES = {Stage.READING: "Reading files", Stage.EMBEDDING: "Embedding passages"}
 # Warm pipelines kept at once; each holds an embedding model session.
 MAX_PIPELINES = 4
+# Session key of this browser session's login (Accounts.login's session id). Kept in the
+# server's memory only: never in the link, where it would travel with every copy of it.
+SESSION = "login_session"
+
+
+@dataclass(frozen=True)
+class Access:
+    """Who is using this browser session, and so what the app shows them. With no accounts
+    (`user` None) the app is open, as before accounts: anyone may do all there is to do."""
+
+    user: User | None = None
+
+    @property
+    def owner(self) -> str:
+        """The owner of the conversations this session starts ('' with no accounts)."""
+        return self.user.name if self.user else ""
+
+    @property
+    def can_edit(self) -> bool:
+        """Upload, re-index, remove files and run the evaluation."""
+        return self.user is None or self.user.role.can_edit
+
+    @property
+    def can_manage(self) -> bool:
+        """Manage the accounts (with none, there are none to manage)."""
+        return self.user is not None and self.user.role.can_manage
+
+    @property
+    def sees_all(self) -> bool:
+        """See what is no one user's own: the conversations begun before accounts, and the
+        feedback given in everyone's (which quotes their questions). With accounts, admins."""
+        return self.user is None or self.user.role.can_manage
+
+    def may_open(self, owner: str) -> bool:
+        """Whether a conversation of `owner` opens for this session to read and go on with:
+        with accounts, only one's own, and what is no one's for those who see all."""
+        return self.user is None or owner == self.user.name or (owner == "" and self.sees_all)
 
 
 def defaults() -> Settings:
@@ -74,6 +113,35 @@ def _conversations(folder: str) -> Conversations:
 def conversations(settings: Settings) -> Conversations:
     """The conversations kept for this corpus, shared by every session."""
     return _conversations(str(settings.data_path))
+
+
+@st.cache_resource(show_spinner=False)
+def _accounts(folder: str, session_hours: float) -> Accounts:
+    return Accounts(Path(folder), session_hours)
+
+
+def accounts(settings: Settings) -> Accounts:
+    """The accounts kept beside the conversations, shared by every session."""
+    return _accounts(str(settings.data_path), settings.session_hours)
+
+
+def access(settings: Settings) -> Access | None:
+    """What this browser session may do: everything while there are no accounts, its user's
+    role once logged in; None while there are accounts and no live login (log in first)."""
+    kept = accounts(settings)
+    if not kept.exists():
+        return Access()
+    session = st.session_state.get(SESSION)
+    user = kept.session_user(session) if session else None
+    return Access(user) if user else None
+
+
+def visitor() -> Access:
+    """This session's access, on a page that app.py has let through its login."""
+    found = access(settings())
+    if found is None:  # the login ended while the page ran: the next run asks for it again
+        st.rerun()
+    return found
 
 
 # The index's current version and the one before it (a question may still run on that).

@@ -216,17 +216,19 @@ class Conversations:
             for question, answer, files, asked in rows
         ]  # fmt: skip
 
-    def recent(self, limit: int = RECENT, owner: str | None = None) -> list[Summary]:
+    def recent(
+        self, limit: int = RECENT, owner: str | None = None, *, unowned: bool = False
+    ) -> list[Summary]:
         """The latest conversations that have a question, newest first: everyone's, or only
-        `owner`'s when given."""
+        `owner`'s when given, with `unowned` also those begun with no accounts."""
         with self._connection() as db:
             rows = db.execute(
                 "SELECT c.id, c.started, t.question, "
                 "(SELECT COUNT(*) FROM turns WHERE conversation = c.id) "
                 "FROM conversations c JOIN turns t ON t.conversation = c.id AND t.n = 0 "
-                "WHERE ? IS NULL OR c.owner = ? "
+                "WHERE ? IS NULL OR c.owner = ? OR (? AND c.owner = '') "
                 "ORDER BY c.started DESC LIMIT ?",
-                (owner, owner, limit),
+                (owner, owner, unowned, limit),
             ).fetchall()
         return [
             Summary(conversation, question, datetime.fromisoformat(started), turns)

@@ -155,6 +155,7 @@ def test_each_owner_lists_only_their_own(indexed: Pipeline, tmp_path: Path) -> N
         kept.add(conversation, TROOPS, answer, {})
     assert [c.id for c in kept.recent(owner="alice")] == [mine]
     assert [c.id for c in kept.recent(owner="")] == [nobodys]
+    assert {c.id for c in kept.recent(owner="alice", unowned=True)} == {mine, nobodys}  # admin
     assert {c.id for c in kept.recent()} == {mine, theirs, nobodys}  # with no accounts: all
     assert (kept.owner(mine), kept.owner(nobodys), kept.owner("unknown")) == ("alice", "", None)
 

@@ -1,5 +1,5 @@
 """The articles page: every indexed article with its title, date and file, the corpus's date
-range, a search by title, and removing a file from the corpus."""
+range, a search by title, and (for editors and admins) removing a file from the corpus."""
 
 from __future__ import annotations
 
@@ -84,4 +84,5 @@ with ui.guard("listing the articles"):
         )  # fmt: skip
     else:
         st.info(escape(f"No article title holds {query!r}.") if query else "No articles yet.")
-    remove_panel(listed)
+    if ui.visitor().can_edit:
+        remove_panel(listed)

@@ -1,4 +1,5 @@
-"""The evaluation page: the latest `rag eval` results, and a button to run the gold set."""
+"""The evaluation page: the latest `rag eval` results, and (for editors and admins) a button to
+run the gold set."""
 
 from __future__ import annotations
 
@@ -27,10 +28,18 @@ RESULTS_DIR = ui.settings().results_dir
 st.set_page_config(layout="wide")  # tables of many metrics and long questions
 st.title("Evaluation")
 st.caption(f"How well newsdesk answers the hand-written questions in `{GOLD_FILE}`.")
+allowed = ui.visitor()
 
-if not GOLD_FILE.is_file():
-    st.warning(f"There is no `{GOLD_FILE}` here: start the app from the repository folder.")
-elif st.button(f"Run the evaluation ({GOLD_FILE})", icon=":material/play_arrow:", key="run_eval"):
+
+def run_button() -> None:
+    """Run the gold set with the app's settings, with a progress bar."""
+    if not GOLD_FILE.is_file():
+        st.warning(f"There is no `{GOLD_FILE}` here: start the app from the repository folder.")
+        return
+    if not st.button(
+        f"Run the evaluation ({GOLD_FILE})", icon=":material/play_arrow:", key="run_eval"
+    ):
+        return
     with ui.guard("running the evaluation"):
         bar = st.progress(0.0, "Starting...")
 
@@ -40,8 +49,14 @@ elif st.button(f"Run the evaluation ({GOLD_FILE})", icon=":material/play_arrow:"
         run(GOLD_FILE, ui.pipeline(ui.settings()), progress, RESULTS_DIR)
         bar.empty()
 
+
+# A run takes minutes and replaces the results everyone sees: editors and admins start it.
+if allowed.can_edit:
+    run_button()
+
+# The feedback quotes the questions of everyone's conversations: with accounts, for admins.
 with ui.guard("collecting the readers' feedback"):
-    given = ui.conversations(ui.settings()).feedback()
+    given = ui.conversations(ui.settings()).feedback() if allowed.sees_all else []
     suggested = [item.model_dump_json(exclude_defaults=True) for item in candidate_items(given)]
     if suggested:
         st.download_button(
@@ -54,10 +69,11 @@ with ui.guard("collecting the readers' feedback"):
 
 folder = latest(RESULTS_DIR)
 if folder is None or not (folder / "summary.json").is_file():
-    st.info(
-        f"No evaluation results in {RESULTS_DIR} yet: press the button above, or run "
-        f"`rag eval {GOLD_FILE}`."
-    )
+    how = (
+        f"press the button above, or run `rag eval {GOLD_FILE}`" if allowed.can_edit
+        else "an editor or an admin can run the evaluation here"
+    )  # fmt: skip
+    st.info(f"No evaluation results in {RESULTS_DIR} yet: {how}.")
     st.stop()
 
 report = json.loads((folder / "summary.json").read_text())
