@@ -613,8 +613,9 @@ def verdict(n: int) -> None:
         state[thumbs], state[correction] = int(kept[0]), kept[1]
 
     def keep_verdict() -> None:
+        # A callback runs before the page's login check: a login ended since keeps nothing.
         given = st.session_state.get(thumbs)
-        if given is not None:
+        if given is not None and ui.access(ui.settings()) is not None:
             ui.conversations(ui.settings()).rate(
                 conversation, n, given == 1, st.session_state.get(correction, "")
             )

@@ -259,22 +259,24 @@ def test_log_out_returns_to_the_form_and_ends_the_session(team: Path) -> None:
     assert Accounts(team).session_user(session) is None
 
 
-def test_a_revoked_login_returns_to_the_form(team: Path) -> None:
-    at = log_in(start(), "rita")
-    assert at.chat_input
+def test_a_revoked_login_returns_to_the_form_and_keeps_nothing_more(team: Path) -> None:
+    at = ask(log_in(start(), "rita"), TROOPS)
+    conversation = at.query_params["c"]
     Accounts(team).revoke("rita")
-    at.run()
+    # A thumb given on the page still open: its callback runs before the login is checked.
+    at.feedback(key=f"thumbs_{conversation}_0").set_value(0).run()
     only_the_login_form(at)
     assert [i.value for i in at.info] == [ENDED]
+    assert Conversations(team).verdict(conversation, 0) is None
 
 
 def test_a_login_lasts_rag_session_hours(team: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     at = log_in(start(), "rita")  # with the default 12 hours; the pages are warm after it
     at.sidebar.button(key="logout").click().run()
-    monkeypatch.setenv("RAG_SESSION_HOURS", str(2 / 3600))  # two seconds
+    monkeypatch.setenv("RAG_SESSION_HOURS", str(4 / 3600))  # four seconds
     at = log_in(at, "rita")
     assert at.chat_input
-    time.sleep(2.2)
+    time.sleep(4.2)
     at.run()
     only_the_login_form(at)
     assert [i.value for i in at.info] == [ENDED]
