@@ -79,15 +79,20 @@ def test_with_no_accounts_the_app_is_open_and_says_so_once(shared_index: None) -
     assert at.sidebar.file_uploader and at.button(key="reindex")
 
 
-@pytest.mark.parametrize("page", [None, "views/articles.py", "views/evaluation.py"])
-def test_with_an_account_every_page_shows_only_the_login_form(
-    team: Path, page: str | None
+@pytest.mark.parametrize(
+    ("page", "title"),
+    [(None, "newsdesk"), ("views/articles.py", "Articles"), ("views/evaluation.py", "Evaluation")],
+)
+def test_with_an_account_every_page_shows_only_the_login_form_then_itself(
+    team: Path, page: str | None, title: str
 ) -> None:
     at = start()
     if page:
         at.switch_page(page).run()
     only_the_login_form(at)
     assert OPEN_NOTE not in shown(at)
+    at = log_in(at, "rita")
+    assert title in [t.value for t in at.title], "the page asked for, once logged in"
 
 
 def test_a_failed_login_says_so_in_one_line_whether_or_not_the_name_exists(team: Path) -> None:
