@@ -69,7 +69,7 @@ AS_OF, SINCE, UNTIL = "as_of", "published_since", "published_until"
 # -- sidebar ---------------------------------------------------------------------------------
 
 
-def settings_panel() -> None:
+def settings_panel(allowed: ui.Access) -> None:
     """Mode, Ollama model and passages per answer; defaults from the CLI's settings."""
     base = ui.defaults()
     st.subheader("Settings")
@@ -89,7 +89,9 @@ def settings_panel() -> None:
             "OpenAI-compatible server", base.openai_base_url, key=ui.OVERRIDES["openai_base_url"],
             placeholder="http://127.0.0.1:8080/v1",
             help="llama.cpp's llama-server, LM Studio, vLLM or LocalAI; its API key, if it "
-            "needs one, is set with RAG_OPENAI_API_KEY.",
+            "needs one, is set with RAG_OPENAI_API_KEY."
+            + ("" if allowed.can_configure else " Only an admin may change it."),
+            disabled=not allowed.can_configure,
         )  # fmt: skip
         st.text_input(
             "Its model", base.openai_model, key=ui.OVERRIDES["openai_model"],
@@ -800,7 +802,7 @@ with st.sidebar, ui.guard("showing the sidebar"):
     # Filled after the page has run: a question asked on it may have started a conversation,
     # which is then listed at once, not after the next page load.
     listing = st.empty()
-    settings_panel()
+    settings_panel(allowed)
     dates_panel()
     corpus_panel(allowed)
 with ui.guard("showing the page"):

@@ -62,6 +62,13 @@ class Access:
         return self.user is not None and self.user.role.can_manage
 
     @property
+    def can_configure(self) -> bool:
+        """Point the app at another server for answers: the server then sends that address
+        questions and passages (and would reach any address it can), so with accounts only
+        admins may."""
+        return self.user is None or self.user.role.can_manage
+
+    @property
     def sees_all(self) -> bool:
         """See what is no one user's own: the conversations begun before accounts, and the
         feedback given in everyone's (which quotes their questions). With accounts, admins."""

@@ -285,3 +285,15 @@ def test_a_login_lasts_rag_session_hours(team: Path, monkeypatch: pytest.MonkeyP
     at.run()
     only_the_login_form(at)
     assert [i.value for i in at.info] == [ENDED]
+
+
+@pytest.mark.parametrize(("name", "may"), [("rita", False), ("eddie", False), ("alice", True)])
+def test_only_an_admin_may_point_the_app_at_another_server(
+    team: Path, name: str, may: bool
+) -> None:
+    # The server sends questions and passages to that address: a reader choosing it could
+    # make the server call any address it can reach.
+    at = log_in(start(), name)
+    at.selectbox(key=ui.OVERRIDES["llm"]).set_value("openai").run()
+    field = at.text_input(key=ui.OVERRIDES["openai_base_url"])
+    assert field.disabled is not may
