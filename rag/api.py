@@ -23,6 +23,7 @@ from fastapi import Depends, FastAPI, HTTPException, Request, Response, UploadFi
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -135,7 +136,7 @@ def _allowed(check: Callable[[Role], bool], what: str) -> Callable[..., Caller]:
 
     def dependency(who: Annotated[Caller, Depends(_caller)]) -> Caller:
         if not check(who.role):
-            raise HTTPException(403, f"A {who.role} cannot {what}.")
+            raise HTTPException(403, f"{_article(who.role)} {who.role} cannot {what}.")
         return who
 
     return dependency
@@ -149,10 +150,13 @@ Admin = Annotated[Caller, Depends(_allowed(lambda role: role.can_remove, "remove
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The API over the corpus and index of `settings`."""
     service = Service(settings or Settings())
-    app = FastAPI(
+    # FastAPI's own /docs and /redoc pages load their scripts from a CDN, which an offline
+    # machine cannot reach; these serve the same pages from files shipped in the package.
+    app = FastAPIOffline(
         title="newsdesk",
         summary="Answers about a folder of news articles, each claim cited to its file.",
         version="1",
+        static_url="/docs-assets",
     )
     app.state.service = service
 
@@ -179,10 +183,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, error: RequestValidationError) -> JSONResponse:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in problem['loc'][1:]) or 'body'}: {problem['msg']}"
-            for problem in error.errors()
-        )
+        problems = "; ".join(_problem(problem) for problem in error.errors())
         return _error(422, f"Invalid request: {problems}.")
 
     @app.exception_handler(UserError)
@@ -251,7 +252,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             moved = remove_from_corpus(service.settings.corpus_dir, name)
         except UploadError as error:
             raise HTTPException(404, str(error)) from None
-        return {"file": name, "moved_to": str(moved), "ingest": service.ingest()}
+        moved_to = moved.relative_to(service.settings.corpus_dir.resolve())
+        return {"file": name, "moved_to": str(moved_to), "ingest": service.ingest()}
 
     return app
 
@@ -269,6 +271,20 @@ def _events(stream: AnswerStream) -> Iterator[str]:
         log.exception("a streamed answer failed")
         yield _event("error", {"error": "Something went wrong on the server; its log has the "
                                         "details."})  # fmt: skip
+
+
+def _problem(problem: Any) -> str:
+    """One validation problem as a reader can act on it: the field and what is wrong, or
+    where a body that is not JSON stops being JSON."""
+    if problem["type"] == "json_invalid":
+        return f"the body is not valid JSON (at character {problem['loc'][-1]})"
+    field = ".".join(str(part) for part in problem["loc"][1:]) or "body"
+    return f"{field}: {problem['msg']}"
+
+
+def _article(word: str) -> str:
+    """'An' before a vowel ("An editor"), 'A' otherwise."""
+    return "An" if word[:1] in "aeiou" else "A"
 
 
 def _event(name: str, data: dict[str, Any]) -> str:

@@ -108,7 +108,12 @@ def error_of(response: httpx.Response) -> str:
 
 def test_health_needs_no_token_and_docs_list_the_routes(served: Served) -> None:
     assert httpx.get(f"{served.url}/v1/health").json()["status"] == "ok"
-    assert httpx.get(f"{served.url}/docs").status_code == 200
+    page = httpx.get(f"{served.url}/docs")
+    assert page.status_code == 200 and "swagger-ui-bundle.js" in page.text
+    # Offline, a page that loads its script from elsewhere stays blank: all of it is here.
+    assert not re.findall(r"(?:src|href)=['\"]https?://", page.text)
+    for asset in re.findall(r"(?:src|href)=['\"](/docs-assets/[^'\"]+)", page.text):
+        assert httpx.get(f"{served.url}{asset}").status_code == 200, asset
     paths = httpx.get(f"{served.url}/openapi.json").json()["paths"]
     assert {"/v1/health", "/v1/ask", "/v1/status", "/v1/articles", "/v1/documents",
             "/v1/documents/{name}"} <= set(paths)  # fmt: skip
@@ -177,6 +182,12 @@ def test_a_question_the_pipeline_refuses_is_one_line_of_json(
         assert "question" in error_of(refused).lower()
     invalid = ask(served, tokens["reader"], question=TROOPS, mode="gpt-9")
     assert invalid.status_code == 422 and "mode" in error_of(invalid)
+    broken = httpx.post(
+        f"{served.url}/v1/ask", content=b'{"question": ', timeout=60,
+        headers={**bearer(tokens["reader"]), "Content-Type": "application/json"},
+    )  # fmt: skip
+    assert broken.status_code == 422
+    assert error_of(broken) == "Invalid request: the body is not valid JSON (at character 13)."
 
 
 def test_a_body_over_the_limit_is_413(served: Served, tokens: dict[str, str]) -> None:
@@ -193,12 +204,13 @@ def test_a_reader_cannot_upload_and_an_editor_cannot_remove(
     served: Served, tokens: dict[str, str]
 ) -> None:
     refused = upload(served, tokens["reader"], "reader.txt", NEW_ARTICLE.encode())
-    assert refused.status_code == 403 and "reader" in error_of(refused)
+    assert refused.status_code == 403 and error_of(refused) == "A reader cannot upload files."
     assert not (served.corpus / "reader.txt").exists()
     kept = httpx.delete(
         f"{served.url}/v1/documents/{TROOPS_FILE}", headers=bearer(tokens["editor"])
     )
-    assert kept.status_code == 403 and (served.corpus / TROOPS_FILE).exists()
+    assert kept.status_code == 403 and error_of(kept) == "An editor cannot remove files."
+    assert (served.corpus / TROOPS_FILE).exists()
 
 
 def test_an_upload_named_to_escape_lands_inside_the_corpus_and_is_answered_from(
@@ -286,6 +298,7 @@ def test_an_admin_removes_a_file_which_is_moved_aside(
     assert removed.status_code == 200, removed.text
     assert not (served.corpus / "gone.txt").exists()
     assert (served.corpus / ".removed" / "gone.txt").exists()
+    assert removed.json()["moved_to"] == ".removed/gone.txt", "no server path is given away"
     assert "gone.txt" in removed.json()["ingest"]["removed"]
     for name in ("gone.txt", "../conftest.py", "..%2Fconftest.py", ".removed", "nothing"):
         missing = httpx.delete(f"{served.url}/v1/documents/{name}", headers=bearer(tokens["admin"]))
