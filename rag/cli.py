@@ -355,7 +355,13 @@ def add_user(
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+        try:
+            password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+        except click.Abort:  # standard input ended: no terminal, nothing piped in
+            raise UserError(
+                "No password was given: type it when asked, or pipe it in with "
+                "--password-stdin."
+            ) from None
     user = _accounts(corpus, index).add(name, password, Role(role))
     click.echo(f"Added {user.name}, {user.role}.")
 

@@ -43,6 +43,15 @@ def test_add_asks_for_the_password_twice_without_showing_it(conversations_apart:
     assert Accounts(conversations_apart, 12).login("alice", "right-pw") is not None
 
 
+def test_no_password_at_the_prompt_is_one_line_naming_the_fix(conversations_apart: Path) -> None:
+    done = users("add", "alice", "--role", "admin", stdin="")  # input ends: nothing typed
+    assert done.exit_code == 1 and "Aborted" not in done.output
+    assert done.output.strip().endswith(
+        "Error: No password was given: type it when asked, or pipe it in with --password-stdin."
+    )
+    assert not Accounts(conversations_apart, 12).exists()
+
+
 def test_password_stdin_takes_the_first_line_as_it_is(accounts: Accounts) -> None:
     add("bob", "reader", " spaced pw ")
     assert accounts.login("bob", " spaced pw ") is not None
