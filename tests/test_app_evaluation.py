@@ -81,7 +81,8 @@ def open_page() -> AppTest:
 def test_without_results_the_page_says_how_to_make_them(workdir: Path) -> None:
     at = open_page()
     [info] = at.main.info
-    assert "No evaluation results" in info.value and "`rag eval eval/gold.jsonl`" in info.value
+    assert "No evaluation results" in info.value and "`rag eval GOLD.jsonl`" in info.value
+    assert "button" not in info.value, "no button to press without a gold file"
     [warning] = at.main.warning
     assert "There is no `eval/gold.jsonl` here" in warning.value
     assert not at.main.button, "nothing to run without a gold file"

@@ -69,10 +69,12 @@ with ui.guard("collecting the readers' feedback"):
 
 folder = latest(RESULTS_DIR)
 if folder is None or not (folder / "summary.json").is_file():
-    how = (
-        f"press the button above, or run `rag eval {GOLD_FILE}`" if allowed.can_edit
-        else "an editor or an admin can run the evaluation here"
-    )  # fmt: skip
+    if not allowed.can_edit:
+        how = "an editor or an admin can run the evaluation here"
+    elif GOLD_FILE.is_file():
+        how = f"press the button above, or run `rag eval {GOLD_FILE}`"
+    else:  # the warning above says why there is no button
+        how = "run `rag eval GOLD.jsonl` with a gold file of your own"
     st.info(f"No evaluation results in {RESULTS_DIR} yet: {how}.")
     st.stop()
 
