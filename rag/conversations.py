@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from pydantic import TypeAdapter
 
@@ -137,11 +138,10 @@ class Conversations:
     def owner(self, conversation: str) -> str | None:
         """The account the conversation belongs to ('' if begun with no accounts), or None
         for an unknown id."""
-        with self._connection() as db:
-            row = db.execute(
-                "SELECT owner FROM conversations WHERE id = ?", (conversation,)
-            ).fetchone()
-        return row[0] if row else None
+        owner: str | None = self._value(
+            "SELECT owner FROM conversations WHERE id = ?", conversation
+        )
+        return owner
 
     def share(self, conversation: str) -> str:
         """The token of the conversation's read-only share link, made on first asking."""
@@ -155,18 +155,14 @@ class Conversations:
                 raise UserError(
                     f"There is no conversation {conversation!r} to share: open one of yours."
                 ) from None
-            (token,) = db.execute(
-                "SELECT token FROM shares WHERE conversation = ?", (conversation,)
-            ).fetchone()
-        return str(token)
+        return str(self.share_token(conversation))
 
     def share_token(self, conversation: str) -> str | None:
         """The token of the conversation's share link, or None while it is not shared."""
-        with self._connection() as db:
-            row = db.execute(
-                "SELECT token FROM shares WHERE conversation = ?", (conversation,)
-            ).fetchone()
-        return row[0] if row else None
+        token: str | None = self._value(
+            "SELECT token FROM shares WHERE conversation = ?", conversation
+        )
+        return token
 
     def unshare(self, conversation: str) -> None:
         """Stop sharing the conversation: its old share link opens nothing."""
@@ -175,11 +171,10 @@ class Conversations:
 
     def shared(self, token: str) -> str | None:
         """The id of the conversation a share token opens read-only, or None."""
-        with self._connection() as db:
-            row = db.execute(
-                "SELECT conversation FROM shares WHERE token = ?", (token,)
-            ).fetchone()
-        return row[0] if row else None
+        conversation: str | None = self._value(
+            "SELECT conversation FROM shares WHERE token = ?", token
+        )
+        return conversation
 
     def add(
         self, conversation: str, question: str, answer: Answer, files: Mapping[str, str]
@@ -269,6 +264,12 @@ class Conversations:
         """Forget a conversation and its turns."""
         with self._connection() as db:
             db.execute("DELETE FROM conversations WHERE id = ?", (conversation,))
+
+    def _value(self, query: str, key: str) -> Any:
+        """The one column of the first row `query` finds for `key`, or None."""
+        with self._connection() as db:
+            row = db.execute(query, (key,)).fetchone()
+        return row[0] if row else None
 
     @contextmanager
     def _connection(self) -> Iterator[sqlite3.Connection]:
