@@ -77,6 +77,10 @@ def test_wanted_a_role_word_alone_does_not_ask_for_a_person(question: str) -> No
         ("court where the singer got bail", Want.PLACE),
         ("tv station name", Want.NAME),
         ("protest slogan", Want.ANY),
+        # A string of nouns ends with its head; past a head of no kind, only "of" says one.
+        ("mac mini on sale date", Want.DATE),
+        ("name of the city the game is set in", Want.PLACE),
+        ("party office raided by police after a protester was killed", Want.ANY),
         # A question after a clause, or after a preposition.
         ("the £100m investment, which plant", Want.PLACE),
         ("For which season do the club hope to move?", Want.ANY),
@@ -85,6 +89,19 @@ def test_wanted_a_role_word_alone_does_not_ask_for_a_person(question: str) -> No
 )
 def test_wanted_however_it_is_typed(typed: str, want: Want) -> None:
     assert wanted(typed) is want
+
+
+@pytest.mark.parametrize(
+    ("question", "role"),
+    [
+        ("eastvale health trust chief executive", "executive"),
+        ("Who is the Basra police chief?", "chief"),
+        ("Who is the Badr spokesman?", "spokesman"),
+        ("When did the rockets hit Balad?", None),
+    ],
+)
+def test_the_role_asked_for_is_the_last_noun_of_a_compound(question: str, role: str) -> None:
+    assert read_part(question).role == role
 
 
 @pytest.mark.parametrize(
@@ -150,6 +167,9 @@ AL_KHAFAJI = "Maj. Gen. Tahseen al-Khafaji said the rockets landed outside Balad
          "name the bassist who left", False),
         ("Bassist Mark McClelland left, the band said.", Want.PERSON,
          "name the bassist who left", True),
+        # "chief executive" is an executive: the nearest role word to the name is the asked one
+        ("Its chief executive, Dr Samuel Adeyemi, said the trust would grow.", Want.PERSON,
+         "health trust chief executive", True),
         # NAME: a capitalised word beyond the first
         ("The rockets landed outside Balad air base.", Want.NAME, "Which air base was hit?", True),
         ("The rockets landed outside the air base.", Want.NAME, "Which air base was hit?", False),

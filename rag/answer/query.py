@@ -121,7 +121,9 @@ QUANTITY_NOUNS = (
     "number|total|amount|figure|rate|price|cost|budget|revenue|profit|loss|salary|fee|fine|"
     "score|population|turnover|sales|percentage|share|sum|value|deficit|debt|growth|age"
 )
-_ROLE = re.compile(rf"\b(?:{PERSON_NOUNS})\b")
+# A role, whole: "chief executive" is an executive, "police chief" a chief (the last noun of
+# a compound is its head).
+_ROLE = re.compile(rf"\b(?:(?:{PERSON_NOUNS})\s+)*(?P<head>{PERSON_NOUNS})\b")
 # How a role is written in a sentence: "Maj. Gen. Tahseen al-Khafaji".
 # One role written for a man, a woman or anyone: a question about the "spokesperson" is
 # answered by the article's "spokesman".
@@ -293,7 +295,7 @@ def read_part(text: str, history: Sequence[str] = ()) -> Part:
         want=want,
         weights=weighted_terms(text, history),
         years=frozenset(YEAR_PATTERN.findall(text)),
-        role=role.group(0) if role else None,
+        role=role["head"] if role else None,
         counted=frozenset(counted_terms) if counted else None,
         counted_noun=counted_terms[-1] if counted_terms else None,
         asks_money=asks_money(text, want),
@@ -373,9 +375,14 @@ def _named_kind(phrase: str) -> Want:
     """The kind a noun phrase asks for: that of its head, the last noun for a date, a
     quantity, a person or a place before the first preposition or relative word ("council
     leader name", "date of the attack", "court where ..."), else of the first such noun
-    after it; a name when it asks for one ("tv station name"); anything otherwise."""
-    head, _, rest = _split_head(phrase)
-    for words, last in ((head, True), (rest, False)):
+    after an "of"; a name when it asks for one ("tv station name"); anything otherwise."""
+    head, link, rest = _split_head(phrase)
+    # Typed as a string of nouns, a phrase may end with its head ("mac mini on sale date");
+    # past the head, only "name of the city ..." says the kind: after another word the rest
+    # is about the head ("party office raided by forces after a protester was killed").
+    last_word = " ".join(re.findall(r"[\w'’-]+", phrase)[-1:])
+    after_of = rest if link == "of" else ""
+    for words, last in ((head, True), (last_word, True), (after_of, False)):
         kinds = [_noun_kind(word) for word in re.findall(r"[\w'’-]+", words)]
         found = [kind for kind in kinds if kind is not None]
         if found:
