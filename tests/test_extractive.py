@@ -102,6 +102,22 @@ def test_abstains_with_the_reason(question: str, reason: Reason) -> None:
     assert (result.answer, result.citations, result.abstained) == (CANNOT_ANSWER, (), True)
 
 
+def test_a_passage_close_in_meaning_passes_the_coverage_gate_whatever_its_words() -> None:
+    # Few of the question's words are in the passages: declined for coverage unless a
+    # passage is at least meaning_cover close to it (the port story, at 1.0).
+    question = read_question("How many days did the elections last?")
+    weights = Weights(meaning_cover=0.6)
+    close = [Hit(hit.chunk, hit.score, similarity=0.9) for hit in HITS]
+    distant = [Hit(hit.chunk, hit.score, similarity=0.55) for hit in HITS]
+    assert extract(question, distant, BM25, 0.5, weights).reason is Reason.NOT_COVERED
+    assert extract(question, close, BM25, 0.5, Weights()).reason is Reason.NOT_COVERED
+    found = extract(question, close, BM25, 0.5, weights)
+    assert found.reason is Reason.ANSWERED
+    assert [s.text for s in found.sentences] == [
+        "The port authority said shipping would stay suspended for four days."
+    ]
+
+
 def test_a_year_in_the_question_rules_out_stories_dated_otherwise() -> None:
     # The flood story is dated 2021: asked about 2022, it is not quoted.
     found = extract(read_question("How long was shipping suspended in Umm Qasr in 2022?"),

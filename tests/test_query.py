@@ -167,6 +167,21 @@ AL_KHAFAJI = "Maj. Gen. Tahseen al-Khafaji said the rockets landed outside Balad
          "name the bassist who left", False),
         ("Bassist Mark McClelland left, the band said.", Want.PERSON,
          "name the bassist who left", True),
+        # a role given to a name the question does not give is someone else's; a word of
+        # nationality or faith only describes the holder
+        ("Badr spokesman Kareem Nuri said.", Want.PERSON, "kataib hezbollah spokesman", False),
+        ("Its spokesman, Jaafar Al-Husseini, told Al-Mayadeen TV.", Want.PERSON,
+         "kataib hezbollah spokesman", True),
+        ("Roderick Lindblom, one of Ms Clarkson's lawyers, said so.", Want.PERSON,
+         "phil spector's lawyer", False),
+        ("Influential Shiite cleric Moqtada Al-Sadr welcomed the move.", Want.PERSON,
+         "which shia cleric welcomed the move", True),
+        ("Badr spokesman Kareem Nuri said.", Want.PERSON, "Who is the spokesman?", True),
+        # a number counts what the question counts only when a word of it stands near
+        ("Two major groups backed by Iran are demanding all US forces leave Iraq.", Want.NUMBER,
+         "how many us troops in iraq in 2018", False),
+        ("US forces, who number more than 5,000, had begun reducing their numbers.",
+         Want.NUMBER, "how many us troops in iraq in 2018", True),
         # "chief executive" is an executive: the nearest role word to the name is the asked one
         ("Its chief executive, Dr Samuel Adeyemi, said the trust would grow.", Want.PERSON,
          "health trust chief executive", True),

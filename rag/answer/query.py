@@ -61,6 +61,9 @@ _PRESENT = re.compile(
     r"\b(?:now|currently|current|latest|today|at present|these days|still|so far|to date)\b",
     re.I,
 )
+# Words of the present that say when, never what about: a question of nothing else ("how
+# are you doing today") has no subject to search for.
+NOW_TERMS = frozenset(terms("now currently current latest today"))
 # "How did troop levels change?", "Since when ...?": the answer is a history.
 _CHANGE = re.compile(
     r"\bhow (?:did|has|have|had|does|do)\b.*\bchang|\bsince when\b|\bover (?:time|the years)\b"
