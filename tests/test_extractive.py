@@ -92,6 +92,8 @@ def test_a_relative_day_is_resolved_after_the_verbatim_quote() -> None:
         ("Who won the football league in Madrid?", Reason.UNKNOWN_WORDS),
         ("How many days did the elections last?", Reason.NOT_COVERED),
         ("How many ships docked in Basra after the strike?", Reason.NO_NUMBER),
+        # "today" says when, never what about: nothing is asked
+        ("how are you doing today", Reason.NOTHING_TO_SEARCH),
     ],
 )
 def test_abstains_with_the_reason(question: str, reason: Reason) -> None:
