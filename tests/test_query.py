@@ -209,6 +209,16 @@ def test_holds(sentence: str, want: Want, question: str, expected: bool) -> None
          ["Who directed the raid", "which group was targeted?"]),
         ("Who is the Badr spokesman?", ["Who is the Badr spokesman?"]),
         ("Why did Iraq and Iran meet?", ["Why did Iraq and Iran meet?"]),  # "and" + no wh-word
+        # typed: ", and the ...", "compare X with Y", two noun phrases each saying its kind
+        ("tell me the group whose guard shot him, and the party whose office was raided",
+         ["tell me the group whose guard shot him", "the party whose office was raided"]),
+        ("compare the river's march peak with the old record at the gauge",
+         ["the river's march peak", "the old record at the gauge"]),
+        ("V Festival venues and Leeds festival location",
+         ["V Festival venues", "Leeds festival location"]),
+        ("protests in basra and baghdad", ["protests in basra and baghdad"]),  # no kinds
+        ("how many homes were evacuated and flooded",
+         ["how many homes were evacuated and flooded"]),
     ],
 )  # fmt: skip
 def test_split_question(question: str, parts: list[str]) -> None:

@@ -53,8 +53,13 @@ CLAUSE_WEIGHT = 0.5
 # "..., and who ...?": where a second question begins.
 _COMPOUND = re.compile(
     r",?\s+and\s+(?=(?:who|whom|whose|what|which|when|where|how|why)\b)"
+    r"|,\s+and\s+(?=(?:the|a|an)\b)"  # "the group whose guard ..., and the party whose ..."
     r"|\s+(?:compared?\s+(?:with|to)|versus|vs\.?)\s+",  # "how did X compare with Y?"
     re.I,
+)
+# "compare X with Y": two things to find, each a part.
+_COMPARE = re.compile(
+    r"^\W*compare\s+(?P<first>.+?)\s+(?:with|to|against)\s+(?P<second>.+?)\W*$", re.I
 )
 # "How many troops are there now?": the answer is the newest one, not the best worded.
 _PRESENT = re.compile(
@@ -435,5 +440,18 @@ def split_question(question: str) -> list[str]:
     if span:
         stem = question[: span.start()]
         return [f"{stem} in {span.group(1)}", f"{stem} in {span.group(2)}"]
+    if pair := _COMPARE.match(question):
+        return [pair["first"], pair["second"]]
     parts = [p.strip(" ,") for p in _COMPOUND.split(question) if p.strip(" ,?")]
+    if len(parts) == 1:
+        # "v festival venues and leeds festival location": two noun phrases, each saying
+        # what it asks for.
+        phrase = _LEAD_IN.sub("", question.strip())
+        halves = re.split(r"\s+and\s+", phrase, maxsplit=1, flags=re.I)
+        if (
+            len(halves) == 2
+            and not _QUESTION_WORD.match(phrase.lower())
+            and all(_named_kind(half.lower()) is not Want.ANY for half in halves)
+        ):
+            return halves
     return parts if len(parts) > 1 else [question]
