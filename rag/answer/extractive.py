@@ -4,7 +4,8 @@ Each sentence of the top passages is scored by how much of the question it cover
 (idf-weighted stemmed terms; the article title and the rest of its passage count half) and
 whether it holds what the question asks for: a date for "when", a number for "how many",
 a name for "who". It abstains, with the fixed cannot-answer phrase, when the question is
-mostly about words the articles never use, when no sentence covers enough of it, or when no
+mostly about words the articles never use, when no sentence covers enough of it (and no
+passage is close to it in meaning, which says the same in other words), or when no
 well-covering sentence holds the kind of thing asked for.
 """
 
