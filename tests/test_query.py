@@ -92,6 +92,21 @@ def test_wanted_however_it_is_typed(typed: str, want: Want) -> None:
 
 
 @pytest.mark.parametrize(
+    ("question", "counted"),
+    [
+        ("How many US troops were in Iraq?", {"us", "troop"}),
+        ("us troop numbers in 2018", {"us", "troop"}),
+        ("number of us forces in iraq during the visit", {"us", "forc"}),
+        ("kessington vote total", {"kessington", "vote"}),
+        ("how many were later demolished", None),
+    ],
+)
+def test_what_a_question_counts(question: str, counted: set[str] | None) -> None:
+    found = read_part(question).counted
+    assert (set(found) if found is not None else None) == counted
+
+
+@pytest.mark.parametrize(
     ("question", "role"),
     [
         ("eastvale health trust chief executive", "executive"),
@@ -214,6 +229,8 @@ def test_holds(sentence: str, want: Want, question: str, expected: bool) -> None
          ["tell me the group whose guard shot him", "the party whose office was raided"]),
         ("compare the river's march peak with the old record at the gauge",
          ["the river's march peak", "the old record at the gauge"]),
+        ("compare us troop numbers in february 2018 with april 2021",
+         ["us troop numbers in february 2018", "us troop numbers in april 2021"]),
         ("V Festival venues and Leeds festival location",
          ["V Festival venues", "Leeds festival location"]),
         ("protests in basra and baghdad", ["protests in basra and baghdad"]),  # no kinds

@@ -61,6 +61,9 @@ _COMPOUND = re.compile(
 _COMPARE = re.compile(
     r"^\W*compare\s+(?P<first>.+?)\s+(?:with|to|against)\s+(?P<second>.+?)\W*$", re.I
 )
+# A time ("in april 2021"), and a time with nothing else.
+_A_TIME = re.compile(rf"\s*\b(?:in\s+)?(?:(?:{MONTH_WORDS})\.?\s+)?{YEAR}\b", re.I)
+_ONLY_A_TIME = re.compile(rf"(?:{_A_TIME.pattern})\s*", re.I)
 # "How many troops are there now?": the answer is the newest one, not the best worded.
 _PRESENT = re.compile(
     r"\b(?:now|currently|current|latest|today|at present|these days|still|so far|to date)\b",
@@ -205,6 +208,14 @@ _HOW_MANY = re.compile(
     r"remained|remain)\b)[\w'’-]+\s*){1,3})",
     re.IGNORECASE,
 )
+# The same typed as a noun phrase: "number of us forces", "us troop numbers".
+_NUMBER_OF = (
+    re.compile(
+        r"\bnumbers? of ((?:(?!(?:in|at|on|for|during|by|from|to|who|that)\b)[\w'’-]+\s*){1,3})",
+        re.I,
+    ),
+    re.compile(r"((?:\b[\w'’-]+\s+){1,2})(?=numbers?\b|count\b|totals?\b)", re.I),
+)
 # Nouns for amounts of money: a question about one is answered by a sum ("$6bn", "£339").
 MONEY_NOUNS = (
     "price|cost|budget|revenue|profit|salary|fee|fine|turnover|sales|deficit|debt|wage|bid|"
@@ -294,8 +305,9 @@ def read_question(question: str, history: Sequence[str] = ()) -> Query:
 
 def read_part(text: str, history: Sequence[str] = ()) -> Part:
     """One part of a question, read: what it wants and which words matter how much."""
-    counted = _HOW_MANY.search(text)
-    counted_terms = terms(counted.group(1)) if counted else []
+    found = (p.search(text) for p in (_HOW_MANY, *_NUMBER_OF))
+    counted = next((terms(m.group(1)) for m in found if m and terms(m.group(1))), None)
+    counted_terms = counted or []
     role = _ROLE.search(text.lower())
     want = wanted(text)
     return Part(
@@ -441,7 +453,12 @@ def split_question(question: str) -> list[str]:
         stem = question[: span.start()]
         return [f"{stem} in {span.group(1)}", f"{stem} in {span.group(2)}"]
     if pair := _COMPARE.match(question):
-        return [pair["first"], pair["second"]]
+        first, second = pair["first"], pair["second"]
+        # "compare troop numbers in 2018 with 2021": the second is the first at another time.
+        if _ONLY_A_TIME.fullmatch(second):
+            when = re.sub(r"^in\s+", "", second.strip(), flags=re.I)
+            second = f"{_A_TIME.sub('', first).strip()} in {when}"
+        return [first, second]
     parts = [p.strip(" ,") for p in _COMPOUND.split(question) if p.strip(" ,?")]
     if len(parts) == 1:
         # "v festival venues and leeds festival location": two noun phrases, each saying
