@@ -446,7 +446,9 @@ def split_question(question: str) -> list[str]:
     """The parts of a question that asks two things; the question itself otherwise.
 
     "Who ..., and which ...?" and "How did X compare with Y?" split in two; "How did X
-    change between 2018 and 2021?" becomes "How did X ... in 2018" and "... in 2021".
+    change between 2018 and 2021?" becomes "How did X ... in 2018" and "... in 2021". Typed,
+    "compare X with Y" and two noun phrases that each say what they ask for ("v festival
+    venues and leeds festival location") split too.
     """
     span = _BETWEEN_TIMES.search(question)
     if span:
