@@ -200,6 +200,13 @@ AL_KHAFAJI = "Maj. Gen. Tahseen al-Khafaji said the rockets landed outside Balad
         # "chief executive" is an executive: the nearest role word to the name is the asked one
         ("Its chief executive, Dr Samuel Adeyemi, said the trust would grow.", Want.PERSON,
          "health trust chief executive", True),
+        # PLACE: named after a word of location or before a noun for a place
+        ("The ceremony was held at the Luna Park fairground in Sydney.", Want.PLACE,
+         "where were the awards held", True),
+        ("The Cowley factory is increasingly being put to good use.", Want.PLACE,
+         "which plant", True),
+        ("After the new Mini was launched, German car maker BMW announced new investment.",
+         Want.PLACE, "bmw investment to build more minis, which plant", False),
         # NAME: a capitalised word beyond the first
         ("The rockets landed outside Balad air base.", Want.NAME, "Which air base was hit?", True),
         ("The rockets landed outside the air base.", Want.NAME, "Which air base was hit?", False),

@@ -25,6 +25,7 @@ from rag.answer.query import (
     CAPITALISED,
     NOW_TERMS,
     PERSON_NOUNS,
+    PLACE_NOUNS,
     ROLE_IN_TEXT,
     Part,
     Query,
@@ -136,11 +137,19 @@ _MONEY = re.compile(
 # too ("The Pentagon"); holds() compares content terms, so "The" does not count.
 _NAME_WORD = r"(?:[A-Z][\w'’-]*\.?|al-\w+|bin)"
 _NAME = re.compile(rf"\b{_NAME_WORD}(?:\s+{_NAME_WORD})+")
+# A place is named after a word of location ("held at the Luna Park fairground", "in Kent")
+# or before a noun for a place ("the Cowley factory"): a capitalised word alone is not one
+# ("German car maker BMW").
+_PLACE = re.compile(
+    r"\b(?:in|at|near|from|to|into|outside|inside|across|around|of)\s+(?:the\s+)?"
+    r"(?:[A-Z][\w'’-]+\s?)+"
+    rf"|(?:[A-Z][\w'’-]+\s)+(?:{PLACE_NOUNS})s?\b"
+)
 _KIND_PATTERNS = {
     Want.DATE: _DATE_EXPRESSION,
     Want.NUMBER: QUANTITY_PATTERN,
     Want.PERSON: _NAME,
-    Want.PLACE: CAPITALISED,
+    Want.PLACE: _PLACE,
     Want.NAME: CAPITALISED,
 }
 
