@@ -550,16 +550,20 @@ def test_a_removed_file_leaves_the_corpus_and_the_answers(private: Settings) -> 
     assert "late 2020" not in shown(answered)
 
 
+# Answered with two sentences of one passage (the spokesman's count, then Badr's warning).
+FEBRUARY_TROOPS = "How many US troops were in Iraq in February 2018?"
+
+
 def test_citations_of_one_passage_share_one_card(shared: Settings) -> None:
     at = start()
     at.sidebar.date_input(key="as_of").set_value(date(2019, 6, 30)).run()
-    at = ask(at, "How many US troops were in Iraq in February 2018?")
+    at = ask(at, FEBRUARY_TROOPS)
     answer = at.chat_message[1]
     cards = [h.value for h in answer.subheader if h.value.startswith(":blue-badge[")]
     assert len(cards) == 1 and cards[0].startswith(r":blue-badge[\[1\]] :blue-badge[\[2\]] ")
     page = shown(at)
     assert escape("characters [1]") in page and escape("[2]") in page
-    quotes = [c.quote for c in ask_direct(shared, "How many US troops were in Iraq in February 2018?")]
+    quotes = [c.quote for c in ask_direct(shared, FEBRUARY_TROOPS)]
     for quote in quotes:  # both quotes marked in the one passage shown
         assert highlight([Segment(quote, Level.QUOTE)]) in page
     # Both markers lead to the one card.
