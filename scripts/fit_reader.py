@@ -1,4 +1,5 @@
-"""Fit the extractive answerer's weights on the dev parts of the gold sets.
+"""Fit the extractive answerer's weights on the dev parts of the gold sets and the rewordings
+of their dev items.
 
     python -m scripts.fit_reader starting extra rgb bbc [--write]
     python -m scripts.fit_reader starting extra rgb bbc --ablate test
