@@ -456,7 +456,9 @@ def holds(sentence: str, want: Want, part: Part) -> bool:
         return True
     if want is Want.PERSON and part.role and not _holds_the_role(sentence, part, part.role):
         return False
-    if want is Want.NUMBER and not _counts_the_same_thing(sentence, part):
+    # A sum of money for "how much did it cost?" (what a count counts is checked per number,
+    # by _counts_near).
+    if want is Want.NUMBER and part.asks_money and not _MONEY.search(sentence):
         return False
     # A name is new when it is not someone the question already names ("al-Kadhimi"), and
     # one asked by its role belongs to the role word nearest to it: in "the bassist left,
@@ -538,12 +540,6 @@ def _states(sentence: str, part: Part) -> bool:
         if not any(part.counted_noun is None or part.counted_noun in n for n in near):
             return False
     return holds(sentence, part.want, part)
-
-
-def _counts_the_same_thing(sentence: str, part: Part) -> bool:
-    if part.counted and not part.counted & set(terms(sentence)):
-        return False
-    return not (part.asks_money and not _MONEY.search(sentence))
 
 
 def _answer_part(

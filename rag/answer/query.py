@@ -61,9 +61,8 @@ _COMPOUND = re.compile(
 _COMPARE = re.compile(
     r"^\W*compare\s+(?P<first>.+?)\s+(?:with|to|against)\s+(?P<second>.+?)\W*$", re.I
 )
-# A time ("in april 2021"), and a time with nothing else.
+# A time: "2021", "in april 2021".
 _A_TIME = re.compile(rf"\s*\b(?:in\s+)?(?:(?:{MONTH_WORDS})\.?\s+)?{YEAR}\b", re.I)
-_ONLY_A_TIME = re.compile(rf"(?:{_A_TIME.pattern})\s*", re.I)
 # "How many troops are there now?": the answer is the newest one, not the best worded.
 _PRESENT = re.compile(
     r"\b(?:now|currently|current|latest|today|at present|these days|still|so far|to date)\b",
@@ -305,9 +304,10 @@ def read_question(question: str, history: Sequence[str] = ()) -> Query:
 
 def read_part(text: str, history: Sequence[str] = ()) -> Part:
     """One part of a question, read: what it wants and which words matter how much."""
-    found = (p.search(text) for p in (_HOW_MANY, *_NUMBER_OF))
-    counted = next((terms(m.group(1)) for m in found if m and terms(m.group(1))), None)
-    counted_terms = counted or []
+    # The first reading that names what is counted ("how many us troops", "troop numbers").
+    matches = (pattern.search(text) for pattern in (_HOW_MANY, *_NUMBER_OF))
+    named = (terms(m.group(1)) for m in matches if m)
+    counted = next((found for found in named if found), [])
     role = _ROLE.search(text.lower())
     want = wanted(text)
     return Part(
@@ -316,8 +316,8 @@ def read_part(text: str, history: Sequence[str] = ()) -> Part:
         weights=weighted_terms(text, history),
         years=frozenset(YEAR_PATTERN.findall(text)),
         role=role["head"] if role else None,
-        counted=frozenset(counted_terms) if counted else None,
-        counted_noun=counted_terms[-1] if counted_terms else None,
+        counted=frozenset(counted) if counted else None,
+        counted_noun=counted[-1] if counted else None,
         asks_money=asks_money(text, want),
         asked=frozenset(terms(text)),
         named=frozenset(terms(" ".join(CAPITALISED.findall(text.strip())))),
@@ -457,7 +457,7 @@ def split_question(question: str) -> list[str]:
     if pair := _COMPARE.match(question):
         first, second = pair["first"], pair["second"]
         # "compare troop numbers in 2018 with 2021": the second is the first at another time.
-        if _ONLY_A_TIME.fullmatch(second):
+        if _A_TIME.fullmatch(second):
             when = re.sub(r"^in\s+", "", second.strip(), flags=re.I)
             second = f"{_A_TIME.sub('', first).strip()} in {when}"
         return [first, second]
