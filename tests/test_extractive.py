@@ -283,3 +283,35 @@ def test_a_photo_credit_beside_the_answer_is_not_quoted() -> None:
     # Without the rule, the credit (next to the answer, so holding its words by proximity)
     # is what the answer quotes second.
     assert [s.text for s in split_sentences(0, passage)][1] == "(AP/File photo)"
+
+
+def test_a_sentence_saying_when_itself_leads_one_dated_by_its_article() -> None:
+    # The dated article ranks first, but its sentence says nothing of when: quoted first, it
+    # would read as if its article's date answered the question.
+    dated = story("talks.txt", "Iraq talks\n\nAbout 2,500 US troops remain in Iraq.",
+                  date(2021, 4, 7))  # fmt: skip
+    undated = story("rockets.txt", "Rockets hit base\n\nIn late 2020, US troop levels in "
+                    "Iraq were reduced to 2,500.", None)  # fmt: skip
+    background = "Elections were held. Gdansk shipyard workers voted."
+    bm25 = Bm25Index.build(["a", "b", "c"], [dated.indexed_text, undated.indexed_text, background])
+    query = read_question("when did US troops drop to 2,500?")
+    # "drop" is a word neither article uses; both passages are close to it in meaning.
+    hits = [Hit(dated, 1.0, similarity=0.6), Hit(undated, 0.9, similarity=0.6)]
+    found = answer(query, hits, bm25, 0.5, "")
+    quoted = [claim.text for claim in found.claims]
+    assert len(quoted) == 2
+    assert quoted[0].startswith("In late 2020")
+
+
+def test_a_question_word_is_found_at_the_start_of_a_longer_one() -> None:
+    # "chairs" is stemmed "chair", "chairman" stays "chairman": the question's word begins
+    # the article's, and counts as found there.
+    text = ("Qwest bid\n\nQwest lawyer Anna Berg said it paid regulators $250m in October. "
+            "Qwest chairman Richard Notebaert sent a letter to the board on Thursday.")  # fmt: skip
+    qwest = story("qwest.txt", text, date(2005, 2, 4))
+    # Another article uses "chair" itself, as in any larger corpus.
+    background = "Elections were held. A new chair of the council was named."
+    bm25 = Bm25Index.build(["a", "b"], [qwest.indexed_text, background])
+    found = answer(read_question("who chairs qwest"), [Hit(qwest, 1.0)], bm25, 0.5, "")
+    assert not found.abstained
+    assert "Richard Notebaert" in found.claims[0].text
