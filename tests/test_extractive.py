@@ -233,7 +233,7 @@ SPORTS = (
 )
 
 
-def story(file: str, text: str, day: date) -> Chunk:
+def story(file: str, text: str, day: date | None) -> Chunk:
     start = text.index("\n\n") + 2
     title, body = text[: start - 2], text[start:]
     return Chunk(f"{file}#0", file, "sha", 0, title, day, start, len(text), body)
