@@ -182,19 +182,21 @@ class Pipeline:
         stands alone; offline, the question joined to the earlier ones it refers to."""
         from rag.answer.query import check_question, read_question
 
-        return self._standalone(read_question(check_question(question), history), history)
+        return self._standalone(read_question(check_question(question), history))
 
-    def _standalone(self, query: Query, history: Sequence[str]) -> str:
+    def _standalone(self, query: Query) -> str:
         """`standalone` for a question already read."""
         from rag.answer.generate import condense
 
         question, offline = query.question, query.searched_for
-        if not history or self.mode() == EXTRACTIVE:
+        # A question that names its own subject is asked as it is; a follow-up is rewritten
+        # with the turns it points back to only, so an unrelated earlier one cannot leak in.
+        if not query.context or self.mode() == EXTRACTIVE:
             return offline
-        key = (question, tuple(history))
+        key = (question, query.context)
         if key not in self._rewritten:
             try:
-                rewritten = condense(self.generator, question, history)
+                rewritten = condense(self.generator, question, query.context)
             except LLMError:
                 if self.settings.llm != AUTO:
                     raise
@@ -258,7 +260,7 @@ class Pipeline:
         left_out = _undated_note(scope)
         if notice is None:
             try:
-                answer = yield from self._generate(query, history, scope, started)
+                answer = yield from self._generate(query, scope, started)
                 notice = f"{answer.notice or ''}{left_out}".strip() or None
                 return replace(answer, as_of=as_of, notice=notice)
             except LLMError as error:
@@ -295,14 +297,14 @@ class Pipeline:
         return f"{said} Until then answers quote the articles word for word."
 
     def _generate(
-        self, asked: Query, history: Sequence[str], scope: Scope | None, started: float
+        self, asked: Query, scope: Scope | None, started: float
     ) -> Generator[str, None, Answer]:
         """The model's path: condense, retrieve, stream its answer, check its citations."""
         from rag.answer import extractive
         from rag.answer.generate import generate
         from rag.answer.query import read_question
 
-        question, searched_for = asked.question, self._standalone(asked, history)
+        question, searched_for = asked.question, self._standalone(asked)
         # A question the model rewrote is new wording, read on its own: it already carries
         # what it refers to. Otherwise the question read at the start is searched.
         query = asked if searched_for == asked.searched_for else read_question(searched_for)

@@ -413,6 +413,18 @@ def test_a_follow_up_is_rewritten_before_retrieval(generating: MakePipeline) -> 
     assert answer.claims[0].supported
 
 
+def test_a_question_naming_its_own_subject_is_not_rewritten(generating: MakePipeline) -> None:
+    # After an unrelated turn, a question that stands alone is searched as typed: the model
+    # is asked only for the answer, never to merge it with the earlier question.
+    replies = [Reply("About 2,500 US troops remained [1].")]
+    question = "When did rockets hit Balad air base?"
+    with OllamaStub(replies) as stub:
+        answer = generating(stub).ask(question, ["Who is Kataib Hezbollah's spokesman?"])
+        (chat,) = stub.chats()
+    assert answer.searched_for == question
+    assert "spokesman" not in chat["messages"][-1]["content"].split("Question:")[-1]
+
+
 def test_offline_follow_ups_keep_the_heuristic(indexed: Pipeline) -> None:
     first = "Who is Kataib Hezbollah's spokesman?"
     assert indexed.standalone("Which TV channel did he speak to?", [first]) == (

@@ -136,7 +136,8 @@ def test_the_role_asked_for_is_the_last_noun_of_a_compound(question: str, role: 
 def test_a_question_names_its_own_subject(question: str, own: bool) -> None:
     assert names_its_subject(question) is own
     history = ["What did the Fed decide?", "What did Nike earn?"]
-    assert read_question(question, history).context == (() if own else tuple(history))
+    # A follow-up leans on the last question only: the one before it stood on its own too.
+    assert read_question(question, history).context == (() if own else ("What did Nike earn?",))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -370,6 +371,13 @@ def test_a_follow_up_is_read_with_the_turn_it_points_back_to() -> None:
     (part,) = query.parts
     assert part.want is Want.NAME
     assert part.weights["spokesman"] == 0.5 and part.weights["channel"] == 1.0
+
+
+def test_a_chain_of_follow_ups_is_read_back_to_the_question_it_began_with() -> None:
+    spokesman = ["Who is the Badr spokesman?", "Which TV channel did he speak to?"]
+    history = ["What did the Fed decide?", *spokesman]
+    query = read_question("What did he say there?", history)
+    assert query.context == tuple(spokesman)
 
 
 def test_a_question_that_stands_alone_ignores_the_history() -> None:

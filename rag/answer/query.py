@@ -35,7 +35,7 @@ _NOT_A_NAME = re.compile(
     r"who|what|which|\d[\d,.]*)",
     re.IGNORECASE,
 )
-# How many earlier turns a follow-up is searched with.
+# How many earlier turns a follow-up is searched with, at most: a chain of follow-ups.
 HISTORY_TURNS = 2
 # Words that frame a question without saying what it is about ("what is his job?").
 FRAME_WORDS = frozenset(
@@ -358,9 +358,23 @@ def asks_over_time(text: str) -> bool:
 def referred_to(question: str, history: Sequence[str]) -> tuple[str, ...]:
     """The earlier questions a follow-up points back to ("... did *he* ..."), offline; none
     for a question that names its own subject."""
-    if history and _BACK_REFERENCE.search(question) and not names_its_subject(question):
-        return tuple(history[-HISTORY_TURNS:])
-    return ()
+    if not (history and leans_back(question)):
+        return ()
+    # Back to the last question that stood on its own: one asked before it is about
+    # something else ("How old was Dan O'Herlihy?" after a Fed question, then "when did he
+    # die?" is about O'Herlihy only).
+    referred = [history[-1]]
+    for earlier in reversed(history[-HISTORY_TURNS:-1]):
+        if not leans_back(referred[0]):
+            break
+        referred.insert(0, earlier)
+    return tuple(referred)
+
+
+def leans_back(question: str) -> bool:
+    """Whether a question points back to earlier turns ("... did *he* ...") instead of
+    naming its own subject."""
+    return bool(_BACK_REFERENCE.search(question)) and not names_its_subject(question)
 
 
 def names_its_subject(question: str) -> bool:
