@@ -330,6 +330,9 @@ def chat() -> None:
 # (the chat otherwise follows the page's end, the last source card, and the answer scrolls
 # away), and the answer read out by screen readers from a polite live region kept in the page.
 _ANSWER_DONE = """<script>
+// In a block of its own: the script is added again after every answer, and a second
+// top-level `const` of the same name would stop it with a SyntaxError.
+{
 const answerStart = () => {
   const messages = document.querySelectorAll('[data-testid="stChatMessage"]');
   if (messages.length) messages[messages.length - 1].scrollIntoView({block: "start"});
@@ -347,6 +350,7 @@ if (!region) {
     + "clip:rect(0 0 0 0);white-space:nowrap";
 }
 region.textContent = ANNOUNCEMENT;
+}
 </script>"""
 # What the live region says: the answer's text, without its markers, at most this long.
 _ANNOUNCED_CHARS = 300
