@@ -281,8 +281,7 @@ def _stream_answer(pipeline: Pipeline, question: str, history: list[str], when: 
             opening = f"{text[:160]} ..." if len(text) > 160 else text
             click.echo(f"  - {hit.chunk.file} - {hit.chunk.title}: \"{opening}\"")
     if answer.notice:
-        # On standard error: `rag ask ... > answer.txt` keeps the answer and its sources only.
-        click.secho(answer.notice, dim=True, err=True)
+        click.secho(answer.notice, dim=True)
 
 
 def _erase(printed: str) -> str:
