@@ -315,3 +315,21 @@ def test_a_question_word_is_found_at_the_start_of_a_longer_one() -> None:
     found = answer(read_question("who chairs qwest"), [Hit(qwest, 1.0)], bm25, 0.5, "")
     assert not found.abstained
     assert "Richard Notebaert" in found.claims[0].text
+
+
+def test_a_photo_caption_is_never_quoted_as_the_report() -> None:
+    # Captions describe a picture, often years older than the story; its figure is no answer.
+    text = (
+        "Troops stay\n\n"
+        "FILE - In this 2017 file photo, 300 US soldiers in Iraq stand beside a launcher.\n"
+        "About 2,500 US troops remain in the country, the Pentagon said on Wednesday.\n"
+        "Marines of a US unit in Iraq train Iraqi soldiers near Mosul. (AP Photo/File)"
+    )
+    troops = story("troops.txt", text, date(2021, 4, 7))
+    background = "Elections were held. Gdansk shipyard workers voted."
+    bm25 = Bm25Index.build(["a", "b"], [troops.indexed_text, background])
+    query = read_question("how many us soldiers are in iraq")
+    found = answer(query, [Hit(troops, 1.0, similarity=0.6)], bm25, 0.5, "")
+    quoted = " ".join(claim.text for claim in found.claims)
+    assert "2,500" in quoted
+    assert "300" not in quoted and "Marines" not in quoted

@@ -786,10 +786,11 @@ def _score_chunk(
     sentences = split_sentences(number, chunk)
     sentence_terms = [_found(known, set(terms(sentence.text))) for sentence in sentences]
     in_context = _found(known, context)
+    captions = _captions(chunk)
     for i, sentence in enumerate(sentences):
         key = (sentence.chunk.file, sentence.start)
-        if key in seen:  # overlapping chunks repeat sentences
-            continue
+        if key in seen or any(a <= sentence.start < b for a, b in captions):
+            continue  # overlapping chunks repeat sentences; a photo's caption is no report
         seen.add(key)
         own = {t: 1.0 for t in sentence_terms[i]}
         near = set().union(*sentence_terms[max(0, i - 1) : i + 2])
@@ -807,6 +808,24 @@ def _score_chunk(
         )
         scored.append(Scored(sentence, score, support, has_wanted, own, credit, own_kind))
     return scored
+
+
+def _captions(chunk: Chunk) -> list[tuple[int, int]]:
+    """Where the chunk's photo captions lie (file offsets): a paragraph that opens with
+    "FILE -" or ends with the photo's credit ("... east of Mosul. (AP/File photo)", "File
+    Photo by Capt. Ryan E. Alvis/USMC/UPI"). It describes a picture, often one years older
+    than the story ("In this Aug. 20, 2017 file photo, U.S. Army soldiers stands ...")."""
+    found, offset = [], chunk.start
+    for paragraph in chunk.text.split("\n"):
+        if _CAPTION.search(paragraph):
+            found.append((offset, offset + len(paragraph)))
+        offset += len(paragraph) + 1
+    return found
+
+
+_CAPTION = re.compile(
+    r"^\s*FILE\s*[-–—]\s|\([^()]*\bphoto\b[^()]*\)\s*$|\bphoto by\b.{0,80}$", re.IGNORECASE
+)
 
 
 def _found(known: dict[str, float], words: set[str]) -> set[str]:
