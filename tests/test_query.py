@@ -106,6 +106,12 @@ def test_what_a_question_counts(question: str, counted: set[str] | None) -> None
     assert (set(found) if found is not None else None) == counted
 
 
+def test_a_question_naming_what_it_counts_asks_for_a_figure() -> None:
+    # Its timeline lists figures, not every sentence that mentions troops.
+    assert read_part("how did us troop numbers change").want is Want.NUMBER
+    assert read_part("how did the protests change").want is Want.ANY
+
+
 @pytest.mark.parametrize(
     ("question", "role"),
     [

@@ -310,6 +310,10 @@ def read_part(text: str, history: Sequence[str] = ()) -> Part:
     counted = next((found for found in named if found), [])
     role = _ROLE.search(text.lower())
     want = wanted(text)
+    # A question that names what it counts ("how did us troop numbers change") asks for a
+    # figure, however it is put.
+    if counted and want is Want.ANY:
+        want = Want.NUMBER
     return Part(
         text=text,
         want=want,
