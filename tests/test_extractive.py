@@ -16,6 +16,7 @@ from rag.answer.extractive import (
     answer,
     article_leads,
     extract,
+    holds,
     notes,
     with_subjects,
 )
@@ -333,3 +334,11 @@ def test_a_photo_caption_is_never_quoted_as_the_report() -> None:
     quoted = " ".join(claim.text for claim in found.claims)
     assert "2,500" in quoted
     assert "300" not in quoted and "Marines" not in quoted
+
+
+def test_an_age_is_no_count_of_what_is_asked() -> None:
+    part = read_question("2018 protests how many dead").whole
+    assert part.counted == frozenset({"dead"})
+    said = "A civilian around 20 years old was shot dead, a medical source said."
+    assert not holds(said, Want.NUMBER, part)
+    assert holds("Some 20 people were shot dead, a medical source said.", Want.NUMBER, part)

@@ -477,9 +477,15 @@ def _counts_near(sentence: str, number: re.Match[str], counted: frozenset[str]) 
     """Whether what `number` counts may be what the question counts: a word of it stands
     within a few words of the number ("US forces — who number more than 5,000"; not "Two
     major groups ... demanding all US forces leave")."""
+    if _AGE.match(sentence, number.end()):
+        return False  # "a civilian around 20 years old was shot dead" counts no dead
     before = sentence[: number.start()].split()[-_FIGURE_REACH:]
     after = sentence[number.end() :].split()[:_FIGURE_REACH]
     return bool(counted & set(terms(" ".join([*before, *after]))))
+
+
+# A figure that is someone's age ("20 years old", "a 25-year-old").
+_AGE = re.compile(r"[\s-]*years?[\s-]*old\b", re.IGNORECASE)
 
 
 def _holds_the_role(sentence: str, part: Part, role: str) -> bool:
