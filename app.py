@@ -18,7 +18,7 @@ from streamlit.navigation.page import StreamlitPage
 import ui
 from rag import export
 from rag.answer.citations import strip_markers
-from rag.answer.query import MAX_QUESTION_CHARS
+from rag.answer.query import MAX_QUESTION_CHARS, check_question
 from rag.config import Settings
 from rag.conversations import Conversations, labels
 from rag.evidence import Segment, gather, mark, passage_of, split_at_passage, unsupported_marks
@@ -304,7 +304,10 @@ def chat() -> None:
     done: Answer | None = None
     typed = None if read_only else st.chat_input("Ask about the articles")
     alone = st.session_state.pop(ASK_ALONE, None)
-    if asked := typed or alone:
+    if (asked := typed or alone) and not asked.strip():
+        with ui.guard("reading the question"):
+            check_question(asked)  # a blank question: said why, with no empty bubble
+    elif asked:
         with st.chat_message("user"):
             st.markdown(escape(echoed(asked)))
         with st.chat_message("assistant"), ui.guard("answering"):

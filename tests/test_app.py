@@ -198,6 +198,13 @@ def test_a_question_too_long_is_shown_back_by_its_start_then_refused(shared: Set
     assert escape("2,000") in refused.value
 
 
+def test_a_blank_question_is_refused_with_no_empty_bubble(shared: Settings) -> None:
+    at = ask(start(), "   ")
+    assert not at.chat_message
+    (refused,) = at.error
+    assert "The question is empty" in refused.value
+
+
 def test_passages_per_answer_comes_from_the_sidebar(shared: Settings) -> None:
     at = start()
     assert at.sidebar.slider[0].value == shared.top_k
