@@ -31,7 +31,7 @@ from rag.types import Answer, Citation, Confidence, DateRange
 from rag.uploads import UploadError, save_upload
 
 MODES = {
-    "auto": "Auto: a model when one answers",
+    "auto": "Auto: model if reachable",
     "ollama": "Ollama",
     "openai": "OpenAI-compatible server",
     "extractive": "Offline extractive",
@@ -540,7 +540,8 @@ def render(
     if "total" in answer.timings_ms:
         took.caption(_duration(answer.timings_ms["total"]))
     if answer.searched_for != answer.question:
-        searched, again = st.columns([4, 1], vertical_alignment="center")
+        # Wide enough for the button's label on one line.
+        searched, again = st.columns([3, 2], vertical_alignment="center")
         searched.caption(f"Searched for: {escape(answer.searched_for)}")
         # Read as a follow-up, it was searched with the turns before; one click asks it alone
         # (not in a conversation shown read-only, which cannot be added to).
