@@ -342,3 +342,13 @@ def test_an_age_is_no_count_of_what_is_asked() -> None:
     said = "A civilian around 20 years old was shot dead, a medical source said."
     assert not holds(said, Want.NUMBER, part)
     assert holds("Some 20 people were shot dead, a medical source said.", Want.NUMBER, part)
+
+
+def test_a_name_of_an_organisation_is_no_person() -> None:
+    who = read_question("Who took over from Amit Yoran?").whole
+    said = "Amit Yoran was director of the National Cyber Security Division."
+    assert not holds(said, Want.PERSON, who)
+    assert holds("Andy Purdy took over from Amit Yoran.", Want.PERSON, who)
+    # "whose" asks for an owner, and a company is one.
+    whose = read_question("whose texas refinery fire sent gasoline futures up").whole
+    assert holds("The fire at the BP Texas City refinery spread.", Want.PERSON, whose)

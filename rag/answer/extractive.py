@@ -137,6 +137,15 @@ _MONEY = re.compile(
 # too ("The Pentagon"); holds() compares content terms, so "The" does not count.
 _NAME_WORD = r"(?:[A-Z][\w'’-]*\.?|al-\w+|bin)"
 _NAME = re.compile(rf"\b{_NAME_WORD}(?:\s+{_NAME_WORD})+")
+# A name ending in a word for an organisation or a place names no person ("the National
+# Cyber Security Division", "Real Sociedad's Paseo de Anoeta stadium").
+_NOT_A_PERSON = re.compile(
+    r"(?:Department|Ministry|Division|Commission|Committee|Council|Agency|Authority|Office|"
+    r"Services?|Party|Union|Association|Organi[sz]ation|Institute|Foundation|Trust|Board|Bank|"
+    r"Group|Company|Corporation|Club|League|Cup|Festival|Awards?|Prize|Park|Square|Road|Centre|"
+    r"Center|Network|Security|Forces|Army|Police|Government|Parliament|Congress|Senate|Inc|Ltd|"
+    rf"plc|Times|News|Post|(?i:{PLACE_NOUNS})s?)\.?(?:['’]s?)?$"
+)
 # A place is named after a word of location ("held at the Luna Park fairground", "in Kent")
 # or before a noun for a place ("the Cowley factory"): a capitalised word alone is not one
 # ("German car maker BMW").
@@ -467,6 +476,7 @@ def holds(sentence: str, want: Want, part: Part) -> bool:
         set(found) - part.asked
         and not (want is Want.PERSON and set(found) & part.named)
         and (want is not Want.PERSON or not part.role or _names_the_role(sentence, m, part.role))
+        and (want is not Want.PERSON or part.asks_owner or not _NOT_A_PERSON.search(m.group(0)))
         and (want is not Want.NUMBER or not part.counted or _counts_near(sentence, m, part.counted))
         for m in _KIND_PATTERNS[want].finditer(sentence)
         if (found := terms(m.group(0)))

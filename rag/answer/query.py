@@ -241,6 +241,7 @@ class Part:
     counted: frozenset[str] | None  # terms of what "how many ..." counts
     counted_noun: str | None  # its last term, the thing counted: "troop" in "US troops"
     asks_money: bool  # "how much did it cost?": the answer is an amount of money
+    asks_owner: bool  # "whose refinery ...?": the one asked for may be a company, not a person
     asked: frozenset[str]  # every term of the part
     named: frozenset[str]  # terms of the capitalised words: names the part already gives
     present: bool = False  # asks how things stand now: the newest evidence answers
@@ -323,6 +324,7 @@ def read_part(text: str, history: Sequence[str] = ()) -> Part:
         counted=frozenset(counted) if counted else None,
         counted_noun=counted[-1] if counted else None,
         asks_money=asks_money(text, want),
+        asks_owner=bool(re.search(r"\bwhose\b", text, re.IGNORECASE)),
         asked=frozenset(terms(text)),
         named=frozenset(terms(" ".join(CAPITALISED.findall(text.strip())))),
         present=bool(_PRESENT.search(text)),
