@@ -794,19 +794,30 @@ def _score_chunk(
     weights: Weights,
 ) -> list[Scored]:
     scored: list[Scored] = []
-    context = set(terms(chunk.indexed_text))
+    # A photo's caption is no report: none of its sentences is quoted, nor lends its words to
+    # the sentences beside it or to the passage's context.
+    captions = _captions(chunk)
+    prose = "".join(
+        chunk.text[a - chunk.start : b - chunk.start]
+        for a, b in zip([chunk.start, *(end for _, end in captions)],
+                        [*(start for start, _ in captions), chunk.end], strict=True)
+    )  # fmt: skip
+    context = set(terms(f"{chunk.heading}\n{prose}"))
     # A year in the question is a hard limit: "in 2019" rules out a story dated 2020 (with
     # several years, as in a comparison, a story must match one of them).
     if chunk.date and part.years and not part.years & context:
         return scored
     sentences = split_sentences(number, chunk)
-    sentence_terms = [_found(known, set(terms(sentence.text))) for sentence in sentences]
+    caption = [any(a <= s.start < b for a, b in captions) for s in sentences]
+    sentence_terms = [
+        set() if caption[i] else _found(known, set(terms(sentence.text)))
+        for i, sentence in enumerate(sentences)
+    ]
     in_context = _found(known, context)
-    captions = _captions(chunk)
     for i, sentence in enumerate(sentences):
         key = (sentence.chunk.file, sentence.start)
-        if key in seen or any(a <= sentence.start < b for a, b in captions):
-            continue  # overlapping chunks repeat sentences; a photo's caption is no report
+        if key in seen or caption[i]:  # overlapping chunks repeat sentences
+            continue
         seen.add(key)
         own = {t: 1.0 for t in sentence_terms[i]}
         near = set().union(*sentence_terms[max(0, i - 1) : i + 2])
