@@ -350,3 +350,15 @@ def test_a_name_of_an_organisation_is_no_person() -> None:
     # "whose" asks for an owner, and a company is one.
     whose = read_question("whose texas refinery fire sent gasoline futures up").whole
     assert holds("The fire at the BP Texas City refinery spread.", Want.PERSON, whose)
+
+
+def test_a_quote_that_begins_inside_a_quotation_comes_with_its_opening() -> None:
+    text = (
+        "Badr urges withdrawal\n\n"
+        "“The two governments should coordinate a full withdrawal. US presence will be "
+        "cause for polarisation,” Badr spokesman Kareem Nuri said."
+    )
+    opening, rest = split_sentences(0, story("badr.txt", text, date(2018, 2, 7)))
+    assert rest.text.startswith("US presence")
+    assert with_subjects([rest]) == (opening, rest)
+    assert with_subjects([opening]) == (opening,)

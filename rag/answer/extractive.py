@@ -129,6 +129,8 @@ _DATE_EXPRESSION = re.compile(
 )
 # A sentence that opens with a pronoun names its subject in the sentence before.
 _POINTS_BACK = re.compile(r"^\W*(?:he|she|it|they|his|her|its|their|him|them)\b", re.I)
+# A sentence whose first quotation mark closes a quotation: it began in an earlier sentence.
+_CLOSES_FIRST = re.compile(r"^[^“”]*”")
 _MONEY = re.compile(
     r"[£$€]\s?\d|\b\d[\d,.]*\s*(?:million|billion|bn|m)?\s*(?:dollars|pounds|euros)\b", re.I
 )
@@ -412,10 +414,12 @@ def _timeline_answer(
 
 def with_subjects(sentences: Sequence[Sentence]) -> tuple[Sentence, ...]:
     """The sentences to quote, each that opens by pointing back ("He said ...", "Its
-    spokesman ...") preceded by the sentence before it, which names whom it means."""
+    spokesman ...") preceded by the sentence before it, which names whom it means; so is
+    one that begins inside a quotation ("... terrorists,” Badr spokesman Kareem Nuri said."),
+    whose opening quotation mark is in the sentence before it."""
     quoted: list[Sentence] = []
     for sentence in sentences:
-        if _POINTS_BACK.match(sentence.text):
+        if _POINTS_BACK.match(sentence.text) or _CLOSES_FIRST.match(sentence.text):
             chunk_sentences = split_sentences(sentence.hit, sentence.chunk)
             before = [s for s in chunk_sentences if s.end <= sentence.start]
             if before and before[-1] not in quoted and before[-1] not in sentences:
