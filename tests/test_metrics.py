@@ -132,6 +132,16 @@ def test_answer_f1(records) -> None:
     assert summary["answer_f1"] == round((4 / 9 + spokesman_f1 + 0 + two_pms_f1) / 4, 4)
 
 
+def test_lead_accuracy_counts_answers_right_on_their_first_sentence(records) -> None:
+    # The troops and spokesman answers hold their gold answer in the sentence before [1];
+    # the chief was declined; the two prime ministers' answer is wrong as a whole.
+    assert [r.lead_correct for r in records[:4]] == [True, True, False, False]
+    second = score(TROOPS, answer("Troops were cut. [1] In late 2020 troops fell to 2,500. [2]",
+                                  ["002.txt"], []))  # fmt: skip
+    assert second.correct and not second.lead_correct
+    assert summarize(records)["lead_accuracy"] == 0.5
+
+
 def test_answer_f1_ignores_every_marker() -> None:
     marked = answer("In late 2020 [1, 2] troops fell [unsupported] to 2,500. [3]", ["002.txt"], [])
     plain = answer("In late 2020 troops fell to 2,500.", ["002.txt"], [])

@@ -6,9 +6,9 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from rag.answer.citations import strip_markers
+from rag.answer.citations import MARKER, strip_markers
 from rag.eval.gold import GoldItem
 from rag.types import Answer, Citation, Confidence, TimelineEntry
 
@@ -34,6 +34,7 @@ class EvalRecord:
     recall: float = 0.0  # share of the gold files among the retrieved hits' files
     f1: float = 0.0  # SQuAD token F1 of the answer against the first gold alias
     citations_correct: int = 0  # citations from a gold file whose quote holds a gold answer
+    lead_correct: bool = False  # right on its first cited sentence alone (what is read first)
     first_text_ms: float | None = None  # time to the first piece of answer text
     judge_faithfulness: float | None = None  # LLM judge: share of claims supported
     judge_correct: bool | None = None  # LLM judge: the answer states the gold answer
@@ -131,10 +132,12 @@ def score(item: GoldItem, answer: Answer, first_text_ms: float | None = None) ->
     # Markers ("[1]", "[unsupported]") are not words of the answer.
     f1 = token_f1(strip_markers(answer.answer), reference) if answered else 0.0
     cited = sum(citation_is_correct(item, c) for c in answer.citations) if answered else 0
+    lead = replace(answer, answer=MARKER.split(answer.answer, maxsplit=1)[0])
     return EvalRecord(
         item=item,
         answer=answer,
         correct=is_correct(item, answer),
+        lead_correct=answered and is_correct(item, lead),
         gold_rank=gold_rank(item, answer),
         recall=gold_recall(item, answer),
         f1=f1,
@@ -179,6 +182,7 @@ def _answers(answerable: Sequence[EvalRecord]) -> dict[str, float]:
     return {
         "answer_accuracy": _mean([r.correct for r in answerable]),
         "answer_f1": _mean([r.f1 for r in answerable]),
+        "lead_accuracy": _mean([r.lead_correct for r in answerable]),
     }
 
 

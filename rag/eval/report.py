@@ -22,9 +22,9 @@ LATEST = "latest.json"
 # The figures shown in the Markdown table and the chart, in this order.
 HEADLINE = [
     "hit_at_1", "hit_at_5", "mrr", "recall_at_5", "answer_accuracy", "answer_f1",
-    "cited_accuracy", "citation_precision", "citation_recall", "abstention_accuracy",
-    "abstention_precision", "false_abstention_rate", "high_confidence_accuracy",
-    "high_confidence_coverage",
+    "lead_accuracy", "cited_accuracy", "citation_precision", "citation_recall",
+    "abstention_accuracy", "abstention_precision", "false_abstention_rate",
+    "high_confidence_accuracy", "high_confidence_coverage",
 ]  # fmt: skip
 TIMES = ["latency_p50_ms", "latency_p95_ms", "first_text_p50_ms"]
 
