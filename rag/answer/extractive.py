@@ -140,7 +140,7 @@ _MONEY = re.compile(
 _NAME_WORD = r"(?:[A-Z][\w'’-]*\.?|al-\w+|bin)"
 _NAME = re.compile(rf"\b{_NAME_WORD}(?:\s+{_NAME_WORD})+")
 # A name ending in a word for an organisation or a place names no person ("the National
-# Cyber Security Division", "Real Sociedad's Paseo de Anoeta stadium").
+# Cyber Security Division", "the US Department of Homeland Security").
 _NOT_A_PERSON = re.compile(
     r"(?:Department|Ministry|Division|Commission|Committee|Council|Agency|Authority|Office|"
     r"Services?|Party|Union|Association|Organi[sz]ation|Institute|Foundation|Trust|Board|Bank|"
@@ -801,11 +801,9 @@ def _score_chunk(
     # A photo's caption is no report: none of its sentences is quoted, nor lends its words to
     # the sentences beside it or to the passage's context.
     captions = _captions(chunk)
-    prose = "".join(
-        chunk.text[a - chunk.start : b - chunk.start]
-        for a, b in zip([chunk.start, *(end for _, end in captions)],
-                        [*(start for start, _ in captions), chunk.end], strict=True)
-    )  # fmt: skip
+    prose = chunk.text
+    for start, end in reversed(captions):
+        prose = prose[: start - chunk.start] + prose[end - chunk.start :]
     context = set(terms(f"{chunk.heading}\n{prose}"))
     # A year in the question is a hard limit: "in 2019" rules out a story dated 2020 (with
     # several years, as in a comparison, a story must match one of them).
