@@ -132,12 +132,15 @@ def score(item: GoldItem, answer: Answer, first_text_ms: float | None = None) ->
     # Markers ("[1]", "[unsupported]") are not words of the answer.
     f1 = token_f1(strip_markers(answer.answer), reference) if answered else 0.0
     cited = sum(citation_is_correct(item, c) for c in answer.citations) if answered else 0
-    lead = replace(answer, answer=MARKER.split(answer.answer, maxsplit=1)[0])
+    # What is read first: the answer up to its first citation marker.
+    lead = answered and is_correct(
+        item, replace(answer, answer=MARKER.split(answer.answer, maxsplit=1)[0])
+    )
     return EvalRecord(
         item=item,
         answer=answer,
         correct=is_correct(item, answer),
-        lead_correct=answered and is_correct(item, lead),
+        lead_correct=lead,
         gold_rank=gold_rank(item, answer),
         recall=gold_recall(item, answer),
         f1=f1,
